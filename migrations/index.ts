@@ -1,0 +1,10 @@
+import type { Knex } from 'knex';
+import * as initial from './20261126000000_initial.js';
+
+/**
+ * Every migration, in order. Listed explicitly so the built package runs them with no TypeScript
+ * loader and no directory scan. Add new migrations at the end; never rename one that has shipped.
+ */
+export const migrations: Array<[name: string, migration: Knex.Migration]> = [
+  ['20261126000000_initial', initial],
+];

@@ -1,0 +1,73 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { Command } from 'commander';
+import { createApp } from '../../http/create-app.js';
+import { migrateLatest } from '../../db/migrate.js';
+import { withContext } from '../context.js';
+import { println, UsageError, type CliIO } from '../io.js';
+import type { ExitHolder } from '../main.js';
+import type { Services } from '../../container.js';
+
+interface ServeOptions {
+  port?: string;
+  host?: string;
+  worker: boolean;
+}
+
+export function registerServe(program: Command, io: CliIO, exit: ExitHolder): void {
+  program
+    .command('serve')
+    .description('Migrate the database, then run the HTTP/SSE server and the background worker')
+    .option('-p, --port <port>', 'listen port (default PORT or 8000; 0 picks a free port)')
+    .option('--host <host>', 'listen address (default HOST or 0.0.0.0)')
+    .option('--no-worker', 'serve HTTP only; run `zia worker` elsewhere')
+    .action(async (opts: ServeOptions) => {
+      const port = opts.port === undefined ? undefined : Number(opts.port);
+      if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError(`--port must be 0-65535, got '${opts.port}'`);
+      exit.code = await withContext(io, (services) => serve(services, io, { port, host: opts.host, worker: opts.worker }), {
+        logLevel: 'config',
+        migrate: false,
+      });
+    });
+}
+
+export async function serve(services: Services, io: CliIO, opts: { port?: number; host?: string; worker: boolean }): Promise<number> {
+  const { config, logger } = services;
+  const started = performance.now();
+  const applied = await migrateLatest(services.db);
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+
+  const app = createApp(services);
+  const server: Server = app.listen(opts.port ?? config.PORT, opts.host ?? config.HOST);
+  await once(server, 'listening');
+  // Keep-alive longer than typical load balancer idle timeouts, so the balancer closes first.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  const worker = opts.worker ? await services.startWorker?.() : undefined;
+
+  const where = services.db.dialect === 'sqlite' ? `sqlite ${config.sqlitePath}` : 'postgresql';
+  println(io.stdout, `zia listening on http://${opts.host ?? config.HOST}:${port} (${where}, ${config.aiProvider} AI, worker ${worker ? 'on' : 'off'})`);
+  logger.info({ port, database: services.db.dialect, ai: config.aiProvider, ms: Math.round(performance.now() - started) }, 'ready');
+
+  await waitForStop(io.stopSignal);
+  logger.info('shutting down: no new connections, finishing in-flight requests');
+  services.shutdown.abort();
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), 10_000);
+  await closed;
+  clearTimeout(timer);
+  await worker?.stop();
+  logger.info('stopped');
+  return 0;
+}
+
+function waitForStop(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (!signal) return; // no way to be stopped: run until the process ends
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}

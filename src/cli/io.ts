@@ -1,0 +1,61 @@
+import type { Readable, Writable } from 'node:stream';
+import { Chalk, type ChalkInstance } from 'chalk';
+
+/** Streams and environment a command runs with; injected so tests can run commands in-process. */
+export interface CliIO {
+  stdout: Writable & { isTTY?: boolean; columns?: number };
+  stderr: Writable & { isTTY?: boolean };
+  stdin: Readable & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM); long-running commands wait on it. */
+  stopSignal?: AbortSignal;
+}
+
+export function processIO(): CliIO {
+  const controller = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort(sig));
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    stopSignal: controller.signal,
+  };
+}
+
+export function interactive(io: CliIO): boolean {
+  return Boolean(io.stdin.isTTY && io.stdout.isTTY);
+}
+
+export function colors(io: CliIO, stream: 'stdout' | 'stderr' = 'stdout'): ChalkInstance {
+  const tty = stream === 'stdout' ? io.stdout.isTTY : io.stderr.isTTY;
+  const off = !tty || io.env.NO_COLOR !== undefined || io.env.TERM === 'dumb';
+  return new Chalk({ level: off ? 0 : 1 });
+}
+
+export function println(stream: Writable, line = ''): void {
+  stream.write(`${line}\n`);
+}
+
+export function printJson(io: CliIO, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Fixed-width table for terminal output; plain text when not a TTY so it still greps and pipes. */
+export function printTable(io: CliIO, headers: string[], rows: Array<Array<string | number | null | undefined>>): void {
+  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
+  const c = colors(io);
+  println(io.stdout, c.bold(headers.map((h, i) => h.padEnd(widths[i]!)).join('  ').trimEnd()));
+  for (const r of cells) println(io.stdout, r.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd());
+}
+
+/** A usage problem: reported on one line, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

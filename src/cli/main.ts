@@ -1,0 +1,60 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config.js';
+import { AppError, ValidationError } from '../errors.js';
+import { packageVersion } from '../paths.js';
+import { processIO, UsageError, type CliIO } from './io.js';
+import { registerInit } from './commands/init.js';
+import { registerMigrate } from './commands/migrate.js';
+import { registerServe } from './commands/serve.js';
+import { registerTenant } from './commands/tenant.js';
+
+/** Each command's action returns its exit code through this holder. */
+export interface ExitHolder {
+  code: number;
+}
+
+/** The CLI as a table of contents: every command group is registered here and lives in commands/. */
+export function createProgram(io: CliIO, exit: ExitHolder): Command {
+  const program = new Command('zia')
+    .description('Self-hosted, multi-tenant chatbot backend')
+    .version(packageVersion(), '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride();
+
+  registerServe(program, io, exit);
+  registerMigrate(program, io, exit);
+  registerInit(program, io, exit);
+  registerTenant(program, io, exit);
+
+  for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code: 0 ok, 1 failure, 2 usage. Never calls process.exit. */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  const exit: ExitHolder = { code: 0 };
+  const program = createProgram(io, exit);
+  try {
+    await program.parseAsync(argv);
+    return exit.code;
+  } catch (err) {
+    return reportError(io, err);
+  }
+}
+
+export function reportError(io: CliIO, err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    return 2; // commander already printed the one-line reason
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  io.stderr.write(`zia: ${message.split('\n')[0]}\n`);
+  if (err instanceof UsageError || err instanceof ValidationError) return 2;
+  if (err instanceof ConfigError || err instanceof AppError) return 1;
+  if (io.env.ZIA_DEBUG) io.stderr.write(`${(err as Error).stack}\n`);
+  return 1;
+}

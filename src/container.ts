@@ -1,0 +1,45 @@
+import type { Config } from './config.js';
+import { createDb, type Db, type DbOptions } from './db/create-db.js';
+import type { Logger } from './logger.js';
+import { createSecretBox } from './features/tenants/secret-box.js';
+import { TenantService } from './features/tenants/tenant-service.js';
+import { TenantStore } from './features/tenants/tenant-store.js';
+
+/**
+ * The one composition root: every store, service and provider client is made here, from config, and
+ * handed to whatever needs it. `zia serve`, `zia worker` and every CLI command use it.
+ */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  tenants: TenantService;
+  /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
+  shutdown: AbortController;
+  /** Starts the background worker in this process; absent until a job kind exists. */
+  startWorker?: () => Promise<{ stop(): Promise<void> }>;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  db?: Db;
+  dbOptions?: DbOptions;
+}
+
+export function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Services {
+  const db = options.db ?? createDb(config, options.dbOptions);
+  const box = createSecretBox(config.secretKeys);
+  const tenants = new TenantService(new TenantStore(db), box);
+  const closers: Array<() => Promise<void>> = [];
+  return {
+    config,
+    logger,
+    db,
+    tenants,
+    shutdown: new AbortController(),
+    async close() {
+      for (const c of closers.reverse()) await c();
+      if (!options.db) await db.close();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import { Router } from 'express';
+import type { Api, Principal } from '../../http/api.js';
+import { NotFoundError } from '../../errors.js';
+import type { Tenant, TenantService } from './tenant-service.js';
+import { slugParamsSchema, tenantCreateSchema, tenantQuerySchema, tenantUpdateSchema } from './tenant.schemas.js';
+
+/**
+ * A key scoped to one tenant sees that tenant only; for any other tenant the answer is the same 404 an
+ * unknown tenant gets, so a key cannot probe which slugs exist.
+ */
+export function assertTenantAccess(principal: Principal | undefined, tenant: Tenant): void {
+  if (principal?.kind === 'tenant-key' && principal.tenantId !== tenant.id) {
+    throw new NotFoundError(`tenant '${tenant.slug}' not found`);
+  }
+}
+
+export function tenantRoutes(api: Api, tenants: TenantService): Router {
+  const router = Router();
+
+  for (const base of ['/v1/tenants', '/v1/admin/tenants']) {
+    api.route(
+      router,
+      { method: 'post', path: base, summary: 'Create a tenant, or update the one with that slug', tag: 'tenants', auth: 'admin', body: tenantCreateSchema },
+      async ({ body, res }) => {
+        const { tenant, created } = await tenants.upsert(body);
+        res.status(created ? 201 : 200);
+        return { tenant: tenants.view(tenant), created };
+      },
+    );
+    api.route(router, { method: 'get', path: base, summary: 'List tenants', tag: 'tenants', auth: 'admin' }, async () => ({
+      tenants: (await tenants.list()).map((t) => tenants.view(t)),
+    }));
+    api.route(
+      router,
+      { method: 'get', path: `${base}/:slug`, summary: 'Show a tenant (secrets redacted)', tag: 'tenants', auth: 'tenant', params: slugParamsSchema },
+      async ({ params, principal }) => {
+        const tenant = await tenants.get(params.slug);
+        assertTenantAccess(principal, tenant);
+        return { tenant: tenants.view(tenant) };
+      },
+    );
+    api.route(
+      router,
+      { method: 'patch', path: `${base}/:slug`, summary: 'Update a tenant; settings keys merge, null removes', tag: 'tenants', auth: 'admin', params: slugParamsSchema, body: tenantUpdateSchema },
+      async ({ params, body }) => ({ tenant: tenants.view(await tenants.update(params.slug, body)) }),
+    );
+    api.route(
+      router,
+      { method: 'delete', path: `${base}/:slug`, summary: 'Delete a tenant and everything it owns', tag: 'tenants', auth: 'admin', params: slugParamsSchema },
+      async ({ params }) => {
+        await tenants.delete(params.slug);
+        return { deleted: params.slug };
+      },
+    );
+  }
+
+  api.route(
+    router,
+    { method: 'get', path: '/v1/widget/bootstrap', summary: 'Public widget configuration of a tenant', tag: 'widget', auth: 'public', query: tenantQuerySchema },
+    async ({ query }) => tenants.bootstrap(await tenants.get(query.tenant)),
+  );
+
+  return router;
+}

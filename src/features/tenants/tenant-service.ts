@@ -1,0 +1,212 @@
+import { newId } from '../../db/dialect.js';
+import { NotFoundError } from '../../errors.js';
+import { parseInput } from '../../validation.js';
+import { redact, type SecretBox } from './secret-box.js';
+import {
+  SECRET_KEYS,
+  settingsSchema,
+  type SecretKey,
+  type TenantCreateInput,
+  type TenantSecrets,
+  type TenantSettings,
+  type TenantUpdateInput,
+} from './tenant.schemas.js';
+import type { RoutingColumn, TenantRecord, TenantStore } from './tenant-store.js';
+
+export type Tenant = TenantRecord;
+
+/** The shape every API and CLI output uses: secrets appear only redacted. */
+export interface TenantView {
+  id: string;
+  slug: string;
+  name: string;
+  whatsapp: string | null;
+  settings: Record<string, unknown>;
+  stripe: { account_id: string | null; charges_enabled: boolean; details_submitted: boolean };
+  created_at: string;
+  updated_at: string;
+}
+
+export interface BootstrapView {
+  tenant: string;
+  name: string;
+  greeting: string;
+  branding: { color: string; title: string; avatar_url: string | null; position: string; launcher_text: string };
+  lead: { form_enabled: boolean; fields: Array<{ name: string; label: string; required: boolean; type: string }> };
+  has_catalog: boolean;
+  has_plans: boolean;
+}
+
+export type TenantChangeListener = (tenant: Tenant) => void;
+
+export class TenantService {
+  private readonly listeners: TenantChangeListener[] = [];
+
+  constructor(
+    private readonly store: TenantStore,
+    private readonly box: SecretBox,
+  ) {}
+
+  /** Features that cache per tenant (catalog, rate limits) subscribe to hear about changes. */
+  onChange(listener: TenantChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  async get(slug: string): Promise<Tenant> {
+    const t = await this.store.findBySlug(slug);
+    if (!t) throw new NotFoundError(`tenant '${slug}' not found`);
+    return t;
+  }
+
+  async find(slug: string): Promise<Tenant | undefined> {
+    return this.store.findBySlug(slug);
+  }
+
+  async getById(id: string): Promise<Tenant> {
+    const t = await this.store.findById(id);
+    if (!t) throw new NotFoundError('tenant not found');
+    return t;
+  }
+
+  findByRouting(column: RoutingColumn, value: string): Promise<Tenant | undefined> {
+    return this.store.findByRouting(column, value);
+  }
+
+  list(): Promise<Tenant[]> {
+    return this.store.list();
+  }
+
+  async create(input: TenantCreateInput): Promise<Tenant> {
+    const { settings, secrets } = this.merge({}, {}, input.settings);
+    const id = newId();
+    await this.store.insert(id, {
+      slug: input.slug,
+      name: input.name,
+      whatsapp: input.whatsapp ?? null,
+      ...this.persistable(settings, secrets),
+    });
+    return this.changed(await this.getById(id));
+  }
+
+  /** POST /v1/tenants semantics (kept from the seed): create, or update the tenant with that slug. */
+  async upsert(input: TenantCreateInput): Promise<{ tenant: Tenant; created: boolean }> {
+    const existing = await this.store.findBySlug(input.slug);
+    if (!existing) return { tenant: await this.create(input), created: true };
+    return { tenant: await this.update(input.slug, input), created: false };
+  }
+
+  async update(slug: string, input: TenantUpdateInput): Promise<Tenant> {
+    const current = await this.get(slug);
+    const { settings, secrets } = this.merge(current.settings, this.secrets(current), input.settings);
+    await this.store.update(current.id, {
+      slug: current.slug,
+      name: input.name ?? current.name,
+      whatsapp: input.whatsapp === undefined ? current.whatsapp : input.whatsapp,
+      ...this.persistable(settings, secrets),
+    });
+    return this.changed(await this.getById(current.id));
+  }
+
+  async delete(slug: string): Promise<void> {
+    const t = await this.get(slug);
+    await this.store.delete(t.id);
+    this.changed(t);
+  }
+
+  async setStripe(
+    tenant: Tenant,
+    patch: { stripeAccountId?: string; chargesEnabled?: boolean; detailsSubmitted?: boolean },
+  ): Promise<Tenant> {
+    await this.store.setStripe(tenant.id, patch);
+    return this.changed(await this.getById(tenant.id));
+  }
+
+  /** Decrypted secrets, for the channel clients that need them. Never for output. */
+  secrets(tenant: Tenant): TenantSecrets {
+    if (!tenant.sealedSecrets) return {};
+    return JSON.parse(this.box.open(tenant.sealedSecrets)) as TenantSecrets;
+  }
+
+  view(tenant: Tenant): TenantView {
+    const secrets = this.secrets(tenant);
+    const shown: Record<string, unknown> = { ...tenant.settings };
+    for (const key of SECRET_KEYS) if (secrets[key]) shown[key] = redact(secrets[key]);
+    return {
+      id: tenant.id,
+      slug: tenant.slug,
+      name: tenant.name,
+      whatsapp: tenant.whatsapp,
+      settings: shown,
+      stripe: {
+        account_id: tenant.stripeAccountId,
+        charges_enabled: tenant.chargesEnabled,
+        details_submitted: tenant.detailsSubmitted,
+      },
+      created_at: tenant.createdAt,
+      updated_at: tenant.updatedAt,
+    };
+  }
+
+  bootstrap(tenant: Tenant): BootstrapView {
+    const s = tenant.settings;
+    const b = s.branding ?? {};
+    const leadFormEnabled = s.lead?.form_enabled ?? false;
+    const fields = [
+      { name: 'name', label: 'Name', required: true, type: 'text' },
+      { name: 'email', label: 'Email', required: true, type: 'email' },
+    ];
+    if (s.lead?.ask_whatsapp !== false) fields.push({ name: 'whatsapp', label: 'WhatsApp', required: false, type: 'tel' });
+    return {
+      tenant: tenant.slug,
+      name: tenant.name,
+      greeting: s.greeting ?? `Hi! I'm the ${tenant.name} assistant. How can I help?`,
+      branding: {
+        color: b.color ?? '#1a73e8',
+        title: b.title ?? tenant.name,
+        avatar_url: b.avatar_url ?? null,
+        position: b.position ?? 'bottom-right',
+        launcher_text: b.launcher_text ?? 'Chat',
+      },
+      lead: { form_enabled: leadFormEnabled, fields },
+      has_catalog: Boolean(s.catalog_url),
+      has_plans: (s.plans?.length ?? 0) > 0,
+    };
+  }
+
+  private merge(
+    settings: TenantSettings,
+    secrets: TenantSecrets,
+    patch: Record<string, unknown> | undefined,
+  ): { settings: TenantSettings; secrets: TenantSecrets } {
+    const merged: Record<string, unknown> = { ...settings, ...secrets };
+    for (const [key, value] of Object.entries(patch ?? {})) {
+      if (value === null) delete merged[key];
+      else merged[key] = value;
+    }
+    const valid = parseInput(settingsSchema, merged, 'settings');
+    const outSecrets: TenantSecrets = {};
+    const outSettings: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(valid)) {
+      if (value === undefined) continue;
+      if ((SECRET_KEYS as readonly string[]).includes(key)) outSecrets[key as SecretKey] = value as string;
+      else outSettings[key] = value;
+    }
+    return { settings: outSettings as TenantSettings, secrets: outSecrets };
+  }
+
+  private persistable(settings: TenantSettings, secrets: TenantSecrets) {
+    const hasSecrets = Object.keys(secrets).length > 0;
+    return {
+      settings,
+      sealedSecrets: hasSecrets ? this.box.seal(JSON.stringify(secrets)) : null,
+      fbPageId: settings.fb_page_id ?? null,
+      igUserId: settings.ig_user_id ?? null,
+      whatsappFrom: settings.twilio_whatsapp_from ?? null,
+    };
+  }
+
+  private changed(tenant: Tenant): Tenant {
+    for (const l of this.listeners) l(tenant);
+    return tenant;
+  }
+}

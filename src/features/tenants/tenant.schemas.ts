@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+export const slugSchema = z
+  .string()
+  .regex(SLUG, 'lowercase letters, digits and hyphens, 1-64 characters, not starting or ending with a hyphen');
+
+const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'an E.164 number such as +4791234567');
+const whatsappAddress = z
+  .string()
+  .transform((v) => v.replace(/^whatsapp:/, ''))
+  .pipe(e164);
+
+const faqItem = z
+  .union([
+    z.strictObject({ q: z.string().min(1).max(1000), a: z.string().min(1).max(4000) }),
+    z.strictObject({ question: z.string().min(1).max(1000), answer: z.string().min(1).max(4000) }),
+  ])
+  .transform((f) => ('q' in f ? f : { q: f.question, a: f.answer }));
+
+const plan = z
+  .strictObject({
+    id: z.string().min(1).max(64).regex(/^[\w.-]+$/, 'letters, digits, dot, dash, underscore'),
+    name: z.string().min(1).max(200),
+    description: z.string().max(1000).optional(),
+    price_id: z.string().startsWith('price_').optional(),
+    amount: z.number().int().positive().optional().describe('minor units, e.g. cents'),
+    currency: z.string().length(3).toLowerCase().optional(),
+    interval: z.enum(['day', 'week', 'month', 'year']).optional(),
+  })
+  .refine((p) => p.price_id !== undefined || (p.amount !== undefined && p.currency !== undefined && p.interval !== undefined), {
+    message: 'a plan needs either price_id or amount + currency + interval',
+  });
+
+const origin = z
+  .string()
+  .regex(/^https?:\/\/[^/\s]+$/, 'an origin such as https://shop.example.com (scheme and host, no path)');
+
+/** Tenant settings: every known key. Unknown keys are refused, naming the key. */
+export const settingsSchema = z.strictObject({
+  tone: z.string().max(500).optional(),
+  policies: z.string().max(20_000).optional(),
+  faq: z.array(faqItem).max(500).optional(),
+  greeting: z.string().max(500).optional(),
+  locale: z.string().min(2).max(35).optional(),
+  currency: z.string().length(3).toLowerCase().optional(),
+  catalog_url: z.url().optional(),
+  catalog_ttl_seconds: z.number().int().min(10).max(86_400).optional(),
+  branding: z
+    .strictObject({
+      color: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a colour such as #1a73e8').optional(),
+      title: z.string().max(100).optional(),
+      avatar_url: z.url().optional(),
+      position: z.enum(['bottom-right', 'bottom-left']).optional(),
+      launcher_text: z.string().max(40).optional(),
+    })
+    .optional(),
+  lead: z
+    .strictObject({
+      mode: z.enum(['off', 'first_message', 'intent']).optional(),
+      form_enabled: z.boolean().optional(),
+      ask_whatsapp: z.boolean().optional(),
+    })
+    .optional(),
+  plans: z.array(plan).max(50).optional(),
+  comments: z
+    .strictObject({
+      public_reply: z.boolean().optional(),
+      private_reply: z.boolean().optional(),
+      public_reply_text: z.string().max(300).optional(),
+      keywords: z.array(z.string().min(1).max(50)).max(50).optional(),
+    })
+    .optional(),
+  allowed_origins: z.array(origin).max(50).optional(),
+  memory_messages: z.number().int().min(1).max(50).optional(),
+  daily_token_quota: z.number().int().min(0).optional(),
+  rate_limit_per_minute: z.number().int().min(0).max(10_000).optional(),
+  whatsapp_template: z
+    .strictObject({
+      content_sid: z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'a Twilio Content SID (HX…)'),
+      variables: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+  outbound_webhook_url: z.url().optional(),
+  // Channel routing and credentials (the seed's keys, accepted as given).
+  fb_page_id: z.string().regex(/^\d{1,32}$/, 'digits only').optional(),
+  ig_user_id: z.string().regex(/^\d{1,32}$/, 'digits only').optional(),
+  twilio_account_sid: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'a Twilio account SID (AC…)').optional(),
+  twilio_whatsapp_from: whatsappAddress.optional(),
+  // Secrets: encrypted at rest, never returned in clear.
+  fb_page_token: z.string().min(10).max(1000).optional(),
+  twilio_auth_token: z.string().min(16).max(200).optional(),
+  outbound_webhook_secret: z.string().min(16).max(200).optional(),
+});
+
+export const SECRET_KEYS = ['fb_page_token', 'twilio_auth_token', 'outbound_webhook_secret'] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+export type TenantSettingsInput = z.input<typeof settingsSchema>;
+export type TenantSettingsAll = z.output<typeof settingsSchema>;
+export type TenantSettings = Omit<TenantSettingsAll, SecretKey>;
+export type TenantSecrets = Partial<Record<SecretKey, string>>;
+export type FaqItem = { q: string; a: string };
+export type Plan = NonNullable<TenantSettingsAll['plans']>[number];
+
+/**
+ * A settings patch: keys replace, null removes. The merged result is validated against settingsSchema,
+ * so an invalid or unknown key is reported with its full path (`settings.foo`).
+ */
+export const settingsPatchSchema = z
+  .record(z.string(), z.unknown())
+  .describe('tenant settings; keys replace the stored ones, null removes a key; see TenantSettings');
+
+export const tenantCreateSchema = z.strictObject({
+  slug: slugSchema,
+  name: z.string().trim().min(1).max(200),
+  whatsapp: e164.nullable().optional(),
+  settings: settingsPatchSchema.optional(),
+});
+
+export const tenantUpdateSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  whatsapp: e164.nullable().optional(),
+  settings: settingsPatchSchema.optional(),
+});
+
+export type TenantCreateInput = z.output<typeof tenantCreateSchema>;
+export type TenantUpdateInput = z.output<typeof tenantUpdateSchema>;
+
+export const tenantQuerySchema = z.object({ tenant: slugSchema });
+export const slugParamsSchema = z.object({ slug: slugSchema });

@@ -1,0 +1,140 @@
+import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import { z } from 'zod';
+import { parseInput } from '../validation.js';
+
+/**
+ * Routes are declared with their zod schemas once: the same declaration validates the request and
+ * documents it in /openapi.json, so the document cannot drift from what the server accepts.
+ */
+
+export type Principal = { kind: 'admin' } | { kind: 'tenant-key'; tenantId: string; keyId: string };
+
+export type AuthLevel = 'public' | 'admin' | 'tenant';
+
+export type Authenticator = (req: Request, level: Exclude<AuthLevel, 'public'>) => Promise<Principal>;
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+export interface RouteDef<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
+  method: Method;
+  path: string;
+  summary: string;
+  tag: string;
+  /** public: no key; admin: ADMIN_KEY only; tenant: ADMIN_KEY or a key scoped to the tenant. */
+  auth: AuthLevel;
+  body?: B;
+  query?: Q;
+  params?: P;
+  status?: number;
+  /** Extra response descriptions for the document (content type → description). */
+  produces?: string;
+}
+
+export interface RouteContext<B, Q, P> {
+  req: Request;
+  res: Response;
+  body: B;
+  query: Q;
+  params: P;
+  principal: Principal | undefined;
+}
+
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export class Api {
+  private readonly defs: Array<RouteDef<z.ZodType, z.ZodType, z.ZodType>> = [];
+
+  constructor(private readonly authenticate: Authenticator) {}
+
+  /**
+   * Registers a handler. Whatever it returns is sent as JSON (with def.status); a handler that
+   * streams or sends another content type writes to `res` itself and returns undefined.
+   */
+  route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, P extends z.ZodType = z.ZodUndefined>(
+    router: Router,
+    def: RouteDef<B, Q, P>,
+    handler: (ctx: RouteContext<Out<B>, Out<Q>, Out<P>>) => unknown,
+    ...middleware: RequestHandler[]
+  ): void {
+    this.defs.push(def as unknown as RouteDef<z.ZodType, z.ZodType, z.ZodType>);
+    const run = async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const principal = def.auth === 'public' ? undefined : await this.authenticate(req, def.auth);
+        const params = def.params ? parseInput(def.params, req.params, 'params') : undefined;
+        const query = def.query ? parseInput(def.query, req.query, 'query') : undefined;
+        const body = def.body ? parseInput(def.body, req.body ?? {}, 'body') : undefined;
+        const result = await handler({ req, res, body, query, params, principal } as RouteContext<Out<B>, Out<Q>, Out<P>>);
+        // A handler may pick its own status (create-or-update answers 201 or 200); else def.status.
+        const status = res.statusCode !== 200 ? res.statusCode : (def.status ?? (result === undefined ? 204 : 200));
+        if (!res.headersSent && !res.writableEnded) {
+          if (result === undefined) res.status(status).end();
+          else res.status(status).json(result);
+        }
+      } catch (err) {
+        next(err);
+      }
+    };
+    router[def.method](def.path, ...middleware, run);
+  }
+
+  /** The OpenAPI 3.1 document for every route registered so far. */
+  document(info: { title: string; version: string; serverUrl: string }): Record<string, unknown> {
+    const paths: Record<string, Record<string, unknown>> = {};
+    for (const def of this.defs) {
+      const path = def.path.replace(/:(\w+)/g, '{$1}');
+      const parameters: unknown[] = [];
+      for (const [where, schema] of [
+        ['path', def.params],
+        ['query', def.query],
+      ] as const) {
+        if (!schema) continue;
+        const json = toJson(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+        for (const [name, s] of Object.entries(json.properties ?? {})) {
+          parameters.push({ name, in: where, required: where === 'path' || (json.required ?? []).includes(name), schema: s });
+        }
+      }
+      const op: Record<string, unknown> = {
+        summary: def.summary,
+        tags: [def.tag],
+        parameters,
+        responses: {
+          [String(def.status ?? 200)]: { description: def.produces ?? 'OK' },
+          '400': { description: 'invalid input', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+          ...(def.auth !== 'public' ? { '401': { description: 'missing or invalid x-api-key' } } : {}),
+        },
+      };
+      if (def.auth !== 'public') op.security = [{ apiKey: [] }];
+      if (def.body) op.requestBody = { required: true, content: { 'application/json': { schema: toJson(def.body, 'input') } } };
+      (paths[path] ??= {})[def.method] = op;
+    }
+    return {
+      openapi: '3.1.0',
+      info: { title: info.title, version: info.version },
+      servers: [{ url: info.serverUrl }],
+      paths,
+      components: {
+        securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
+        schemas: {
+          Error: {
+            type: 'object',
+            properties: {
+              error: {
+                type: 'object',
+                required: ['code', 'message', 'request_id'],
+                properties: { code: { type: 'string' }, message: { type: 'string' }, details: {}, request_id: { type: 'string' } },
+              },
+            },
+          },
+        },
+      },
+    };
+  }
+}
+
+function toJson(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  try {
+    return z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}

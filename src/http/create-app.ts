@@ -1,0 +1,89 @@
+import express, { Router, type Express } from 'express';
+import cors from 'cors';
+import { pinoHttp } from 'pino-http';
+import type { Services } from '../container.js';
+import { ping } from '../db/create-db.js';
+import { tenantRoutes } from '../features/tenants/tenant-routes.js';
+import { Api } from './api.js';
+import { createAuthenticator } from './middleware/admin-auth.js';
+import { errorHandler, notFound } from './middleware/error-handler.js';
+import { createHttpMetrics } from './middleware/metrics.js';
+import { idOf, requestId } from './middleware/request-id.js';
+import { packageVersion } from '../paths.js';
+
+/** The Express app, middleware in the order a request meets it. */
+export function createApp(services: Services): Express {
+  const { config, logger } = services;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
+  app.set('json spaces', 0);
+
+  const api = new Api(createAuthenticator(config.ADMIN_KEY));
+  const metrics = createHttpMetrics();
+
+  // 1. Identify and log every request; count it.
+  app.use(requestId());
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req) => idOf(req),
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+      // Method and path only: query strings and headers can carry tokens (hub.verify_token, x-api-key).
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+      },
+    }),
+  );
+  app.use(metrics.middleware);
+
+  // 2. CORS for browsers (the widget): ALLOWED_ORIGINS; the admin API never needs a browser origin.
+  app.use(cors({ origin: config.ALLOWED_ORIGINS.length > 0 ? config.ALLOWED_ORIGINS : false, maxAge: 600 }));
+
+  // 3. Bodies: JSON with a limit; the raw bytes are kept for routes that check signatures.
+  const keepRaw = (req: unknown, _res: unknown, buf: Buffer) => {
+    (req as { rawBody?: Buffer }).rawBody = buf;
+  };
+  app.use(express.json({ limit: '256kb', verify: keepRaw }));
+  app.use(express.urlencoded({ extended: false, limit: '256kb', verify: keepRaw }));
+
+  // 4. Operational routes.
+  const ops = Router();
+  ops.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  ops.get('/readyz', async (req, res) => {
+    try {
+      await ping(services.db);
+      res.json({ status: 'ready', database: services.db.dialect });
+    } catch (err) {
+      logger.warn({ err }, 'readiness check failed');
+      res.status(503).json({ error: { code: 'not_ready', message: 'database unreachable', request_id: idOf(req) } });
+    }
+  });
+  ops.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  ops.get('/openapi.json', (_req, res) => {
+    res.json(api.document({ title: 'zia', version: packageVersion(), serverUrl: config.SITE_URL }));
+  });
+  app.use(ops);
+
+  // 5. Feature routes.
+  app.use(tenantRoutes(api, services.tenants));
+
+  // 6. Everything else: JSON 404, and one error handler.
+  app.use(notFound());
+  app.use(errorHandler(logger));
+  return app;
+}
+
+function parseTrustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined) return false;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}
