@@ -4,6 +4,8 @@ import type { Logger } from './logger.js';
 import { createSecretBox } from './features/tenants/secret-box.js';
 import { TenantService } from './features/tenants/tenant-service.js';
 import { TenantStore } from './features/tenants/tenant-store.js';
+import { EventService } from './features/events/event-service.js';
+import { EventStore } from './features/events/event-store.js';
 
 /**
  * The one composition root: every store, service and provider client is made here, from config, and
@@ -14,6 +16,7 @@ export interface Services {
   logger: Logger;
   db: Db;
   tenants: TenantService;
+  events: EventService;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process; absent until a job kind exists. */
@@ -30,12 +33,14 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const db = options.db ?? createDb(config, options.dbOptions);
   const box = createSecretBox(config.secretKeys);
   const tenants = new TenantService(new TenantStore(db), box);
+  const events = new EventService(new EventStore(db), logger);
   const closers: Array<() => Promise<void>> = [];
   return {
     config,
     logger,
     db,
     tenants,
+    events,
     shutdown: new AbortController(),
     async close() {
       for (const c of closers.reverse()) await c();

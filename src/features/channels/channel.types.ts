@@ -1,0 +1,29 @@
+import type { Tenant } from '../tenants/tenant-service.js';
+import type { Channel } from '../chat/chat.types.js';
+
+/**
+ * Sending a message on a conversation's own channel: used by the workers for bot replies, by payments
+ * for the thank-you, and by operators for handoff replies. Each channel registers one sender.
+ */
+export interface OutboundMessage {
+  tenant: Tenant;
+  channel: Channel;
+  conversationId: string;
+  externalUserId: string;
+  text: string;
+  /** Deterministic key: the same key is never sent twice (recorded in outbound_sends). */
+  idempotencyKey: string;
+}
+
+export interface SendResult {
+  providerMessageId: string | null;
+  /** False when the send was refused without contacting the provider (e.g. outside the 24 h window). */
+  sent: boolean;
+  reason?: string;
+}
+
+export interface ChannelSender {
+  send(message: OutboundMessage): Promise<SendResult>;
+}
+
+export type ChannelSenders = Partial<Record<Channel, ChannelSender>>;

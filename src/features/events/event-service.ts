@@ -1,0 +1,64 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../../logger.js';
+import type { EventRecord, EventStore } from './event-store.js';
+
+/**
+ * The analytics event types zia records. Adding a type is adding it here, so the funnel queries and
+ * the docs have one list to read.
+ */
+export const EVENT_TYPES = [
+  'conversation_started',
+  'message_received',
+  'reply_sent',
+  'reply_failed',
+  'reply_not_sent',
+  'lead_started',
+  'lead_captured',
+  'checkout_created',
+  'payment_completed',
+  'payment_failed',
+  'ai_error',
+  'comment_received',
+  'public_reply_sent',
+  'private_reply_sent',
+  'handoff_paused',
+  'handoff_resumed',
+  'operator_reply',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type EventListener = (event: EventRecord) => void;
+
+export class EventService {
+  private readonly listeners: EventListener[] = [];
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Outbound webhooks and metrics subscribe here; a failing listener never fails the caller. */
+  onEvent(listener: EventListener): void {
+    this.listeners.push(listener);
+  }
+
+  async record(
+    tenantId: string,
+    type: EventType,
+    opts: { conversationId?: string | null; data?: Record<string, unknown>; trx?: Knex.Transaction } = {},
+  ): Promise<EventRecord> {
+    const event = await this.store.insert(tenantId, type, opts.conversationId ?? null, opts.data ?? {}, opts.trx);
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.logger.warn({ err, type }, 'event listener failed');
+      }
+    }
+    return event;
+  }
+
+  list(tenantId: string, filter: Parameters<EventStore['list']>[1]): Promise<EventRecord[]> {
+    return this.store.list(tenantId, filter);
+  }
+}

@@ -1,0 +1,49 @@
+import type { Knex } from 'knex';
+import type { Db } from '../../db/create-db.js';
+import { newId, nowIso, readJson, readTime, writeJson } from '../../db/dialect.js';
+
+export interface EventRecord {
+  id: string;
+  tenantId: string;
+  type: string;
+  conversationId: string | null;
+  data: Record<string, unknown>;
+  createdAt: string;
+}
+
+export class EventStore {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts one event; `trx` lets the caller record it atomically with the change it describes. */
+  async insert(
+    tenantId: string,
+    type: string,
+    conversationId: string | null,
+    data: Record<string, unknown>,
+    trx?: Knex.Transaction,
+  ): Promise<EventRecord> {
+    const row = { id: newId(), tenant_id: tenantId, type, conversation_id: conversationId, data: writeJson(data), created_at: nowIso() };
+    await (trx ?? this.db.knex)('events').insert(row);
+    return { id: row.id, tenantId, type, conversationId, data, createdAt: row.created_at };
+  }
+
+  async list(
+    tenantId: string,
+    filter: { type?: string; conversationId?: string; since?: string; until?: string; limit: number },
+  ): Promise<EventRecord[]> {
+    const q = this.db.knex('events').where({ tenant_id: tenantId });
+    if (filter.type) q.andWhere({ type: filter.type });
+    if (filter.conversationId) q.andWhere({ conversation_id: filter.conversationId });
+    if (filter.since) q.andWhere('created_at', '>=', filter.since);
+    if (filter.until) q.andWhere('created_at', '<', filter.until);
+    const rows = await q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(filter.limit);
+    return rows.map((r: any) => ({
+      id: r.id,
+      tenantId: r.tenant_id,
+      type: r.type,
+      conversationId: r.conversation_id ?? null,
+      data: readJson(r.data, {}),
+      createdAt: readTime(r.created_at)!,
+    }));
+  }
+}
