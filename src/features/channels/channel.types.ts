@@ -11,6 +11,10 @@ export interface OutboundMessage {
   conversationId: string;
   externalUserId: string;
   text: string;
+  /** When the user last wrote: outside the channel's window no free-form message is sent. */
+  lastInboundAt: string | null;
+  /** The stored message this send delivers, so its delivery status can be recorded. */
+  messageId?: string;
   /** Deterministic key: the same key is never sent twice (recorded in outbound_sends). */
   idempotencyKey: string;
 }

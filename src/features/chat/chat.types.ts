@@ -51,3 +51,39 @@ export interface TurnResult {
 export interface ChatEngine {
   runTurn(input: TurnInput): Promise<TurnResult>;
 }
+
+export type MessageRole = 'user' | 'assistant' | 'operator' | 'system';
+
+export interface ConversationRecord {
+  id: string;
+  tenantId: string;
+  channel: Channel;
+  externalUserId: string;
+  userName: string | null;
+  botPaused: boolean;
+  /** Start of the channel's 24 h reply window (Meta, WhatsApp); null for web. */
+  lastInboundAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DeliveryUpdate {
+  status: string;
+  providerMessageId?: string;
+  errorCode?: string | null;
+}
+
+/** Conversations and their messages, for everything outside the chat engine (workers, payments, operators). */
+export interface ConversationService {
+  /** 404 (NotFoundError) when the id is unknown or belongs to another tenant. */
+  get(tenantId: string, conversationId: string): Promise<ConversationRecord>;
+  find(tenantId: string, channel: Channel, externalUserId: string): Promise<ConversationRecord | undefined>;
+  appendMessage(
+    tenantId: string,
+    conversationId: string,
+    message: { role: MessageRole; text: string; providerMessageId?: string; deliveryStatus?: string },
+  ): Promise<{ id: string }>;
+  /** Records a send's outcome on a message, found by its id or by the provider's message id. */
+  updateDelivery(tenantId: string, ref: { messageId?: string; providerMessageId?: string }, update: DeliveryUpdate): Promise<void>;
+  setPaused(tenantId: string, conversationId: string, paused: boolean): Promise<ConversationRecord>;
+}
