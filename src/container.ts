@@ -6,6 +6,10 @@ import { TenantService } from './features/tenants/tenant-service.js';
 import { TenantStore } from './features/tenants/tenant-store.js';
 import { EventService } from './features/events/event-service.js';
 import { EventStore } from './features/events/event-store.js';
+import { AnalyticsReport } from './features/reports/analytics-report.js';
+import { LeadReport } from './features/reports/lead-report.js';
+import { ApiKeyService } from './features/tenants/api-key-service.js';
+import { ApiKeyStore } from './features/tenants/api-key-store.js';
 
 /**
  * The one composition root: every store, service and provider client is made here, from config, and
@@ -17,6 +21,9 @@ export interface Services {
   db: Db;
   tenants: TenantService;
   events: EventService;
+  apiKeys: ApiKeyService;
+  leadReport: LeadReport;
+  analytics: AnalyticsReport;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process; absent until a job kind exists. */
@@ -34,6 +41,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const box = createSecretBox(config.secretKeys);
   const tenants = new TenantService(new TenantStore(db), box);
   const events = new EventService(new EventStore(db), logger);
+  const apiKeys = new ApiKeyService(new ApiKeyStore(db), logger);
   const closers: Array<() => Promise<void>> = [];
   return {
     config,
@@ -41,6 +49,9 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     db,
     tenants,
     events,
+    apiKeys,
+    leadReport: new LeadReport(db),
+    analytics: new AnalyticsReport(db),
     shutdown: new AbortController(),
     async close() {
       for (const c of closers.reverse()) await c();

@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { Services } from '../container.js';
 import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
+import { reportRoutes } from '../features/reports/reports-routes.js';
 import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
@@ -19,7 +20,7 @@ export function createApp(services: Services): Express {
   app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
   app.set('json spaces', 0);
 
-  const api = new Api(createAuthenticator(config.ADMIN_KEY));
+  const api = new Api(createAuthenticator(config.ADMIN_KEY, (key) => services.apiKeys.resolve(key)));
   const metrics = createHttpMetrics();
 
   // 1. Identify and log every request; count it.
@@ -73,6 +74,7 @@ export function createApp(services: Services): Express {
 
   // 5. Feature routes.
   app.use(tenantRoutes(api, services.tenants));
+  app.use(reportRoutes(api, services));
 
   // 6. Everything else: JSON 404, and one error handler.
   app.use(notFound());

@@ -7,6 +7,7 @@ import { slugSchema } from '../../features/tenants/tenant.schemas.js';
 import { withContext } from '../context.js';
 import { colors, interactive, printJson, println, printTable, UsageError, type CliIO } from '../io.js';
 import type { ExitHolder } from '../main.js';
+import { registerTenantKey } from './tenant-key.js';
 
 interface WriteOptions {
   name?: string;
@@ -21,6 +22,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 export function registerTenant(program: Command, io: CliIO, exit: ExitHolder): void {
   const tenant = program.command('tenant').description('Create, inspect, change and delete tenants');
+  registerTenantKey(tenant, io, exit);
 
   tenant
     .command('list')
