@@ -9,6 +9,7 @@ import { registerServe } from './commands/serve.js';
 import { registerTenant } from './commands/tenant.js';
 import { registerLeads } from './commands/leads.js';
 import { registerStats } from './commands/stats.js';
+import { registerWebhooks } from './commands/webhooks.js';
 
 /** Each command's action returns its exit code through this holder. */
 export interface ExitHolder {
@@ -33,6 +34,7 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerTenant(program, io, exit);
   registerLeads(program, io, exit);
   registerStats(program, io, exit);
+  registerWebhooks(program, io, exit);
 
   applyToAll(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
   return program;
