@@ -1,5 +1,4 @@
 import express, { Router, type Express } from 'express';
-import cors from 'cors';
 import { pinoHttp } from 'pino-http';
 import type { Services } from '../container.js';
 import { ping } from '../db/create-db.js';
@@ -7,6 +6,8 @@ import { tenantRoutes } from '../features/tenants/tenant-routes.js';
 import { reportRoutes } from '../features/reports/reports-routes.js';
 import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
+import { tenantCors } from './middleware/cors.js';
+import { widgetRoutes } from '../features/widget/widget-routes.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
 import { createHttpMetrics } from './middleware/metrics.js';
 import { idOf, requestId } from './middleware/request-id.js';
@@ -40,8 +41,8 @@ export function createApp(services: Services): Express {
   );
   app.use(metrics.middleware);
 
-  // 2. CORS for browsers (the widget): ALLOWED_ORIGINS; the admin API never needs a browser origin.
-  app.use(cors({ origin: config.ALLOWED_ORIGINS.length > 0 ? config.ALLOWED_ORIGINS : false, maxAge: 600 }));
+  // 2. CORS for browsers (the widget): ALLOWED_ORIGINS everywhere, a tenant's allowed_origins on its public routes.
+  app.use(tenantCors({ allowedOrigins: config.ALLOWED_ORIGINS, siteUrl: config.SITE_URL, tenants: services.tenants, logger }));
 
   // 3. Bodies: JSON with a limit; the raw bytes are kept for routes that check signatures.
   const keepRaw = (req: unknown, _res: unknown, buf: Buffer) => {
@@ -75,6 +76,7 @@ export function createApp(services: Services): Express {
   // 5. Feature routes.
   app.use(tenantRoutes(api, services.tenants));
   app.use(reportRoutes(api, services));
+  app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
 
   // 6. Everything else: JSON 404, and one error handler.
   app.use(notFound());
