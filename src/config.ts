@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { ConfigError } from './errors.js';
 
 /**
  * The one place configuration is read. Every variable is listed here with its default; an invalid
@@ -102,12 +103,7 @@ const FILE_VARIABLES = [
   'STRIPE_CONNECT_WEBHOOK_SECRET',
 ] as const;
 
-export class ConfigError extends Error {
-  constructor(public readonly problems: string[]) {
-    super(`invalid configuration: ${problems.join('; ')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './errors.js';
 
 export function decodeKey(value: string): Buffer | undefined {
   const v = value.trim();

@@ -1,7 +1,9 @@
-import { loadConfig, type Config } from '../config.js';
-import { createServices, type Services } from '../container.js';
-import { createLogger } from '../logger.js';
+import type { Config } from '../config.js';
+import type { Services } from '../container.js';
 import type { CliIO } from './io.js';
+
+// Everything heavy (zod schemas, knex, the services) is imported when a command runs, not when the
+// CLI starts: `zia --help` must stay close to a bare `node` start.
 
 export interface ContextOptions {
   /** 'config' uses LOG_LEVEL as configured; otherwise management commands stay quiet (warn) unless LOG_LEVEL is set. */
@@ -10,7 +12,8 @@ export interface ContextOptions {
   migrate?: boolean;
 }
 
-export function configFor(io: CliIO): Config {
+export async function configFor(io: CliIO): Promise<Config> {
+  const { loadConfig } = await import('../config.js');
   return loadConfig(io.env, io.cwd);
 }
 
@@ -20,7 +23,8 @@ export async function withContext(
   fn: (services: Services) => Promise<number>,
   options: ContextOptions = {},
 ): Promise<number> {
-  const config = configFor(io);
+  const config = await configFor(io);
+  const [{ createServices }, { createLogger }] = await Promise.all([import('../container.js'), import('../logger.js')]);
   const level = options.logLevel === 'config' || io.env.LOG_LEVEL ? config.LOG_LEVEL : 'warn';
   const logger = createLogger(level);
   const services = createServices(config, logger);

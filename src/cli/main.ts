@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config.js';
-import { AppError, ValidationError } from '../errors.js';
+import { AppError, ConfigError, ValidationError } from '../errors.js';
 import { packageVersion } from '../paths.js';
 import { processIO, UsageError, type CliIO } from './io.js';
 import { registerInit } from './commands/init.js';

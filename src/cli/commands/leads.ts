@@ -3,15 +3,20 @@ import { once } from 'node:events';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { z } from 'zod';
 import type { Services } from '../../container.js';
-import { isoTime } from '../../features/reports/reports.schemas.js';
-import { parseInput } from '../../validation.js';
 import { withContext } from '../context.js';
 import { printJson, printTable, UsageError, type CliIO } from '../io.js';
 import type { ExitHolder } from '../main.js';
 
-const flags = z.object({ since: isoTime.optional(), until: isoTime.optional() });
+/** --since/--until, validated like the API's query parameters. */
+async function timeFlags(opts: { since?: string; until?: string }): Promise<{ since?: string; until?: string }> {
+  const [{ z }, { isoTime }, { parseInput }] = await Promise.all([
+    import('zod'),
+    import('../../features/reports/reports.schemas.js'),
+    import('../../validation.js'),
+  ]);
+  return parseInput(z.object({ since: isoTime.optional(), until: isoTime.optional() }), { since: opts.since, until: opts.until }, 'flags');
+}
 
 export function registerLeads(program: Command, io: CliIO, exit: ExitHolder): void {
   const leads = program.command('leads').description('Captured leads: list and export');
@@ -26,7 +31,7 @@ export function registerLeads(program: Command, io: CliIO, exit: ExitHolder): vo
     .option('--json', 'print JSON')
     .description('List leads, oldest first, a page at a time')
     .action(async (slug: string | undefined, opts: { since?: string; until?: string; limit: string; cursor?: string; json?: boolean }) => {
-      const { since, until } = parseInput(flags, opts, 'flags');
+      const { since, until } = await timeFlags(opts);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be 1-1000');
       exit.code = await withContext(io, async (s) => {
@@ -54,7 +59,7 @@ export function registerLeads(program: Command, io: CliIO, exit: ExitHolder): vo
       if (!slug && !opts.all) throw new UsageError('name a tenant or pass --all');
       if (slug && opts.all) throw new UsageError('pass either a tenant or --all, not both');
       if (opts.format !== 'csv' && opts.format !== 'jsonl') throw new UsageError('--format must be csv or jsonl');
-      const { since, until } = parseInput(flags, opts, 'flags');
+      const { since, until } = await timeFlags(opts);
       exit.code = await withContext(io, async (s) => exportLeads(s, io, { slug, since, until, format: opts.format as 'csv' | 'jsonl', output: opts.output }));
     });
 }

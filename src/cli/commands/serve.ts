@@ -1,8 +1,6 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { Command } from 'commander';
-import { createApp } from '../../http/create-app.js';
-import { migrateLatest } from '../../db/migrate.js';
 import { withContext } from '../context.js';
 import { println, UsageError, type CliIO } from '../io.js';
 import type { ExitHolder } from '../main.js';
@@ -34,6 +32,7 @@ export function registerServe(program: Command, io: CliIO, exit: ExitHolder): vo
 export async function serve(services: Services, io: CliIO, opts: { port?: number; host?: string; worker: boolean }): Promise<number> {
   const { config, logger } = services;
   const started = performance.now();
+  const [{ createApp }, { migrateLatest }] = await Promise.all([import('../../http/create-app.js'), import('../../db/migrate.js')]);
   const applied = await migrateLatest(services.db);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import type { Analytics } from '../../features/reports/analytics-report.js';
-import { analyticsQuery } from '../../features/reports/reports.schemas.js';
-import { parseInput } from '../../validation.js';
 import { withContext } from '../context.js';
 import { colors, printJson, println, type CliIO } from '../io.js';
 import type { ExitHolder } from '../main.js';
@@ -18,6 +16,7 @@ export function registerStats(program: Command, io: CliIO, exit: ExitHolder): vo
     .option('--json', 'print JSON')
     .description('Event counts and the funnels for a tenant, with bar charts')
     .action(async (slug: string, opts: { from?: string; to?: string; interval: string; json?: boolean }) => {
+      const [{ analyticsQuery }, { parseInput }] = await Promise.all([import('../../features/reports/reports.schemas.js'), import('../../validation.js')]);
       const q = parseInput(analyticsQuery, { from: opts.from, to: opts.to, interval: opts.interval }, 'flags');
       exit.code = await withContext(io, async (s) => {
         const tenant = await s.tenants.get(slug);

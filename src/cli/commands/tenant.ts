@@ -3,8 +3,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Services } from '../../container.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
-import { z } from 'zod';
-import { settingsSchema, slugSchema } from '../../features/tenants/tenant.schemas.js';
 import { withContext } from '../context.js';
 import { colors, interactive, printJson, println, printTable, UsageError, type CliIO } from '../io.js';
 import type { ExitHolder } from '../main.js';
@@ -67,6 +65,7 @@ export function registerTenant(program: Command, io: CliIO, exit: ExitHolder): v
       let name = opts.name;
       if ((!slug || !name) && interactive(io)) {
         const { input } = await import('@inquirer/prompts');
+        const { slugSchema } = await import('../../features/tenants/tenant.schemas.js');
         slug ??= await input({ message: 'Slug (lowercase, digits, hyphens):', validate: (v) => slugSchema.safeParse(v).success || 'lowercase letters, digits and hyphens' });
         name ??= await input({ message: 'Business name:', validate: (v) => v.trim().length > 0 || 'required' });
       }
@@ -126,6 +125,7 @@ export function registerTenant(program: Command, io: CliIO, exit: ExitHolder): v
 }
 
 async function readSettings(io: CliIO, opts: WriteOptions): Promise<Record<string, unknown> | undefined> {
+  const numeric = await numericSettings();
   let settings: Record<string, unknown> | undefined;
   if (opts.settings) {
     const text = opts.settings === '-' ? await readAll(io.stdin) : readFileOrFail(path.resolve(io.cwd, opts.settings));
@@ -140,7 +140,7 @@ async function readSettings(io: CliIO, opts: WriteOptions): Promise<Record<strin
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set expects key=value, got '${pair}'`);
     const key = pair.slice(0, eq);
-    settings = { ...settings, [key]: parseValue(key, pair.slice(eq + 1)) };
+    settings = { ...settings, [key]: parseValue(pair.slice(eq + 1), numeric(key)) };
   }
   for (const key of opts.unset ?? []) settings = { ...settings, [key]: null };
   return settings;
@@ -174,22 +174,24 @@ function setPath(obj: Record<string, unknown>, keys: string[], value: unknown): 
  * JSON where the value is JSON, except that digits stay text unless the setting is numeric: page and
  * account ids are long digit strings that a JSON number would round.
  */
-function parseValue(key: string, raw: string): unknown {
+function parseValue(raw: string, numeric: boolean): unknown {
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch {
     return raw;
   }
-  if (typeof value === 'number' && !isNumericSetting(key)) return raw;
-  return value;
+  return typeof value === 'number' && !numeric ? raw : value;
 }
 
-function isNumericSetting(key: string): boolean {
-  const field = (settingsSchema.shape as Record<string, z.ZodType>)[key];
-  if (!field) return true; // unknown keys are refused later with their name; keep the value as given
-  const inner = field instanceof z.ZodOptional ? (field.unwrap() as z.ZodType) : field;
-  return inner instanceof z.ZodNumber;
+async function numericSettings(): Promise<(key: string) => boolean> {
+  const [{ z }, { settingsSchema }] = await Promise.all([import('zod'), import('../../features/tenants/tenant.schemas.js')]);
+  return (key) => {
+    const field = (settingsSchema.shape as Record<string, import('zod').ZodType>)[key];
+    if (!field) return true; // unknown keys are refused later with their name; keep the value as given
+    const inner = field instanceof z.ZodOptional ? (field.unwrap() as import('zod').ZodType) : field;
+    return inner instanceof z.ZodNumber;
+  };
 }
 
 function readFileOrFail(file: string): string {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { checkWebhooks, webhookUrls } from '../../features/diagnostics/webhook-diagnostics.js';
 import { configFor, withContext } from '../context.js';
 import { colors, printJson, println, type CliIO } from '../io.js';
 import type { ExitHolder } from '../main.js';
@@ -13,7 +12,8 @@ export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder):
     .option('--json', 'print JSON')
     .description('Exactly what to paste into Meta, Twilio and Stripe, built from SITE_URL')
     .action(async (slug: string | undefined, opts: { json?: boolean }) => {
-      const urls = webhookUrls(configFor(io), slug);
+      const { webhookUrls } = await import('../../features/diagnostics/webhook-diagnostics.js');
+      const urls = webhookUrls(await configFor(io), slug);
       if (opts.json) printJson(io, urls);
       else {
         const c = colors(io);
@@ -37,6 +37,7 @@ export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder):
     .option('--json', 'print JSON')
     .description('Secrets present, tokens set, channel ids unique, Stripe onboarding state; exit 1 on any error')
     .action(async (opts: { json?: boolean }) => {
+      const { checkWebhooks } = await import('../../features/diagnostics/webhook-diagnostics.js');
       exit.code = await withContext(io, async ({ config, tenants }) => {
         const findings = await checkWebhooks(config, tenants);
         const errors = findings.filter((f) => f.level === 'error').length;
