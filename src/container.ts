@@ -6,6 +6,9 @@ import { TenantService } from './features/tenants/tenant-service.js';
 import { TenantStore } from './features/tenants/tenant-store.js';
 import { EventService } from './features/events/event-service.js';
 import { EventStore } from './features/events/event-store.js';
+import { CatalogService } from './features/catalog/catalog-service.js';
+import { CatalogStore } from './features/catalog/catalog-store.js';
+import { safeFetchJson, type SafeFetchOptions } from './features/catalog/safe-fetch.js';
 
 /**
  * The one composition root: every store, service and provider client is made here, from config, and
@@ -17,6 +20,8 @@ export interface Services {
   db: Db;
   tenants: TenantService;
   events: EventService;
+  /** Tenants' product catalogs (the chat engine's CatalogLookup), fetched under the SSRF rules. */
+  catalog: CatalogService;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process; absent until a job kind exists. */
@@ -34,6 +39,10 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const box = createSecretBox(config.secretKeys);
   const tenants = new TenantService(new TenantStore(db), box);
   const events = new EventService(new EventStore(db), logger);
+  // ZIA_CATALOG_ALLOW_PRIVATE (local development only) lifts both the https rule and the address check.
+  const fetchRules: SafeFetchOptions = config.ZIA_CATALOG_ALLOW_PRIVATE ? { allowHttp: true, addressAllowed: () => true } : { allowHttp: false };
+  const catalog = new CatalogService({ store: new CatalogStore(db), fetchJson: (url) => safeFetchJson(url, fetchRules), logger });
+  tenants.onChange((t) => catalog.invalidate(t.id));
   const closers: Array<() => Promise<void>> = [];
   return {
     config,
@@ -41,6 +50,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     db,
     tenants,
     events,
+    catalog,
     shutdown: new AbortController(),
     async close() {
       for (const c of closers.reverse()) await c();

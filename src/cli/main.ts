@@ -7,6 +7,7 @@ import { registerInit } from './commands/init.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
 import { registerTenant } from './commands/tenant.js';
+import { registerCatalog } from './commands/catalog.js';
 
 /** Each command's action returns its exit code through this holder. */
 export interface ExitHolder {
@@ -29,6 +30,7 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerMigrate(program, io, exit);
   registerInit(program, io, exit);
   registerTenant(program, io, exit);
+  registerCatalog(program, io, exit);
 
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;

@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { Services } from '../container.js';
 import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
+import { catalogRoutes } from '../features/catalog/catalog-routes.js';
 import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
@@ -73,6 +74,7 @@ export function createApp(services: Services): Express {
 
   // 5. Feature routes.
   app.use(tenantRoutes(api, services.tenants));
+  app.use(catalogRoutes(api, services.tenants, services.catalog));
 
   // 6. Everything else: JSON 404, and one error handler.
   app.use(notFound());
