@@ -100,7 +100,8 @@ export async function checkUrl(raw: string | URL, options: SafeFetchOptions): Pr
   if (isIP(hostname)) {
     addresses = [{ address: hostname, family: isIP(hostname) === 6 ? 6 : 4 }];
   } else {
-    if (!options.addressAllowed && (hostname === 'localhost' || hostname.endsWith('.localhost') || hostname.endsWith('.localhost.'))) {
+    const bare = hostname.replace(/\.$/, '');
+    if (!options.addressAllowed && (bare === 'localhost' || bare.endsWith('.localhost'))) {
       throw new CatalogFetchError('address_forbidden', `catalog host '${hostname}' is a loopback name`);
     }
     try {
