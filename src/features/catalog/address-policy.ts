@@ -15,7 +15,12 @@ export function forbiddenReason(address: string): string | undefined {
   } catch {
     return 'not an IP address';
   }
-  return parsed.kind() === 'ipv4' ? ipv4Reason(parsed as ipaddr.IPv4) : ipv6Reason(parsed as ipaddr.IPv6);
+  try {
+    return parsed.kind() === 'ipv4' ? ipv4Reason(parsed as ipaddr.IPv4) : ipv6Reason(parsed as ipaddr.IPv6);
+  } catch {
+    // Fail closed: an address we cannot classify is not one we connect to.
+    return 'unclassifiable address';
+  }
 }
 
 export function isPublicAddress(address: string): boolean {
@@ -44,10 +49,10 @@ const NAT64_LOCAL = ipaddr.parseCIDR('64:ff9b:1::/48');
 function ipv6Reason(ip: ipaddr.IPv6): string | undefined {
   const range = ip.range();
   // Addresses that carry an IPv4 address inside: the packet ends up at that IPv4 address, so judge it.
-  if (range === 'ipv4Mapped' || range === 'rfc6145') return embedded(ip.toIPv4Address(), 'IPv4-mapped');
+  if (range === 'ipv4Mapped' || range === 'rfc6145') return embedded(lastFour(ip), 'IPv4-mapped');
   if (range === 'rfc6052') {
     if (ip.match(NAT64_LOCAL)) return 'local-use NAT64 address';
-    return embedded(new ipaddr.IPv4(ip.toByteArray().slice(12, 16)), 'NAT64');
+    return embedded(lastFour(ip), 'NAT64');
   }
   if (range === '6to4') return embedded(new ipaddr.IPv4(ip.toByteArray().slice(2, 6)), '6to4');
   // ::a.b.c.d (deprecated IPv4-compatible) and every other non-global block: ipaddr.js calls some of
@@ -55,6 +60,10 @@ function ipv6Reason(ip: ipaddr.IPv6): string | undefined {
   if (range !== 'unicast') return `${range} address`;
   if (!ip.match(GLOBAL_UNICAST)) return 'non-global IPv6 address';
   return undefined;
+}
+
+function lastFour(ip: ipaddr.IPv6): ipaddr.IPv4 {
+  return new ipaddr.IPv4(ip.toByteArray().slice(12, 16));
 }
 
 function embedded(v4: ipaddr.IPv4, what: string): string | undefined {
