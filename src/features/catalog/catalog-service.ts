@@ -143,7 +143,7 @@ export class CatalogService implements CatalogLookup {
     try {
       return await this.current(tenant);
     } catch (err) {
-      this.deps.logger.warn({ tenant: tenant.slug, reason: (err as CatalogFetchError).reason }, 'catalog unavailable');
+      this.deps.logger.warn({ tenant: tenant.slug, reason: (err as CatalogFetchError).reason, err: (err as Error).message }, 'catalog unavailable');
       return undefined;
     }
   }
@@ -171,8 +171,10 @@ export class CatalogService implements CatalogLookup {
   }
 
   private refreshInBackground(tenant: Tenant): void {
-    this.refresh(tenant).catch(() => {
-      // Recorded and logged in fetchAndStore; the stale copy keeps serving.
+    // Recorded in the snapshot row by fetchAndStore; the stale copy keeps serving. Callers of refresh()
+    // get the error itself, so only this unattended path logs it.
+    this.refresh(tenant).catch((err: CatalogFetchError) => {
+      this.deps.logger.warn({ tenant: tenant.slug, reason: err.reason, err: err.message }, 'catalog refresh failed; serving the previous copy');
     });
   }
 
@@ -196,7 +198,6 @@ export class CatalogService implements CatalogLookup {
     } catch (err) {
       const failure = err instanceof AppError ? err : new CatalogFetchError('network', `catalog fetch failed: ${(err as Error).message}`);
       const at = new Date(this.now()).toISOString();
-      this.deps.logger.warn({ tenant: tenant.slug, reason: (failure as CatalogFetchError).reason, err: failure.message }, 'catalog refresh failed');
       try {
         await this.deps.store.recordFailure(tenant.id, url, failure.message, at);
         const held = this.memory.get(tenant.id);
