@@ -1,7 +1,7 @@
 import test from 'ava';
 import net from 'node:net';
 import { isPublicAddress } from '../../src/features/catalog/address-policy.js';
-import { CatalogFetchError, safeFetch, safeFetchJson, type ResolvedAddress, type Resolver, type SafeFetchOptions } from '../../src/features/catalog/safe-fetch.js';
+import { CatalogFetchError, safeFetch, safeFetchJson, type FetchRefusal, type ResolvedAddress, type Resolver, type SafeFetchOptions } from '../../src/features/catalog/safe-fetch.js';
 import { startCountingListener, startFakeShop, type CountingListener } from '../fakes/catalog-server.js';
 
 /**
@@ -72,7 +72,7 @@ test.serial('the SSRF corpus is refused before any connection, each with a clear
   const lax: SafeFetchOptions = { allowHttp: true, resolve: dns };
   const strict: SafeFetchOptions = { allowHttp: false, resolve: dns };
   // [url, options, expected reason]
-  const corpus: Array<[string, SafeFetchOptions, string]> = [
+  const corpus: Array<[string, SafeFetchOptions, FetchRefusal]> = [
     [`http://127.0.0.1:${P}/`, lax, 'address_forbidden'],
     [`https://127.0.0.1:${P}/`, strict, 'address_forbidden'],
     [`http://localhost:${P}/`, lax, 'address_forbidden'],
