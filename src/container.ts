@@ -43,7 +43,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const fetchRules: SafeFetchOptions = config.ZIA_CATALOG_ALLOW_PRIVATE ? { allowHttp: true, addressAllowed: () => true } : { allowHttp: false };
   const catalog = new CatalogService({ store: new CatalogStore(db), fetchJson: (url) => safeFetchJson(url, fetchRules), logger });
   tenants.onChange((t) => catalog.invalidate(t.id));
-  const closers: Array<() => Promise<void>> = [];
+  const closers: Array<() => Promise<void>> = [() => catalog.drain()];
   return {
     config,
     logger,

@@ -282,3 +282,37 @@ test.serial('size cap (declared and streamed) and one deadline across hops and b
     await shop.close();
   }
 });
+
+test.serial('https: the pinned connection still sends SNI for the name and verifies the certificate', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const https = await import('node:https');
+  const dir = mkdtempSync(path.join(tmpdir(), 'zia-tls-'));
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=shop.example', '-addext', 'subjectAltName=DNS:shop.example'], { stdio: 'ignore' });
+  const names: string[] = [];
+  const server = https.createServer({
+    key: readFileSync(key),
+    cert: readFileSync(cert),
+    SNICallback: (servername, cb) => {
+      names.push(servername);
+      cb(null, undefined);
+    },
+  }, (_req, res) => res.end('[]'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  try {
+    const dns = fakeDns({ 'shop.example': [v4('127.0.0.1')] });
+    const err = await refusal(t, `https://shop.example:${port}/catalog.json`, { allowHttp: false, resolve: dns, addressAllowed: (ip) => ip === '127.0.0.1' });
+    t.is(err!.reason, 'network');
+    t.regex(err!.message, /SELF_SIGNED|certificate/i, 'an untrusted certificate is refused, not ignored');
+    t.deepEqual(names, ['shop.example'], 'SNI carried the host name, not the pinned address');
+    t.deepEqual(dns.calls, ['shop.example']);
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -44,7 +44,8 @@ export function registerCatalog(program: Command, io: CliIO, exit: ExitHolder): 
         let stale = false;
         let failure: Error | undefined;
         try {
-          ({ snapshot, stale } = await services.catalog.state(tenant));
+          // No background refresh from a one-shot command: a stale copy is reported as stale.
+          ({ snapshot, stale } = await services.catalog.state(tenant, { revalidate: false }));
         } catch (err) {
           if (!(err instanceof CatalogFetchError)) throw err;
           failure = err;

@@ -64,10 +64,10 @@ export class CatalogService implements CatalogLookup {
   }
 
   /** The cached copy and its freshness, fetching first only when there is none. */
-  async state(tenant: Tenant): Promise<CatalogState> {
+  async state(tenant: Tenant, opts: { revalidate?: boolean } = {}): Promise<CatalogState> {
     const url = tenant.settings.catalog_url ?? null;
     if (!url) return { sourceUrl: null, snapshot: undefined, stale: false };
-    const cached = await this.current(tenant);
+    const cached = await this.current(tenant, opts.revalidate ?? true);
     return { sourceUrl: url, snapshot: cached?.snapshot, stale: cached ? !this.fresh(tenant, cached.snapshot) : false };
   }
 
@@ -148,7 +148,12 @@ export class CatalogService implements CatalogLookup {
     }
   }
 
-  private async current(tenant: Tenant): Promise<Cached | undefined> {
+  /** Resolves when no fetch is running: shutdown waits on it so no write lands on a closed database. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inflight.values()]);
+  }
+
+  private async current(tenant: Tenant, revalidate = true): Promise<Cached | undefined> {
     const url = tenant.settings.catalog_url;
     if (!url) return undefined;
     let cached = this.memory.get(tenant.id);
@@ -159,7 +164,7 @@ export class CatalogService implements CatalogLookup {
     }
     const snapshot = cached?.snapshot;
     if (cached && snapshot && snapshot.sourceUrl === url && snapshot.report) {
-      if (!this.fresh(tenant, snapshot)) this.refreshInBackground(tenant);
+      if (revalidate && !this.fresh(tenant, snapshot)) this.refreshInBackground(tenant);
       return cached;
     }
     // No good copy of this URL: wait for a fetch, unless one failed moments ago.
