@@ -141,6 +141,21 @@ for (const dialect of dialects()) {
       const fresh = await Promise.all(waiting);
       t.true(fresh.every((items) => items.length === 1 && items[0]!.id === 'x'));
       t.is(fetches(shop, '/slow.json'), 1, 'single flight on the new URL too');
+
+      // The shop goes down: the stale copy keeps serving, and a failed refresh backs off (30 s).
+      shop.route('/slow.json', (_req, res) => res.writeHead(503).end());
+      clock.now += 61_000;
+      t.is((await svc.items(tenant)).length, 1);
+      await svc.drain();
+      t.is(fetches(shop, '/slow.json'), 2);
+      t.regex((await svc.stored(tenant))!.lastError!, /HTTP 503/);
+      t.is((await svc.items(tenant)).length, 1);
+      await svc.drain();
+      t.is(fetches(shop, '/slow.json'), 2, 'no new fetch right after a failure');
+      clock.now += 31_000;
+      t.is((await svc.items(tenant)).length, 1);
+      await svc.drain();
+      t.is(fetches(shop, '/slow.json'), 3, 'tried again after the back-off');
     } finally {
       await shop.close();
       await app.close();

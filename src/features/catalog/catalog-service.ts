@@ -164,15 +164,20 @@ export class CatalogService implements CatalogLookup {
     }
     const snapshot = cached?.snapshot;
     if (cached && snapshot && snapshot.sourceUrl === url && snapshot.report) {
-      if (revalidate && !this.fresh(tenant, snapshot)) this.refreshInBackground(tenant);
+      // A shop that is down is not asked again on every request: failures back off too.
+      if (revalidate && !this.fresh(tenant, snapshot) && !this.failedRecently(tenant, snapshot)) this.refreshInBackground(tenant);
       return cached;
     }
     // No good copy of this URL: wait for a fetch, unless one failed moments ago.
-    if (snapshot && snapshot.sourceUrl === url && snapshot.lastErrorAt && this.now() - Date.parse(snapshot.lastErrorAt) < this.backoffMs(tenant)) {
+    if (snapshot && snapshot.sourceUrl === url && this.failedRecently(tenant, snapshot)) {
       throw new CatalogFetchError('recent_failure', snapshot.lastError ?? 'catalog fetch failed recently');
     }
-    await this.refresh(tenant);
-    return this.memory.get(tenant.id);
+    const fetched = await this.refresh(tenant);
+    return this.memory.get(tenant.id) ?? { snapshot: fetched };
+  }
+
+  private failedRecently(tenant: Tenant, snapshot: CatalogSnapshot): boolean {
+    return snapshot.lastErrorAt !== null && this.now() - Date.parse(snapshot.lastErrorAt) < this.backoffMs(tenant);
   }
 
   private refreshInBackground(tenant: Tenant): void {
