@@ -10,6 +10,9 @@ import { AnalyticsReport } from './features/reports/analytics-report.js';
 import { LeadReport } from './features/reports/lead-report.js';
 import { ApiKeyService } from './features/tenants/api-key-service.js';
 import { ApiKeyStore } from './features/tenants/api-key-store.js';
+import { CatalogService } from './features/catalog/catalog-service.js';
+import { CatalogStore } from './features/catalog/catalog-store.js';
+import { safeFetchJson, type SafeFetchOptions } from './features/catalog/safe-fetch.js';
 
 /**
  * The one composition root: every store, service and provider client is made here, from config, and
@@ -24,6 +27,8 @@ export interface Services {
   apiKeys: ApiKeyService;
   leadReport: LeadReport;
   analytics: AnalyticsReport;
+  /** Tenants' product catalogs (the chat engine's CatalogLookup), fetched under the SSRF rules. */
+  catalog: CatalogService;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process; absent until a job kind exists. */
@@ -42,7 +47,11 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const tenants = new TenantService(new TenantStore(db), box);
   const events = new EventService(new EventStore(db), logger);
   const apiKeys = new ApiKeyService(new ApiKeyStore(db), logger);
-  const closers: Array<() => Promise<void>> = [];
+  // ZIA_CATALOG_ALLOW_PRIVATE (local development only) lifts both the https rule and the address check.
+  const fetchRules: SafeFetchOptions = config.ZIA_CATALOG_ALLOW_PRIVATE ? { allowHttp: true, addressAllowed: () => true } : { allowHttp: false };
+  const catalog = new CatalogService({ store: new CatalogStore(db), fetchJson: (url) => safeFetchJson(url, fetchRules), logger });
+  tenants.onChange((t) => catalog.invalidate(t.id));
+  const closers: Array<() => Promise<void>> = [() => catalog.drain()];
   return {
     config,
     logger,
@@ -52,6 +61,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     apiKeys,
     leadReport: new LeadReport(db),
     analytics: new AnalyticsReport(db),
+    catalog,
     shutdown: new AbortController(),
     async close() {
       for (const c of closers.reverse()) await c();

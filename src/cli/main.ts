@@ -9,6 +9,7 @@ import { registerTenant } from './commands/tenant.js';
 import { registerLeads } from './commands/leads.js';
 import { registerStats } from './commands/stats.js';
 import { registerWebhooks } from './commands/webhooks.js';
+import { registerCatalog } from './commands/catalog.js';
 
 /** Each command's action returns its exit code through this holder. */
 export interface ExitHolder {
@@ -34,6 +35,7 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerLeads(program, io, exit);
   registerStats(program, io, exit);
   registerWebhooks(program, io, exit);
+  registerCatalog(program, io, exit);
 
   applyToAll(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
   return program;

@@ -4,6 +4,7 @@ import type { Services } from '../container.js';
 import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
 import { reportRoutes } from '../features/reports/reports-routes.js';
+import { catalogRoutes } from '../features/catalog/catalog-routes.js';
 import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
 import { tenantCors } from './middleware/cors.js';
@@ -77,6 +78,7 @@ export function createApp(services: Services): Express {
   app.use(tenantRoutes(api, services.tenants));
   app.use(reportRoutes(api, services));
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
+  app.use(catalogRoutes(api, services.tenants, services.catalog));
 
   // 6. Everything else: JSON 404, and one error handler.
   app.use(notFound());

@@ -1,0 +1,254 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
+import { AppError } from '../../errors.js';
+import { forbiddenReason, isPublicAddress, stripBrackets } from './address-policy.js';
+
+/**
+ * Fetches a tenant-supplied URL without letting it reach our own network. Every hop is checked the
+ * same way (scheme, no credentials, every resolved address public) and the connection goes to the
+ * address that was checked: the socket's lookup is replaced by one that returns it, so a DNS answer
+ * that changes between check and connect (rebinding) changes nothing. Node's global fetch is not used
+ * because it ignores http.Agent and offers no such hook.
+ */
+
+export type FetchRefusal =
+  | 'invalid_url'
+  | 'scheme_forbidden'
+  | 'credentials_forbidden'
+  | 'address_forbidden'
+  | 'dns_failed'
+  | 'too_many_redirects'
+  | 'timeout'
+  | 'too_large'
+  | 'http_status'
+  | 'invalid_json'
+  | 'invalid_shape'
+  | 'network'
+  | 'recent_failure';
+
+export class CatalogFetchError extends AppError {
+  constructor(
+    public readonly reason: FetchRefusal,
+    message: string,
+  ) {
+    super(502, 'catalog_unavailable', message, { reason });
+  }
+}
+
+export interface ResolvedAddress {
+  address: string;
+  family: 4 | 6;
+}
+
+/** Resolves a host name to every address it has; injectable so tests can play DNS. */
+export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
+
+export const systemResolver: Resolver = async (hostname) =>
+  (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+
+export interface SafeFetchOptions {
+  /** Plain http is for local development only (ZIA_CATALOG_ALLOW_PRIVATE). */
+  allowHttp: boolean;
+  /** Which resolved addresses may be connected to; default: public unicast only. */
+  addressAllowed?: (address: string) => boolean;
+  resolve?: Resolver;
+  timeoutMs?: number;
+  maxBytes?: number;
+  maxRedirects?: number;
+}
+
+export const CATALOG_TIMEOUT_MS = 5_000;
+export const CATALOG_MAX_BYTES = 2 * 1024 * 1024;
+export const CATALOG_MAX_REDIRECTS = 3;
+
+export interface SafeResponse {
+  /** The URL the body finally came from, after redirects. */
+  url: string;
+  status: number;
+  body: Buffer;
+}
+
+interface Target {
+  url: URL;
+  hostname: string;
+  address: ResolvedAddress;
+}
+
+/** Checks one URL (scheme, credentials, addresses) and picks the address to connect to. */
+export async function checkUrl(raw: string | URL, options: SafeFetchOptions): Promise<Target> {
+  let url: URL;
+  try {
+    // The WHATWG parser normalises 0x7f000001, 2130706433 and 0177.0.0.1 to 127.0.0.1, so the
+    // address check below sees what the socket would.
+    url = new URL(String(raw));
+  } catch {
+    throw new CatalogFetchError('invalid_url', `catalog URL is not a valid URL`);
+  }
+  const allowed = options.allowHttp ? ['https:', 'http:'] : ['https:'];
+  if (!allowed.includes(url.protocol)) {
+    const hint = url.protocol === 'http:' ? ' (plain http is allowed only with ZIA_CATALOG_ALLOW_PRIVATE=true, for local development)' : '';
+    throw new CatalogFetchError('scheme_forbidden', `catalog URL scheme '${url.protocol}' is not allowed; use https${hint}`);
+  }
+  if (url.username || url.password) {
+    throw new CatalogFetchError('credentials_forbidden', 'catalog URL must not contain a user name or password');
+  }
+  const hostname = stripBrackets(url.hostname);
+  const permitted = options.addressAllowed ?? isPublicAddress;
+  let addresses: ResolvedAddress[];
+  if (isIP(hostname)) {
+    addresses = [{ address: hostname, family: isIP(hostname) === 6 ? 6 : 4 }];
+  } else {
+    const bare = hostname.replace(/\.$/, '');
+    if (!options.addressAllowed && (bare === 'localhost' || bare.endsWith('.localhost'))) {
+      throw new CatalogFetchError('address_forbidden', `catalog host '${hostname}' is a loopback name`);
+    }
+    try {
+      addresses = await (options.resolve ?? systemResolver)(hostname);
+    } catch (err) {
+      throw new CatalogFetchError('dns_failed', `catalog host '${hostname}' does not resolve (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (addresses.length === 0) throw new CatalogFetchError('dns_failed', `catalog host '${hostname}' has no address`);
+  }
+  // Every address must pass: a name with one public and one private address is refused, because
+  // which one a connection would use is not ours to decide.
+  for (const a of addresses) {
+    if (!permitted(a.address)) {
+      const why = forbiddenReason(a.address) ?? 'address not allowed';
+      throw new CatalogFetchError('address_forbidden', `catalog host '${hostname}' resolves to a forbidden address (${a.address}: ${why})`);
+    }
+  }
+  return { url, hostname, address: addresses[0]! };
+}
+
+/** GETs a URL under the rules above; one deadline covers every hop and the whole body. */
+export async function safeFetch(raw: string, options: SafeFetchOptions): Promise<SafeResponse> {
+  const deadline = Date.now() + (options.timeoutMs ?? CATALOG_TIMEOUT_MS);
+  const maxRedirects = options.maxRedirects ?? CATALOG_MAX_REDIRECTS;
+  let current: string | URL = raw;
+  for (let hop = 0; ; hop++) {
+    const target: Target = await withDeadline(checkUrl(current, options), deadline);
+    const res = await requestOnce(target, deadline, options.maxBytes ?? CATALOG_MAX_BYTES);
+    if ([301, 302, 303, 307, 308].includes(res.status) && res.location) {
+      if (hop >= maxRedirects) throw new CatalogFetchError('too_many_redirects', `catalog URL redirected more than ${maxRedirects} times`);
+      try {
+        current = new URL(res.location, target.url);
+      } catch {
+        throw new CatalogFetchError('invalid_url', 'catalog URL redirected to an invalid location');
+      }
+      continue;
+    }
+    if (res.status < 200 || res.status > 299) {
+      throw new CatalogFetchError('http_status', `catalog URL answered HTTP ${res.status}`);
+    }
+    return { url: target.url.toString(), status: res.status, body: res.body };
+  }
+}
+
+/** safeFetch, then JSON.parse. */
+export async function safeFetchJson(raw: string, options: SafeFetchOptions): Promise<unknown> {
+  const res = await safeFetch(raw, options);
+  try {
+    return JSON.parse(res.body.toString('utf8').replace(/^\uFEFF/, ''));
+  } catch {
+    throw new CatalogFetchError('invalid_json', 'catalog is not valid JSON');
+  }
+}
+
+function timeoutError(): CatalogFetchError {
+  return new CatalogFetchError('timeout', 'catalog fetch took longer than the time limit');
+}
+
+async function withDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timeoutError()), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface RawResponse {
+  status: number;
+  location?: string;
+  body: Buffer;
+}
+
+function requestOnce(target: Target, deadline: number, maxBytes: number): Promise<RawResponse> {
+  const { url, hostname, address } = target;
+  // The pinned lookup: the socket connects to the checked address, never to a fresh DNS answer.
+  const pinned: LookupFunction = (_host, opts, cb) => {
+    if ((opts as { all?: boolean }).all) (cb as (e: null, a: ResolvedAddress[]) => void)(null, [address]);
+    else cb(null, address.address, address.family);
+  };
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise<RawResponse>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      reject(err);
+    };
+    const req = client.request(
+      {
+        protocol: url.protocol,
+        host: hostname,
+        port: url.port || undefined,
+        path: `${url.pathname}${url.search}`,
+        method: 'GET',
+        lookup: pinned,
+        // TLS still verifies the certificate for the name, and SNI carries it (not for IP literals).
+        servername: isIP(hostname) ? undefined : hostname,
+        // A fresh socket per request: no pooled connection outlives its check, no cookies, no auth.
+        agent: false,
+        headers: { accept: 'application/json', 'accept-encoding': 'identity', 'user-agent': 'zia-catalog/1' },
+      },
+      (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400) {
+          res.resume();
+          settled = true;
+          clearTimeout(timer);
+          req.destroy();
+          resolve({ status, location: res.headers.location, body: Buffer.alloc(0) });
+          return;
+        }
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxBytes) {
+          fail(tooLarge(maxBytes));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) fail(tooLarge(maxBytes));
+          else chunks.push(chunk);
+        });
+        res.on('error', (err) => fail(new CatalogFetchError('network', `catalog fetch failed: ${err.message}`)));
+        res.on('aborted', () => fail(new CatalogFetchError('network', 'catalog fetch failed: connection closed early')));
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve({ status, body: Buffer.concat(chunks) });
+        });
+      },
+    );
+    const timer = setTimeout(() => fail(timeoutError()), Math.max(0, deadline - Date.now()));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      fail(new CatalogFetchError('network', `catalog fetch failed: ${err.code ?? err.message}`)),
+    );
+    req.end();
+  });
+}
+
+function tooLarge(maxBytes: number): CatalogFetchError {
+  return new CatalogFetchError('too_large', `catalog is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`);
+}
