@@ -6,6 +6,19 @@ import { TenantService } from './features/tenants/tenant-service.js';
 import { TenantStore } from './features/tenants/tenant-store.js';
 import { EventService } from './features/events/event-service.js';
 import { EventStore } from './features/events/event-store.js';
+import { AiUsageStore } from './features/ai/ai-usage-store.js';
+import { OfflineProvider } from './features/ai/offline-provider.js';
+import { OpenAiProvider } from './features/ai/openai-provider.js';
+import { PromptBuilder } from './features/ai/prompt-builder.js';
+import type { AiProvider } from './features/ai/provider.js';
+import type { CatalogLookup } from './features/catalog/catalog.types.js';
+import { DefaultChatEngine } from './features/chat/chat-engine.js';
+import type { ChatEngine, ConversationService } from './features/chat/chat.types.js';
+import { DefaultConversationService } from './features/chat/conversation-service.js';
+import { ConversationStore } from './features/chat/conversation-store.js';
+import { LeadService } from './features/leads/lead-service.js';
+import { LeadStore } from './features/leads/lead-store.js';
+import type { CheckoutCreator } from './features/payments/payments.types.js';
 
 /**
  * The one composition root: every store, service and provider client is made here, from config, and
@@ -17,6 +30,12 @@ export interface Services {
   db: Db;
   tenants: TenantService;
   events: EventService;
+  /** The AI provider answering for every tenant: `openai` with a key, else `offline`. */
+  ai: AiProvider;
+  /** Runs a turn of conversation for any channel. */
+  chat: ChatEngine;
+  conversations: ConversationService;
+  leads: LeadService;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process; absent until a job kind exists. */
@@ -35,12 +54,50 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const tenants = new TenantService(new TenantStore(db), box);
   const events = new EventService(new EventStore(db), logger);
   const closers: Array<() => Promise<void>> = [];
+
+  const ai: AiProvider =
+    config.aiProvider === 'openai'
+      ? new OpenAiProvider(
+          {
+            apiKey: config.OPENAI_API_KEY!,
+            baseURL: config.OPENAI_BASE_URL,
+            model: config.OPENAI_MODEL,
+            timeoutMs: config.OPENAI_TIMEOUT_MS,
+            maxRetries: config.OPENAI_MAX_RETRIES,
+            maxTokens: config.OPENAI_MAX_TOKENS,
+            retryAfterMaxMs: config.OPENAI_RETRY_AFTER_MAX_MS,
+          },
+          new AiUsageStore(db),
+          logger,
+        )
+      : new OfflineProvider();
+  const conversationStore = new ConversationStore(db);
+  const conversations = new DefaultConversationService(conversationStore);
+  const leads = new LeadService(new LeadStore(db), events);
+  // Plug points for the catalog and payments slices: the chat tools use them when given, and answer
+  // "not configured" when not.
+  const catalog: CatalogLookup | undefined = undefined;
+  const checkout: CheckoutCreator | undefined = undefined;
+  const chat = new DefaultChatEngine({
+    store: conversationStore,
+    leads,
+    events,
+    provider: ai,
+    prompts: new PromptBuilder(),
+    logger,
+    catalog,
+    checkout,
+  });
   return {
     config,
     logger,
     db,
     tenants,
     events,
+    ai,
+    chat,
+    conversations,
+    leads,
     shutdown: new AbortController(),
     async close() {
       for (const c of closers.reverse()) await c();

@@ -4,6 +4,9 @@ import { pinoHttp } from 'pino-http';
 import type { Services } from '../container.js';
 import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
+import { chatRoutes } from '../features/chat/chat-routes.js';
+import { WindowRateLimiter } from '../features/chat/rate-limiter.js';
+import { leadRoutes } from '../features/leads/lead-routes.js';
 import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
@@ -73,6 +76,18 @@ export function createApp(services: Services): Express {
 
   // 5. Feature routes.
   app.use(tenantRoutes(api, services.tenants));
+  const limiter = new WindowRateLimiter();
+  app.use(
+    chatRoutes(api, {
+      chat: services.chat,
+      tenants: services.tenants,
+      limiter,
+      config,
+      logger,
+      shutdown: services.shutdown.signal,
+    }),
+  );
+  app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations, limiter, config }));
 
   // 6. Everything else: JSON 404, and one error handler.
   app.use(notFound());
