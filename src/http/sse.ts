@@ -66,9 +66,10 @@ export function createSse(res: Response, options: SseOptions = {}): SseStream {
       open();
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },
+    /** Ends a started stream; before the first event the route still owns the response. */
     end() {
       stop();
-      if (!res.writableEnded) res.end();
+      if (started && !res.writableEnded) res.end();
     },
   };
 }
