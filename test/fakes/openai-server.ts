@@ -187,7 +187,11 @@ export class FakeOpenAI {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     await send({ role: 'assistant', content: '' });
     for (const c of b.content) await send({ content: c });
-    if (b.kind === 'drop') res.socket?.destroy();
+    if (b.kind === 'drop') {
+      // Let the fragments reach the client first, then cut the connection as a crashed server would.
+      await new Promise((r) => setTimeout(r, 20));
+      res.socket?.destroy();
+    }
     // 'hold': nothing more is written; the client decides when it is over.
   }
 

@@ -144,11 +144,13 @@ export class OpenAiProvider implements AiProvider {
       let text = '';
       let tokens = 0;
       const calls: ToolCall[] = [];
+      let finished = false;
       for await (const chunk of stream) {
         arm();
         if (chunk.usage) tokens = chunk.usage.total_tokens ?? 0;
         const choice = chunk.choices?.[0];
         if (!choice) continue;
+        if (choice.finish_reason) finished = true;
         const delta = choice.delta ?? {};
         if (delta.content) {
           started = true;
@@ -163,6 +165,8 @@ export class OpenAiProvider implements AiProvider {
           if (tc.function?.arguments) call.arguments += tc.function.arguments;
         }
       }
+      // A connection cut before finish_reason can end the iteration quietly; it is still a failure.
+      if (!finished) throw new UpstreamError('the AI provider stream ended before the reply was finished');
       return { text, tokens, toolCalls: calls.filter((c) => c && c.name).map((c, i) => ({ ...c, id: c.id || `call_${i}` })) };
     } catch (err) {
       if (timedOut && !req.signal?.aborted) {
