@@ -33,6 +33,7 @@ interface Item {
 }
 
 export class OfflineProvider implements AiProvider {
+  readonly usesHistory = false;
   readonly name = 'offline' as const;
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {

@@ -39,6 +39,7 @@ class BrokenStream extends Error {
 }
 
 export class OpenAiProvider implements AiProvider {
+  readonly usesHistory = true;
   readonly name = 'openai' as const;
   private sdk?: typeof import('openai');
   private client?: OpenAI;

@@ -42,5 +42,7 @@ export interface GenerateResult {
 
 export interface AiProvider {
   readonly name: 'openai' | 'offline';
+  /** Whether earlier messages matter to it; when not, the engine skips reading them. */
+  readonly usesHistory: boolean;
   generate(request: GenerateRequest): Promise<GenerateResult>;
 }

@@ -116,7 +116,7 @@ export class DefaultChatEngine implements ChatEngine {
       if (!starts) return undefined;
       const started = startLeadFlow();
       await this.deps.events.record(input.tenant.id, 'lead_started', { conversationId: conversation.id, data: { channel: conversation.channel, mode } });
-      const text = mode === 'first_message' ? `Hi! I'm the ${input.tenant.name} assistant. ${started.reply}` : started.reply;
+      const text = mode === 'first_message' ? `Hi! I'm the ${input.tenant.name} assistant. Before we start, what's your name?` : started.reply;
       this.relay(input, text);
       return { text, leadState: started.state };
     }
@@ -142,11 +142,14 @@ export class DefaultChatEngine implements ChatEngine {
   private async providerAnswer(input: TurnInput, conversation: ConversationRow): Promise<Answer> {
     const { store, provider, prompts, events, catalog, checkout, leads } = this.deps;
     const tenant = input.tenant;
-    const limit = tenant.settings.memory_messages ?? DEFAULT_MEMORY_MESSAGES;
-    const history = await store.recentMessages(tenant.id, conversation.id, limit);
-    const messages: ModelMessage[] = history
-      .filter((m) => m.role !== 'system')
-      .map((m) => ({ role: m.role === 'user' ? 'user' : 'assistant', content: m.text }));
+    let messages: ModelMessage[] = [{ role: 'user', content: input.text }];
+    if (provider.usesHistory) {
+      const limit = tenant.settings.memory_messages ?? DEFAULT_MEMORY_MESSAGES;
+      const history = await store.recentMessages(tenant.id, conversation.id, limit);
+      messages = history
+        .filter((m) => m.role !== 'system')
+        .map((m) => ({ role: m.role === 'user' ? 'user' : 'assistant', content: m.text }));
+    }
     const tools = new TurnTools({ tenant, channel: conversation.channel, conversationId: conversation.id, leads, events, catalog, checkout });
     try {
       const result = await provider.generate({

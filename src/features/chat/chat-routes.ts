@@ -61,8 +61,13 @@ export function chatRoutes(api: Api, deps: ChatRouteDeps): Router {
       res.on('close', () => {
         if (!res.writableFinished) gone.abort(new Error('client disconnected'));
       });
-      const result = await deps.chat.runTurn({ ...turnInput(tenant, body), signal: gone.signal });
-      return outcome(result);
+      try {
+        return outcome(await deps.chat.runTurn({ ...turnInput(tenant, body), signal: gone.signal }));
+      } catch (err) {
+        // Nobody is left to answer: the abort is the expected end, not a server error.
+        if (gone.signal.aborted) return undefined;
+        throw err;
+      }
     },
   );
 
