@@ -156,6 +156,21 @@ for (const dialect of dialects()) {
       const closed = await Promise.race([upstream.settled.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
       t.true(closed, 'upstream request closed within 1 s of the client leaving');
       t.truthy(upstream.closedEarlyAt);
+
+      // Server shutdown ends an open stream too, and with it the upstream request.
+      fake.enqueue({ kind: 'hold', content: ['Still', ' here'] });
+      const res2 = await fetch(`${app.url}/v1/chat/stream?tenant=acme`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'again' }) });
+      const reader2 = res2.body!.getReader();
+      let text2 = '';
+      while (!text2.includes('event: token')) {
+        const { value, done } = await reader2.read();
+        if (done) return t.fail(`stream ended early: ${text2}`);
+        text2 += new TextDecoder().decode(value);
+      }
+      app.services.shutdown.abort();
+      while (!(await reader2.read()).done);
+      await fake.requests[1]!.settled;
+      t.truthy(fake.requests[1]!.closedEarlyAt, 'the upstream request was aborted on shutdown');
     } finally {
       await close();
     }

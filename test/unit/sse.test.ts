@@ -20,7 +20,11 @@ test('SSE: headers, events, heartbeats, and the shutdown signal ends the stream'
     t.regex(res.headers.get('content-type')!, /^text\/event-stream/);
     const reader = res.body!.getReader();
     let text = '';
-    while (!text.includes(': ping')) text += new TextDecoder().decode((await reader.read()).value);
+    while (!text.includes(': ping')) {
+      const { value, done } = await reader.read();
+      if (done) return t.fail('stream ended before a heartbeat');
+      text += new TextDecoder().decode(value);
+    }
     t.true(text.startsWith('event: meta\ndata: {"conversation_id":"c1"}\n\n'));
     shutdown.abort();
     while (!(await reader.read()).done);
