@@ -58,6 +58,7 @@ const schema = z.object({
   OPENAI_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60_000),
   OPENAI_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   OPENAI_MAX_TOKENS: z.coerce.number().int().min(16).default(800),
+  OPENAI_RETRY_AFTER_MAX_MS: z.coerce.number().int().min(0).default(30_000),
   META_VERIFY_TOKEN: optionalString,
   META_APP_SECRET: optionalString,
   META_GRAPH_URL: z.url().default('https://graph.facebook.com').transform((v) => v.replace(/\/+$/, '')),

@@ -13,6 +13,18 @@ import { ApiKeyStore } from './features/tenants/api-key-store.js';
 import { CatalogService } from './features/catalog/catalog-service.js';
 import { CatalogStore } from './features/catalog/catalog-store.js';
 import { safeFetchJson, type SafeFetchOptions } from './features/catalog/safe-fetch.js';
+import { AiUsageStore } from './features/ai/ai-usage-store.js';
+import { OfflineProvider } from './features/ai/offline-provider.js';
+import { OpenAiProvider } from './features/ai/openai-provider.js';
+import { PromptBuilder } from './features/ai/prompt-builder.js';
+import type { AiProvider } from './features/ai/provider.js';
+import { DefaultChatEngine } from './features/chat/chat-engine.js';
+import type { ChatEngine, ConversationService } from './features/chat/chat.types.js';
+import { DefaultConversationService } from './features/chat/conversation-service.js';
+import { ConversationStore } from './features/chat/conversation-store.js';
+import { LeadService } from './features/leads/lead-service.js';
+import { LeadStore } from './features/leads/lead-store.js';
+import type { CheckoutCreator } from './features/payments/payments.types.js';
 
 /**
  * The one composition root: every store, service and provider client is made here, from config, and
@@ -29,6 +41,12 @@ export interface Services {
   analytics: AnalyticsReport;
   /** Tenants' product catalogs (the chat engine's CatalogLookup), fetched under the SSRF rules. */
   catalog: CatalogService;
+  /** The AI provider answering for every tenant: `openai` with a key, else `offline`. */
+  ai: AiProvider;
+  /** Runs a turn of conversation for any channel. */
+  chat: ChatEngine;
+  conversations: ConversationService;
+  leads: LeadService;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process; absent until a job kind exists. */
@@ -52,6 +70,38 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const catalog = new CatalogService({ store: new CatalogStore(db), fetchJson: (url) => safeFetchJson(url, fetchRules), logger });
   tenants.onChange((t) => catalog.invalidate(t.id));
   const closers: Array<() => Promise<void>> = [() => catalog.drain()];
+
+  const ai: AiProvider =
+    config.aiProvider === 'openai'
+      ? new OpenAiProvider(
+          {
+            apiKey: config.OPENAI_API_KEY!,
+            baseURL: config.OPENAI_BASE_URL,
+            model: config.OPENAI_MODEL,
+            timeoutMs: config.OPENAI_TIMEOUT_MS,
+            maxRetries: config.OPENAI_MAX_RETRIES,
+            maxTokens: config.OPENAI_MAX_TOKENS,
+            retryAfterMaxMs: config.OPENAI_RETRY_AFTER_MAX_MS,
+          },
+          new AiUsageStore(db),
+          logger,
+        )
+      : new OfflineProvider();
+  const conversationStore = new ConversationStore(db);
+  const conversations = new DefaultConversationService(conversationStore);
+  const leads = new LeadService(new LeadStore(db), events);
+  // Payments plug in here when they exist; until then the checkout tool answers "not configured".
+  const checkout: CheckoutCreator | undefined = undefined;
+  const chat = new DefaultChatEngine({
+    store: conversationStore,
+    leads,
+    events,
+    provider: ai,
+    prompts: new PromptBuilder(),
+    logger,
+    catalog,
+    checkout,
+  });
   return {
     config,
     logger,
@@ -62,6 +112,10 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     leadReport: new LeadReport(db),
     analytics: new AnalyticsReport(db),
     catalog,
+    ai,
+    chat,
+    conversations,
+    leads,
     shutdown: new AbortController(),
     async close() {
       for (const c of closers.reverse()) await c();

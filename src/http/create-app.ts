@@ -5,6 +5,9 @@ import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
 import { reportRoutes } from '../features/reports/reports-routes.js';
 import { catalogRoutes } from '../features/catalog/catalog-routes.js';
+import { chatRoutes } from '../features/chat/chat-routes.js';
+import { WindowRateLimiter } from '../features/chat/rate-limiter.js';
+import { leadRoutes } from '../features/leads/lead-routes.js';
 import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
 import { tenantCors } from './middleware/cors.js';
@@ -79,6 +82,18 @@ export function createApp(services: Services): Express {
   app.use(reportRoutes(api, services));
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
   app.use(catalogRoutes(api, services.tenants, services.catalog));
+  const limiter = new WindowRateLimiter();
+  app.use(
+    chatRoutes(api, {
+      chat: services.chat,
+      tenants: services.tenants,
+      limiter,
+      config,
+      logger,
+      shutdown: services.shutdown.signal,
+    }),
+  );
+  app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations, limiter, config }));
 
   // 6. Everything else: JSON 404, and one error handler.
   app.use(notFound());

@@ -1,0 +1,185 @@
+import { NotFoundError } from '../../errors.js';
+import { nowIso } from '../../db/dialect.js';
+import type { Logger } from '../../logger.js';
+import type { PromptBuilder } from '../ai/prompt-builder.js';
+import type { AiProvider, ModelMessage } from '../ai/provider.js';
+import { wordChunks } from '../ai/text-match.js';
+import { TurnTools } from '../ai/tools.js';
+import type { CatalogLookup } from '../catalog/catalog.types.js';
+import type { EventService } from '../events/event-service.js';
+import { advanceLeadFlow, capturedReply, hasContactIntent, startLeadFlow, type LeadState } from '../leads/lead-flow.js';
+import { leadView, type LeadService, type LeadView } from '../leads/lead-service.js';
+import type { CheckoutCreator } from '../payments/payments.types.js';
+import type { ChatEngine, TurnInput, TurnResult } from './chat.types.js';
+import type { ConversationRow, ConversationStore } from './conversation-store.js';
+
+export const DEFAULT_MEMORY_MESSAGES = 12;
+
+export interface ChatEngineDeps {
+  store: ConversationStore;
+  leads: LeadService;
+  events: EventService;
+  provider: AiProvider;
+  prompts: PromptBuilder;
+  logger: Logger;
+  /** Optional: product search for the search_catalog tool and the prompt. */
+  catalog?: CatalogLookup;
+  /** Optional: payment links for the create_checkout_link tool. */
+  checkout?: CheckoutCreator;
+}
+
+interface Answer {
+  text: string;
+  leadState?: LeadState | null;
+  lead?: LeadView;
+  checkoutUrl?: string;
+}
+
+/** Runs one turn of conversation for any channel: who answers, what is stored, which events are recorded. */
+export class DefaultChatEngine implements ChatEngine {
+  constructor(private readonly deps: ChatEngineDeps) {}
+
+  async runTurn(input: TurnInput): Promise<TurnResult> {
+    const { store, events } = this.deps;
+    const tenantId = input.tenant.id;
+    const conversation = await this.resolveConversation(input);
+    input.onConversation?.(conversation.id);
+
+    const inbound = await store.insertMessage(tenantId, {
+      conversationId: conversation.id,
+      channel: conversation.channel,
+      role: 'user',
+      text: input.text,
+      providerMessageId: input.providerMessageId,
+      media: input.media?.length ? input.media : undefined,
+    });
+    if (inbound.duplicate) {
+      return { conversationId: conversation.id, duplicate: true, reply: null, replyMessageId: null, userMessageId: null, leadFlowActive: Boolean(conversation.leadState) };
+    }
+    // The 24 h reply window of Meta and WhatsApp starts at the user's last message.
+    await store.update(tenantId, conversation.id, {
+      ...(conversation.channel !== 'web' ? { lastInboundAt: nowIso() } : {}),
+      ...(input.userName && input.userName !== conversation.userName ? { userName: input.userName } : {}),
+    });
+    await events.record(tenantId, 'message_received', { conversationId: conversation.id, data: { channel: conversation.channel } });
+
+    const base = { conversationId: conversation.id, duplicate: false, userMessageId: inbound.id };
+    if (conversation.botPaused) {
+      return { ...base, reply: null, replyMessageId: null, leadFlowActive: Boolean(conversation.leadState) };
+    }
+
+    const answer = (await this.leadFlowAnswer(input, conversation)) ?? (await this.providerAnswer(input, conversation));
+    if (answer.leadState !== undefined) await store.update(tenantId, conversation.id, { leadState: answer.leadState });
+    const reply = await store.insertMessage(tenantId, {
+      conversationId: conversation.id,
+      channel: conversation.channel,
+      role: 'assistant',
+      text: answer.text,
+    });
+    await events.record(tenantId, 'reply_sent', { conversationId: conversation.id, data: { channel: conversation.channel, length: answer.text.length } });
+    const leadState = answer.leadState === undefined ? conversation.leadState : answer.leadState;
+    return {
+      ...base,
+      reply: answer.text,
+      replyMessageId: reply.id,
+      leadFlowActive: Boolean(leadState),
+      ...(answer.checkoutUrl ? { checkoutUrl: answer.checkoutUrl } : {}),
+      ...(answer.lead ? { lead: answer.lead } : {}),
+    };
+  }
+
+  private async resolveConversation(input: TurnInput): Promise<ConversationRow> {
+    const { store, events } = this.deps;
+    const tenantId = input.tenant.id;
+    if (input.conversationId) {
+      const c = await store.findById(tenantId, input.conversationId);
+      // Another tenant's conversation, or another channel's, is as unknown as a made-up id.
+      if (!c || c.channel !== input.channel) throw new NotFoundError('conversation not found');
+      return c;
+    }
+    const { conversation, created } = await store.findOrCreate(tenantId, input.channel, input.externalUserId, input.userName ?? null);
+    if (created) await events.record(tenantId, 'conversation_started', { conversationId: conversation.id, data: { channel: input.channel } });
+    return conversation;
+  }
+
+  /** The lead flow answers when it is running, or when the tenant's lead mode says it starts now. */
+  private async leadFlowAnswer(input: TurnInput, conversation: ConversationRow): Promise<Answer | undefined> {
+    const settings = input.tenant.settings.lead ?? {};
+    const mode = settings.mode ?? 'intent';
+    const state = conversation.leadState;
+    if (!state) {
+      if (mode === 'off') return undefined;
+      const starts =
+        mode === 'intent'
+          ? hasContactIntent(input.text)
+          : (await this.deps.store.countUserMessages(input.tenant.id, conversation.id)) === 1;
+      if (!starts) return undefined;
+      const started = startLeadFlow();
+      await this.deps.events.record(input.tenant.id, 'lead_started', { conversationId: conversation.id, data: { channel: conversation.channel, mode } });
+      const text = mode === 'first_message' ? `Hi! I'm the ${input.tenant.name} assistant. Before we start, what's your name?` : started.reply;
+      this.relay(input, text);
+      return { text, leadState: started.state };
+    }
+    const outcome = advanceLeadFlow(state, input.text, { askWhatsapp: settings.ask_whatsapp !== false });
+    if (outcome.kind === 'continue') {
+      this.relay(input, outcome.reply);
+      return { text: outcome.reply, leadState: outcome.state };
+    }
+    if (outcome.kind === 'cancelled') {
+      this.relay(input, outcome.reply);
+      return { text: outcome.reply, leadState: null };
+    }
+    const { lead } = await this.deps.leads.capture(input.tenant.id, {
+      ...outcome.lead,
+      channel: conversation.channel,
+      conversationId: conversation.id,
+    });
+    const text = capturedReply(outcome.lead);
+    this.relay(input, text);
+    return { text, leadState: null, lead: leadView(lead) };
+  }
+
+  private async providerAnswer(input: TurnInput, conversation: ConversationRow): Promise<Answer> {
+    const { store, provider, prompts, events, catalog, checkout, leads } = this.deps;
+    const tenant = input.tenant;
+    let messages: ModelMessage[] = [{ role: 'user', content: input.text }];
+    if (provider.usesHistory) {
+      const limit = tenant.settings.memory_messages ?? DEFAULT_MEMORY_MESSAGES;
+      const history = await store.recentMessages(tenant.id, conversation.id, limit);
+      messages = history
+        .filter((m) => m.role !== 'system')
+        .map((m) => ({ role: m.role === 'user' ? 'user' : 'assistant', content: m.text }));
+    }
+    const tools = new TurnTools({ tenant, channel: conversation.channel, conversationId: conversation.id, leads, events, catalog, checkout });
+    try {
+      const result = await provider.generate({
+        tenant,
+        channel: conversation.channel,
+        conversationId: conversation.id,
+        system: prompts.build(tenant, conversation.channel, { hasCatalog: Boolean(catalog) }),
+        messages,
+        tools,
+        signal: input.signal,
+        onToken: (t) => input.onToken?.(t),
+      });
+      const text = result.text.trim() || "Sorry, I don't have an answer to that right now.";
+      return { text, checkoutUrl: tools.checkoutUrl, lead: tools.lead };
+    } catch (err) {
+      if (!input.signal?.aborted) {
+        const e = err as { code?: string; status?: number; message?: string };
+        await events.record(tenant.id, 'ai_error', {
+          conversationId: conversation.id,
+          data: { provider: provider.name, code: e.code ?? 'error', status: e.status ?? null },
+        });
+        this.deps.logger.warn({ err, tenant: tenant.slug, conversation: conversation.id }, 'AI provider failed');
+      }
+      throw err;
+    }
+  }
+
+  /** Canned replies stream like model output, so every client handles one kind of reply. */
+  private relay(input: TurnInput, text: string): void {
+    if (!input.onToken) return;
+    for (const chunk of wordChunks(text)) input.onToken(chunk);
+  }
+}

@@ -1,0 +1,114 @@
+import { Router, type Request } from 'express';
+import type { Config } from '../../config.js';
+import { newId } from '../../db/dialect.js';
+import { isAppError } from '../../errors.js';
+import type { Api } from '../../http/api.js';
+import { createSse } from '../../http/sse.js';
+import type { Logger } from '../../logger.js';
+import type { Tenant, TenantService } from '../tenants/tenant-service.js';
+import { tenantQuerySchema } from '../tenants/tenant.schemas.js';
+import { chatBodySchema, type ChatBody } from './chat.schemas.js';
+import type { ChatEngine, TurnInput, TurnResult } from './chat.types.js';
+import type { WindowRateLimiter } from './rate-limiter.js';
+
+export interface ChatRouteDeps {
+  chat: ChatEngine;
+  tenants: TenantService;
+  limiter: WindowRateLimiter;
+  config: Pick<Config, 'ZIA_RATE_LIMIT_PER_MINUTE'>;
+  logger: Logger;
+  shutdown: AbortSignal;
+  heartbeatMs?: number;
+}
+
+/** Per tenant and client IP; a tenant's own setting wins over the deployment default. */
+export function enforceRateLimit(deps: Pick<ChatRouteDeps, 'limiter' | 'config'>, tenant: Tenant, req: Request, scope: string): void {
+  const limit = tenant.settings.rate_limit_per_minute ?? deps.config.ZIA_RATE_LIMIT_PER_MINUTE;
+  deps.limiter.hit(`${scope}:${tenant.id}:${req.ip ?? 'unknown'}`, limit);
+}
+
+function turnInput(tenant: Tenant, body: ChatBody): TurnInput {
+  return {
+    tenant,
+    channel: 'web',
+    // Without a visitor id every request is its own visitor; conversation_id continues a conversation.
+    externalUserId: body.visitor_id ?? `anon-${newId()}`,
+    text: body.message,
+    conversationId: body.conversation_id,
+  };
+}
+
+function outcome(result: TurnResult) {
+  return {
+    conversation_id: result.conversationId,
+    reply: result.reply,
+    message_id: result.replyMessageId,
+    ...(result.checkoutUrl ? { checkout_url: result.checkoutUrl } : {}),
+    ...(result.lead ? { lead: result.lead } : {}),
+  };
+}
+
+export function chatRoutes(api: Api, deps: ChatRouteDeps): Router {
+  const router = Router();
+
+  api.route(
+    router,
+    { method: 'post', path: '/v1/chat', summary: 'Send a message, get the whole reply', tag: 'chat', auth: 'public', query: tenantQuerySchema, body: chatBodySchema },
+    async ({ req, res, query, body }) => {
+      const tenant = await deps.tenants.get(query.tenant);
+      enforceRateLimit(deps, tenant, req, 'chat');
+      const gone = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) gone.abort(new Error('client disconnected'));
+      });
+      try {
+        return outcome(await deps.chat.runTurn({ ...turnInput(tenant, body), signal: gone.signal }));
+      } catch (err) {
+        // Nobody is left to answer: the abort is the expected end, not a server error.
+        if (gone.signal.aborted) return undefined;
+        throw err;
+      }
+    },
+  );
+
+  api.route(
+    router,
+    {
+      method: 'post',
+      path: '/v1/chat/stream',
+      summary: 'Send a message, stream the reply as Server-Sent Events (meta, token, done, error)',
+      tag: 'chat',
+      auth: 'public',
+      query: tenantQuerySchema,
+      body: chatBodySchema,
+      produces: 'text/event-stream: `meta` {conversation_id}, `token` {text}, `done` {message_id, reply, checkout_url?, lead?}, `error` {code, message}',
+    },
+    async ({ req, res, query, body }) => {
+      const tenant = await deps.tenants.get(query.tenant);
+      enforceRateLimit(deps, tenant, req, 'chat');
+      const sse = createSse(res, { shutdown: deps.shutdown, heartbeatMs: deps.heartbeatMs });
+      try {
+        const result = await deps.chat.runTurn({
+          ...turnInput(tenant, body),
+          signal: sse.signal,
+          onConversation: (id) => sse.send('meta', { conversation_id: id }),
+          onToken: (text) => sse.send('token', { text }),
+        });
+        const { conversation_id, ...done } = outcome(result);
+        sse.send('done', { conversation_id, ...done });
+      } catch (err) {
+        // Before the first event the normal JSON error answers (404, 429, …); after it, an error event.
+        if (!sse.started) throw err;
+        if (!sse.signal.aborted) {
+          if (!isAppError(err)) deps.logger.error({ err }, 'chat stream failed');
+          sse.send('error', isAppError(err) ? { code: err.code, message: err.message } : { code: 'internal', message: 'internal error' });
+        }
+      } finally {
+        sse.end();
+      }
+      return undefined;
+    },
+  );
+
+  return router;
+}

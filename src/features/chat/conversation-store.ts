@@ -1,0 +1,174 @@
+import type { Db } from '../../db/create-db.js';
+import { isUniqueViolation, translateDbError } from '../../db/db-errors.js';
+import { newId, nowIso, readBool, readJson, readTime, writeJson } from '../../db/dialect.js';
+import type { LeadState } from '../leads/lead-flow.js';
+import type { Channel, ConversationRecord, DeliveryUpdate, MessageRole } from './chat.types.js';
+
+export interface ConversationRow extends ConversationRecord {
+  leadState: LeadState | null;
+}
+
+export interface StoredMessage {
+  id: string;
+  role: MessageRole;
+  text: string;
+  createdAt: string;
+}
+
+function fromRow(r: any): ConversationRow {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    channel: r.channel,
+    externalUserId: r.external_user_id,
+    userName: r.user_name ?? null,
+    botPaused: readBool(r.bot_paused),
+    lastInboundAt: readTime(r.last_inbound_at),
+    leadState: readJson<LeadState | null>(r.lead_state, null),
+    createdAt: readTime(r.created_at)!,
+    updatedAt: readTime(r.updated_at)!,
+  };
+}
+
+/** Conversations and their messages. Every method is scoped by tenant id first. */
+export class ConversationStore {
+  constructor(private readonly db: Db) {}
+
+  async findById(tenantId: string, id: string): Promise<ConversationRow | undefined> {
+    const r = await this.db.knex('conversations').where({ tenant_id: tenantId, id }).first();
+    return r ? fromRow(r) : undefined;
+  }
+
+  async findByUser(tenantId: string, channel: Channel, externalUserId: string): Promise<ConversationRow | undefined> {
+    const r = await this.db
+      .knex('conversations')
+      .where({ tenant_id: tenantId, channel, external_user_id: externalUserId })
+      .first();
+    return r ? fromRow(r) : undefined;
+  }
+
+  /**
+   * Finds or creates the conversation of a user on a channel. Two processes racing for the same user
+   * both end up with the one row the unique index let through.
+   */
+  async findOrCreate(
+    tenantId: string,
+    channel: Channel,
+    externalUserId: string,
+    userName: string | null,
+  ): Promise<{ conversation: ConversationRow; created: boolean }> {
+    const existing = await this.findByUser(tenantId, channel, externalUserId);
+    if (existing) return { conversation: existing, created: false };
+    const now = nowIso();
+    const id = newId();
+    try {
+      await this.db.knex('conversations').insert({
+        id,
+        tenant_id: tenantId,
+        channel,
+        external_user_id: externalUserId,
+        user_name: userName,
+        bot_paused: false,
+        created_at: now,
+        updated_at: now,
+      });
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw translateDbError(err, 'conversation');
+      const winner = await this.findByUser(tenantId, channel, externalUserId);
+      if (winner) return { conversation: winner, created: false };
+      throw err;
+    }
+    return { conversation: (await this.findById(tenantId, id))!, created: true };
+  }
+
+  async update(
+    tenantId: string,
+    id: string,
+    patch: { leadState?: LeadState | null; botPaused?: boolean; lastInboundAt?: string; userName?: string },
+  ): Promise<void> {
+    const row: Record<string, unknown> = { updated_at: nowIso() };
+    if (patch.leadState !== undefined) row.lead_state = writeJson(patch.leadState);
+    if (patch.botPaused !== undefined) row.bot_paused = patch.botPaused;
+    if (patch.lastInboundAt !== undefined) row.last_inbound_at = patch.lastInboundAt;
+    if (patch.userName !== undefined) row.user_name = patch.userName;
+    await this.db.knex('conversations').where({ tenant_id: tenantId, id }).update(row);
+  }
+
+  /** Inserts a message; a repeated provider message id (per tenant and channel) reports a duplicate. */
+  async insertMessage(
+    tenantId: string,
+    m: {
+      conversationId: string;
+      channel: Channel;
+      role: MessageRole;
+      text: string;
+      providerMessageId?: string;
+      deliveryStatus?: string;
+      media?: unknown;
+    },
+  ): Promise<{ id: string; duplicate: boolean }> {
+    const id = newId();
+    const now = nowIso();
+    try {
+      await this.db.knex('messages').insert({
+        id,
+        tenant_id: tenantId,
+        conversation_id: m.conversationId,
+        channel: m.channel,
+        role: m.role,
+        text: m.text,
+        provider_message_id: m.providerMessageId ?? null,
+        delivery_status: m.deliveryStatus ?? null,
+        media: writeJson(m.media),
+        created_at: now,
+        updated_at: now,
+      });
+    } catch (err) {
+      if (m.providerMessageId && isUniqueViolation(err)) return { id: '', duplicate: true };
+      throw translateDbError(err, 'message');
+    }
+    return { id, duplicate: false };
+  }
+
+  /** The last `limit` messages, oldest first. ULIDs break ties between messages of the same millisecond. */
+  async recentMessages(tenantId: string, conversationId: string, limit: number): Promise<StoredMessage[]> {
+    const rows = await this.db
+      .knex('messages')
+      .where({ tenant_id: tenantId, conversation_id: conversationId })
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(limit)
+      .select('id', 'role', 'text', 'created_at');
+    return rows.reverse().map((r: any) => ({ id: r.id, role: r.role, text: r.text, createdAt: readTime(r.created_at)! }));
+  }
+
+  async countUserMessages(tenantId: string, conversationId: string): Promise<number> {
+    const r = await this.db
+      .knex('messages')
+      .where({ tenant_id: tenantId, conversation_id: conversationId, role: 'user' })
+      .count({ n: '*' })
+      .first();
+    return Number((r as { n?: unknown } | undefined)?.n ?? 0);
+  }
+
+  async updateDelivery(
+    tenantId: string,
+    ref: { messageId?: string; providerMessageId?: string },
+    update: DeliveryUpdate,
+  ): Promise<number> {
+    const q = this.db.knex('messages').where({ tenant_id: tenantId });
+    if (ref.messageId) q.andWhere({ id: ref.messageId });
+    else if (ref.providerMessageId) q.andWhere({ provider_message_id: ref.providerMessageId });
+    else return 0;
+    const row: Record<string, unknown> = { delivery_status: update.status, updated_at: nowIso() };
+    if (update.providerMessageId !== undefined) row.provider_message_id = update.providerMessageId;
+    if (update.errorCode !== undefined) row.error_code = update.errorCode;
+    try {
+      return await q.update(row);
+    } catch (err) {
+      throw translateDbError(err, 'message');
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import type { Response } from 'express';
+
+export interface SseStream {
+  /** Whether the response has started (headers sent): from then on errors are events, not statuses. */
+  readonly started: boolean;
+  /** Aborted when the client goes away or the server shuts down. */
+  readonly signal: AbortSignal;
+  send(event: string, data: unknown): void;
+  end(): void;
+}
+
+export interface SseOptions {
+  heartbeatMs?: number;
+  /** The server's shutdown signal: open streams end when it fires. */
+  shutdown?: AbortSignal;
+}
+
+/**
+ * A Server-Sent Events response that opens lazily: until the first event, the route can still answer
+ * with a JSON error status. Heartbeat comments keep proxies and load balancers from closing an idle
+ * stream; the headers keep them from buffering it.
+ */
+export function createSse(res: Response, options: SseOptions = {}): SseStream {
+  const controller = new AbortController();
+  let started = false;
+  let heartbeat: NodeJS.Timeout | undefined;
+  const stop = () => {
+    clearInterval(heartbeat);
+    options.shutdown?.removeEventListener('abort', onShutdown);
+  };
+  const onShutdown = () => {
+    controller.abort(new Error('server shutting down'));
+    if (started && !res.writableEnded) res.end();
+  };
+  options.shutdown?.addEventListener('abort', onShutdown, { once: true });
+  res.on('close', () => {
+    stop();
+    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+  });
+  res.on('finish', stop);
+
+  const open = () => {
+    if (started) return;
+    started = true;
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    res.setHeader('Connection', 'keep-alive');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    // Each token should leave at once, not wait for Nagle to batch it.
+    res.socket?.setNoDelay(true);
+    heartbeat = setInterval(() => {
+      if (!res.writableEnded) res.write(': ping\n\n');
+    }, options.heartbeatMs ?? 15_000);
+    heartbeat.unref();
+  };
+
+  return {
+    get started() {
+      return started;
+    },
+    signal: controller.signal,
+    send(event, data) {
+      if (res.writableEnded || controller.signal.aborted) return;
+      open();
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    /** Ends a started stream; before the first event the route still owns the response. */
+    end() {
+      stop();
+      if (started && !res.writableEnded) res.end();
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import test from 'ava';
+import { NotFoundError } from '../../src/errors.js';
+import { OfflineProvider } from '../../src/features/ai/offline-provider.js';
+import { PromptBuilder } from '../../src/features/ai/prompt-builder.js';
+import type { CatalogItem, CatalogLookup } from '../../src/features/catalog/catalog.types.js';
+import { DefaultChatEngine } from '../../src/features/chat/chat-engine.js';
+import { ConversationStore } from '../../src/features/chat/conversation-store.js';
+import type { CheckoutCreator, CheckoutRequest } from '../../src/features/payments/payments.types.js';
+import type { Tenant } from '../../src/features/tenants/tenant-service.js';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { createTenant } from '../helpers/chat.js';
+import { dialects } from '../helpers/db.js';
+
+// A small catalog and checkout, injected the way the container will inject the real ones.
+const ITEMS: CatalogItem[] = [
+  { id: 'grinder-1', name: 'Burr Coffee Grinder', description: 'Conical burrs', price: 8900, currency: 'eur', url: null, image: null, available: true, stock: 4 },
+  { id: 'beans-1', name: 'Ethiopian Coffee Beans', description: '1 kg', price: 2450, currency: 'eur', url: null, image: null, available: false, stock: 0 },
+];
+const catalog: CatalogLookup = {
+  async search(_tenant, query) {
+    const words = query.toLowerCase().split(/\W+/).filter((w) => w.length > 2).map((w) => w.replace(/s$/, ''));
+    return ITEMS.filter((i) => words.some((w) => i.name.toLowerCase().includes(w))).map((item) => ({ item, score: 1, priceText: `€${(item.price / 100).toFixed(2)}` }));
+  },
+  async find(_tenant, id) {
+    return ITEMS.find((i) => i.id === id);
+  },
+  formatPrice: (_t, amount) => `€${(amount / 100).toFixed(2)}`,
+};
+function checkoutRecorder() {
+  const calls: CheckoutRequest[] = [];
+  const creator: CheckoutCreator = {
+    async createCheckout(tenant: Tenant, request: CheckoutRequest) {
+      calls.push(request);
+      const item = ITEMS.find((i) => i.id === request.ref);
+      if (!item) throw new NotFoundError('unknown item');
+      return { orderId: `ord_${calls.length}`, url: `https://pay.example/${tenant.slug}/${item.id}`, sessionId: 'cs_1', kind: 'item', name: item.name, amount: item.price, currency: item.currency, quantity: request.quantity ?? 1 };
+    },
+  };
+  return { calls, creator };
+}
+
+function engine(app: TestApp, deps: { catalog?: CatalogLookup; checkout?: CheckoutCreator }) {
+  const s = app.services;
+  return new DefaultChatEngine({ store: new ConversationStore(s.db), leads: s.leads, events: s.events, provider: new OfflineProvider(), prompts: new PromptBuilder(), logger: s.logger, ...deps });
+}
+
+for (const dialect of dialects()) {
+  test(`${dialect}: offline tools use the injected catalog and checkout; "not configured" without them`, async (t) => {
+    const app = await startApp(dialect);
+    try {
+      await createTenant(app, 'acme');
+      const tenant = await app.services.tenants.get('acme');
+      const { calls, creator } = checkoutRecorder();
+      const wired = engine(app, { catalog, checkout: creator });
+      const turn = (text: string, user = 'u1') => wired.runTurn({ tenant, channel: 'web', externalUserId: user, text });
+
+      let r = await turn('How much is the coffee grinder?');
+      t.regex(r.reply!, /Burr Coffee Grinder costs €89\.00/);
+      t.regex(r.reply!, /in stock/);
+      r = await turn('do you have ethiopian beans in stock?');
+      t.regex(r.reply!, /€24\.50.*out of stock/);
+      r = await turn('I want to buy 2 grinders');
+      t.is(r.checkoutUrl, 'https://pay.example/acme/grinder-1');
+      t.regex(r.reply!, /pay\.example/);
+      t.deepEqual(calls.map((c) => [c.kind, c.ref, c.quantity, c.conversationId]), [['item', 'grinder-1', 2, r.conversationId]]);
+      const ev = await app.services.db.knex('events').where({ type: 'checkout_created' });
+      t.is(ev.length, 1);
+
+      const bare = engine(app, {});
+      r = await bare.runTurn({ tenant, channel: 'web', externalUserId: 'u2', text: 'I want to buy the grinder' });
+      t.is(r.checkoutUrl, undefined);
+      t.regex(r.reply!, /not set up|contact me/);
+      r = await bare.runTurn({ tenant, channel: 'web', externalUserId: 'u2', text: 'How much is the grinder?' });
+      t.regex(r.reply!, /contact me/, 'no catalog: the fallback, never an invented price');
+      t.notRegex(r.reply!, /€/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test(`${dialect}: other channels: dedupe by provider message id, 24 h window, paused bot`, async (t) => {
+    const app = await startApp(dialect);
+    try {
+      await createTenant(app, 'acme', { faq: [{ q: 'What are your opening hours?', a: 'Nine to five.' }] });
+      const tenant = await app.services.tenants.get('acme');
+      const chat = app.services.chat;
+      const base = { tenant, channel: 'whatsapp' as const, externalUserId: '+4791234567' };
+
+      const first = await chat.runTurn({ ...base, text: 'opening hours?', providerMessageId: 'SM1' });
+      t.false(first.duplicate);
+      t.is(first.reply, 'Nine to five.');
+      const repeat = await chat.runTurn({ ...base, text: 'opening hours?', providerMessageId: 'SM1' });
+      t.true(repeat.duplicate);
+      t.is(repeat.reply, null);
+      t.is(repeat.conversationId, first.conversationId);
+      // The same provider id on another channel is another message.
+      const messenger = await chat.runTurn({ tenant, channel: 'messenger', externalUserId: 'psid-1', text: 'hours?', providerMessageId: 'SM1' });
+      t.false(messenger.duplicate);
+
+      const conv = await app.services.conversations.get(tenant.id, first.conversationId);
+      t.truthy(conv.lastInboundAt, 'last_inbound_at is set for non-web channels');
+      t.is(conv.channel, 'whatsapp');
+
+      await app.services.conversations.setPaused(tenant.id, first.conversationId, true);
+      const paused = await chat.runTurn({ ...base, text: 'hello?', providerMessageId: 'SM2' });
+      t.is(paused.reply, null);
+      t.truthy(paused.userMessageId, 'the message is still stored');
+      const roles = (await app.services.db.knex('messages').where({ conversation_id: first.conversationId }).orderBy('id')).map((m: any) => m.role);
+      t.deepEqual(roles, ['user', 'assistant', 'user']);
+
+      // Operator messages through the service, and delivery updates.
+      const { id } = await app.services.conversations.appendMessage(tenant.id, first.conversationId, { role: 'operator', text: 'A human here', providerMessageId: 'SMop' });
+      await app.services.conversations.updateDelivery(tenant.id, { providerMessageId: 'SMop' }, { status: 'delivered' });
+      const row = await app.services.db.knex('messages').where({ id }).first();
+      t.is(row.delivery_status, 'delivered');
+      await t.throwsAsync(app.services.conversations.get('someone-else', first.conversationId), { instanceOf: NotFoundError });
+
+      // The web channel cannot continue a WhatsApp thread by id.
+      await t.throwsAsync(chat.runTurn({ tenant, channel: 'web', externalUserId: 'x', text: 'hi', conversationId: first.conversationId }), { instanceOf: NotFoundError });
+    } finally {
+      await app.close();
+    }
+  });
+}
