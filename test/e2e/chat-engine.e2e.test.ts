@@ -48,7 +48,8 @@ for (const dialect of dialects()) {
   test(`${dialect}: offline tools use the injected catalog and checkout; "not configured" without them`, async (t) => {
     const app = await startApp(dialect);
     try {
-      await createTenant(app, 'acme');
+      // The injected lookup stands in for the tenant's catalog document.
+      await createTenant(app, 'acme', { catalog_url: 'https://shop.example.com/catalog.json' });
       const tenant = await app.services.tenants.get('acme');
       const { calls, creator } = checkoutRecorder();
       const wired = engine(app, { catalog, checkout: creator });
