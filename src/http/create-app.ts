@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { Services } from '../container.js';
 import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
+import { paymentRoutes } from '../features/payments/payment-routes.js';
 import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
@@ -73,6 +74,7 @@ export function createApp(services: Services): Express {
 
   // 5. Feature routes.
   app.use(tenantRoutes(api, services.tenants));
+  app.use(paymentRoutes(api, { tenants: services.tenants, payments: services.payments, webhooks: services.stripeWebhooks }));
 
   // 6. Everything else: JSON 404, and one error handler.
   app.use(notFound());
