@@ -7,6 +7,8 @@ import { registerInit } from './commands/init.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
 import { registerTenant } from './commands/tenant.js';
+import { registerStripe } from './commands/stripe.js';
+import { registerCheckout } from './commands/checkout.js';
 
 /** Each command's action returns its exit code through this holder. */
 export interface ExitHolder {
@@ -29,6 +31,8 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerMigrate(program, io, exit);
   registerInit(program, io, exit);
   registerTenant(program, io, exit);
+  registerStripe(program, io, exit);
+  registerCheckout(program, io, exit);
 
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
