@@ -62,6 +62,7 @@ for (const dialect of dialects()) {
       t.is((await post(`${h.app.url}/v1/stripe/checkout/by-item?tenant=nope`, { item_id: 'mug' })).status, 404);
       t.is((await post(`${h.app.url}/v1/stripe/checkout/by-item`, { item_id: 'mug' })).status, 400, 'no tenant');
       t.is(h.fake.seen('POST', '/v1/checkout/sessions').length, 1, 'refused requests never reached Stripe');
+      t.false(h.app.logs.text.includes(h.fake.secretKey), 'the platform key is never logged');
     } finally {
       await h.close();
     }

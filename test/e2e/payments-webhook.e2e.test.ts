@@ -114,6 +114,41 @@ for (const dialect of dialects()) {
       // The same event, properly signed with either endpoint secret, is accepted.
       t.is((await FakeStripe.deliver(webhook, event, { secret: WEBHOOK_SECRET, timestamp: Math.floor(Date.now() / 1000) - 250 })).status, 200);
       t.is((await h.app.services.payments.getOrder(tenant, link.order_id))!.status, 'paid');
+
+      // The page the buyer lands on reads the order; it never marks anything paid itself.
+      const page = await fetch(`${h.app.url}/checkout/success?tenant=guarded&session_id=${link.session_id}`);
+      t.is(page.status, 200);
+      t.regex(page.headers.get('content-type')!, /^text\/html/);
+      const html = await page.text();
+      t.regex(html, /Payment received/);
+      t.regex(html, /Basic coffee club/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test(`${dialect}: account.updated follows the account as Stripe has it now, not a stale copy`, async (t) => {
+    const h = await startPayments(dialect);
+    try {
+      const tenant = await connectedTenant(h, 'acct');
+      t.true(tenant.chargesEnabled);
+      t.true(tenant.detailsSubmitted);
+      const stale = { ...h.fake.accounts.get(tenant.stripeAccountId!), charges_enabled: false, details_submitted: false };
+      const res = await FakeStripe.deliver(`${h.app.url}/v1/stripe/webhook`, h.fake.event('account.updated', stale, { account: tenant.stripeAccountId, created: 1 }), { secret: CONNECT_SECRET });
+      t.is(res.status, 200);
+      t.true((await h.app.services.tenants.get('acct')).chargesEnabled, 'a late event does not switch payments off');
+      t.true(h.fake.seen('GET', `/v1/accounts/${tenant.stripeAccountId}`).length >= 2, 'the account was re-fetched');
+
+      // A live-mode event at a test-mode key is ignored.
+      h.fake.accounts.get(tenant.stripeAccountId!)!.charges_enabled = false;
+      await FakeStripe.deliver(`${h.app.url}/v1/stripe/webhook`, h.fake.event('account.updated', stale, { account: tenant.stripeAccountId, livemode: true }), { secret: CONNECT_SECRET });
+      t.true((await h.app.services.tenants.get('acct')).chargesEnabled);
+      await FakeStripe.deliver(`${h.app.url}/v1/stripe/webhook`, h.fake.event('account.updated', stale, { account: tenant.stripeAccountId }), { secret: CONNECT_SECRET });
+      t.false((await h.app.services.tenants.get('acct')).chargesEnabled, 'Stripe disabled charges: so does zia');
+      const doc = (await (await fetch(`${h.app.url}/openapi.json`)).json()) as any;
+      for (const p of ['/v1/stripe/checkout/by-plan', '/v1/stripe/checkout/by-item', '/v1/stripe/checkout/qr', '/v1/stripe/checkout/send-wa', '/v1/stripe/webhook', '/v1/admin/stripe/connect/onboard']) {
+        t.truthy(doc.paths[p], `${p} documented`);
+      }
     } finally {
       await h.close();
     }

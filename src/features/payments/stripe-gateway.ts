@@ -54,7 +54,8 @@ type StripeModule = typeof import('stripe');
 export function splitApiUrl(url: string): { host: string; port: number; protocol: 'http' | 'https' } {
   const u = new URL(url);
   const protocol = u.protocol === 'http:' ? 'http' : 'https';
-  return { host: u.hostname, port: u.port ? Number(u.port) : protocol === 'http' ? 80 : 443, protocol };
+  // WHATWG keeps IPv6 brackets in hostname; Node's http.request wants the bare address.
+  return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: u.port ? Number(u.port) : protocol === 'http' ? 80 : 443, protocol };
 }
 
 export class StripeGateway {
