@@ -182,7 +182,16 @@ for (const dialect of dialects()) {
       res = await post(`${h.app.url}/v1/stripe/checkout/by-plan?tenant=fresh`, { plan_id: 'basic' });
       t.is(res.status, 409);
       t.regex(((await res.json()) as any).error.message, /zia stripe onboard fresh/);
-      await h.app.admin('/v1/admin/stripe/connect/onboard', { method: 'POST', body: JSON.stringify({ tenant: 'fresh' }) });
+      // The answer to the account creation is lost: the SDK retries with the same Idempotency-Key and
+      // gets the same account back, so the tenant never ends up with two.
+      h.fake.dropResponseNext('POST /v1/accounts');
+      res = await h.app.admin('/v1/admin/stripe/connect/onboard', { method: 'POST', body: JSON.stringify({ tenant: 'fresh' }) });
+      t.is(res.status, 200, await res.clone().text());
+      const attempts = h.fake.seen('POST', '/v1/accounts').filter((r) => r.body.metadata?.tenant === 'fresh');
+      t.is(attempts.length, 2);
+      t.is(attempts[0]!.idempotencyKey, attempts[1]!.idempotencyKey);
+      t.is([...h.fake.accounts.values()].filter((a) => a.metadata.tenant === 'fresh').length, 1);
+      t.is(((await res.json()) as any).account_id, (await h.app.services.tenants.get('fresh')).stripeAccountId);
       res = await post(`${h.app.url}/v1/stripe/checkout/by-plan?tenant=fresh`, { plan_id: 'basic' });
       t.is(res.status, 409, 'an account that has not finished onboarding cannot charge yet');
       t.is(h.fake.seen('POST', '/v1/checkout/sessions').length, 0);

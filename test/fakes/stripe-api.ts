@@ -71,6 +71,7 @@ export class FakeStripe {
   readonly prices = new Map<string, Obj & { _account: string }>();
   private readonly idempotent = new Map<string, { params: string; status: number; body: Obj }>();
   private readonly failures: Array<{ match: string; status: number; error: Obj }> = [];
+  private readonly drops: string[] = [];
   private server?: Server;
   url = '';
 
@@ -91,6 +92,11 @@ export class FakeStripe {
   /** The next request whose "METHOD /path" starts with `match` fails with this Stripe error. */
   failNext(match: string, status: number, error: Obj): void {
     this.failures.push({ match, status, error });
+  }
+
+  /** The next matching request is carried out, but the connection drops before the answer (a lost response). */
+  dropResponseNext(match: string): void {
+    this.drops.push(match);
   }
 
   seen(method: string, path: string): SeenRequest[] {
@@ -173,6 +179,12 @@ export class FakeStripe {
     const method = req.method ?? 'GET';
     const header = (n: string) => (req.headers[n] as string | undefined) ?? undefined;
     const send = (status: number, body: Obj, extra: Record<string, string> = {}) => {
+      const drop = this.drops.findIndex((d) => `${method} ${url.pathname}`.startsWith(d));
+      if (drop >= 0 && status < 400) {
+        this.drops.splice(drop, 1);
+        res.socket?.destroy();
+        return;
+      }
       res.writeHead(status, { 'content-type': 'application/json', 'request-id': rid('req'), 'stripe-should-retry': 'false', ...extra });
       res.end(JSON.stringify(body));
     };

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { linkView } from '../../features/payments/payment-routes.js';
+import { linkView } from '../../features/payments/payment-service.js';
 import { E164 } from '../../features/payments/payments.schemas.js';
 import { qrPng, qrTerminal } from '../../features/payments/qr.js';
 import { withContext } from '../context.js';

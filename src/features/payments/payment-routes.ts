@@ -3,8 +3,7 @@ import type { Api } from '../../http/api.js';
 import { BadRequestError } from '../../errors.js';
 import { assertTenantAccess } from '../tenants/tenant-routes.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
-import type { CheckoutLink } from './payments.types.js';
-import type { PaymentService } from './payment-service.js';
+import { linkView, type PaymentService } from './payment-service.js';
 import { PageRenderer } from './pages.js';
 import {
   byItemBodySchema,
@@ -18,19 +17,6 @@ import {
 } from './payments.schemas.js';
 import { qrPng, qrSvg } from './qr.js';
 import type { StripeWebhookService } from './stripe-webhook-service.js';
-
-export function linkView(link: CheckoutLink) {
-  return {
-    url: link.url,
-    order_id: link.orderId,
-    session_id: link.sessionId,
-    kind: link.kind,
-    name: link.name,
-    amount: link.amount,
-    currency: link.currency,
-    quantity: link.quantity,
-  };
-}
 
 /** The tenant comes from ?tenant= or the body; when both are given they must agree. */
 async function tenantOf(tenants: TenantService, query: { tenant?: string }, body: { tenant?: string }): Promise<Tenant> {

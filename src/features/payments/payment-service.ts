@@ -230,6 +230,20 @@ export class PaymentService implements CheckoutCreator {
   }
 }
 
+/** The JSON shape of a checkout link, shared by the HTTP API and `zia checkout --json`. */
+export function linkView(link: CheckoutLink) {
+  return {
+    url: link.url,
+    order_id: link.orderId,
+    session_id: link.sessionId,
+    kind: link.kind,
+    name: link.name,
+    amount: link.amount,
+    currency: link.currency,
+    quantity: link.quantity,
+  };
+}
+
 function notConfigured(): NotConfiguredError {
   return new NotConfiguredError('payments are disabled: set STRIPE_SECRET_KEY to the platform account\'s secret key');
 }
