@@ -70,7 +70,10 @@ const schema = z.object({
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
   STRIPE_CONNECT_WEBHOOK_SECRET: optionalString,
-  STRIPE_API_URL: optionalUrl,
+  STRIPE_API_URL: optionalUrl.refine(
+    (v) => v === undefined || /^https?:\/\/[^/?#]+\/?$/.test(v),
+    'must be http(s)://host[:port] with no path (the Stripe SDK takes host, port and protocol only)',
+  ),
   ZIA_PLATFORM_FEE_PERCENT: z.coerce.number().min(0).max(100).default(0),
   ZIA_CATALOG_ALLOW_PRIVATE: bool.default(false),
   ZIA_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),

@@ -24,7 +24,12 @@ import { DefaultConversationService } from './features/chat/conversation-service
 import { ConversationStore } from './features/chat/conversation-store.js';
 import { LeadService } from './features/leads/lead-service.js';
 import { LeadStore } from './features/leads/lead-store.js';
-import type { CheckoutCreator } from './features/payments/payments.types.js';
+import type { CatalogLookup } from './features/catalog/catalog.types.js';
+import { OrderStore } from './features/payments/order-store.js';
+import { PaymentService, type WhatsAppLinkSender } from './features/payments/payment-service.js';
+import { StripeDeliveryStore } from './features/payments/stripe-delivery-store.js';
+import { StripeGateway } from './features/payments/stripe-gateway.js';
+import { StripeWebhookService, type PaidOrderHook } from './features/payments/stripe-webhook-service.js';
 
 /**
  * The one composition root: every store, service and provider client is made here, from config, and
@@ -47,6 +52,9 @@ export interface Services {
   chat: ChatEngine;
   conversations: ConversationService;
   leads: LeadService;
+  /** Stripe Connect onboarding, checkout links (the CheckoutCreator of the chat engine), QR codes. */
+  payments: PaymentService;
+  stripeWebhooks: StripeWebhookService;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process; absent until a job kind exists. */
@@ -57,6 +65,14 @@ export interface Services {
 export interface ServiceOptions {
   db?: Db;
   dbOptions?: DbOptions;
+  /** The catalog (item names and prices for checkout); without it, checkout by item answers 503. */
+  catalog?: CatalogLookup;
+  /** Sends checkout links over WhatsApp; without it, send-wa answers 503. */
+  whatsappLinks?: WhatsAppLinkSender;
+  /** Where a paid order's thank-you is posted (the buyer's conversation). */
+  conversations?: Pick<ConversationService, 'appendMessage'>;
+  /** Extra work once an order is paid (e.g. delivering the thank-you on the buyer's channel). */
+  onPaid?: PaidOrderHook;
 }
 
 export function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Services {
@@ -90,8 +106,28 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const conversationStore = new ConversationStore(db);
   const conversations = new DefaultConversationService(conversationStore);
   const leads = new LeadService(new LeadStore(db), events);
-  // Payments plug in here when they exist; until then the checkout tool answers "not configured".
-  const checkout: CheckoutCreator | undefined = undefined;
+  const stripe = new StripeGateway(config);
+  const orders = new OrderStore(db);
+  const payments = new PaymentService({
+    config,
+    gateway: stripe,
+    orders,
+    tenants,
+    events,
+    logger,
+    catalog: options.catalog ?? catalog,
+    whatsapp: options.whatsappLinks,
+  });
+  const stripeWebhooks = new StripeWebhookService({
+    gateway: stripe,
+    orders,
+    deliveries: new StripeDeliveryStore(db),
+    tenants,
+    events,
+    logger,
+    conversations: options.conversations ?? conversations,
+    onPaid: options.onPaid,
+  });
   const chat = new DefaultChatEngine({
     store: conversationStore,
     leads,
@@ -100,7 +136,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     prompts: new PromptBuilder(),
     logger,
     catalog,
-    checkout,
+    checkout: payments,
   });
   return {
     config,
@@ -116,6 +152,8 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     chat,
     conversations,
     leads,
+    payments,
+    stripeWebhooks,
     shutdown: new AbortController(),
     async close() {
       for (const c of closers.reverse()) await c();

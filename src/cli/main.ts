@@ -10,6 +10,8 @@ import { registerLeads } from './commands/leads.js';
 import { registerStats } from './commands/stats.js';
 import { registerWebhooks } from './commands/webhooks.js';
 import { registerCatalog } from './commands/catalog.js';
+import { registerStripe } from './commands/stripe.js';
+import { registerCheckout } from './commands/checkout.js';
 
 /** Each command's action returns its exit code through this holder. */
 export interface ExitHolder {
@@ -36,6 +38,8 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerStats(program, io, exit);
   registerWebhooks(program, io, exit);
   registerCatalog(program, io, exit);
+  registerStripe(program, io, exit);
+  registerCheckout(program, io, exit);
 
   applyToAll(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
   return program;

@@ -8,6 +8,7 @@ import { catalogRoutes } from '../features/catalog/catalog-routes.js';
 import { chatRoutes } from '../features/chat/chat-routes.js';
 import { WindowRateLimiter } from '../features/chat/rate-limiter.js';
 import { leadRoutes } from '../features/leads/lead-routes.js';
+import { paymentRoutes } from '../features/payments/payment-routes.js';
 import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
 import { tenantCors } from './middleware/cors.js';
@@ -94,6 +95,7 @@ export function createApp(services: Services): Express {
     }),
   );
   app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations, limiter, config }));
+  app.use(paymentRoutes(api, { tenants: services.tenants, payments: services.payments, webhooks: services.stripeWebhooks }));
 
   // 6. Everything else: JSON 404, and one error handler.
   app.use(notFound());

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { newId } from '../../db/dialect.js';
 import { NotFoundError } from '../../errors.js';
 import { parseInput } from '../../validation.js';
@@ -116,9 +117,13 @@ export class TenantService {
   async setStripe(
     tenant: Tenant,
     patch: { stripeAccountId?: string; chargesEnabled?: boolean; detailsSubmitted?: boolean },
+    opts: { trx?: Knex.Transaction } = {},
   ): Promise<Tenant> {
-    await this.store.setStripe(tenant.id, patch);
-    return this.changed(await this.getById(tenant.id));
+    // Inside a webhook's transaction the update commits (or not) with the inbox row that caused it.
+    await this.store.setStripe(tenant.id, patch, opts.trx);
+    const updated = await this.store.findById(tenant.id, opts.trx);
+    if (!updated) throw new NotFoundError('tenant not found');
+    return this.changed(updated);
   }
 
   /** Decrypted secrets, for the channel clients that need them. Never for output. */

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db } from '../../db/create-db.js';
 import { translateDbError } from '../../db/db-errors.js';
 import { nowIso, readBool, readJson, readTime } from '../../db/dialect.js';
@@ -89,13 +90,14 @@ export class TenantStore {
   async setStripe(
     id: string,
     patch: { stripeAccountId?: string; chargesEnabled?: boolean; detailsSubmitted?: boolean },
+    trx?: Knex.Transaction,
   ): Promise<void> {
     const row: Record<string, unknown> = { updated_at: nowIso() };
     if (patch.stripeAccountId !== undefined) row.stripe_account_id = patch.stripeAccountId;
     if (patch.chargesEnabled !== undefined) row.charges_enabled = patch.chargesEnabled;
     if (patch.detailsSubmitted !== undefined) row.details_submitted = patch.detailsSubmitted;
     try {
-      await this.db.knex('tenants').where({ id }).update(row);
+      await (trx ?? this.db.knex)('tenants').where({ id }).update(row);
     } catch (err) {
       throw translateDbError(err, 'tenant');
     }
@@ -106,8 +108,8 @@ export class TenantStore {
     return r ? fromRow(r) : undefined;
   }
 
-  async findById(id: string): Promise<TenantRecord | undefined> {
-    const r = await this.db.knex('tenants').where({ id }).first();
+  async findById(id: string, trx?: Knex.Transaction): Promise<TenantRecord | undefined> {
+    const r = await (trx ?? this.db.knex)('tenants').where({ id }).first();
     return r ? fromRow(r) : undefined;
   }
 
