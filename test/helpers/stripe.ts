@@ -82,7 +82,7 @@ export const PLANS = [
 ];
 
 /** A tenant that went through onboarding: account created by zia, enabled by a signed account.updated. */
-export async function connectedTenant(h: PaymentsHarness, slug: string, settings: Record<string, unknown> = { plans: PLANS }): Promise<Tenant> {
+export async function connectedTenant(h: PaymentsHarness, slug: string, settings: Record<string, unknown> = { plans: PLANS, catalog_url: 'https://shop.example.com/catalog.json' }): Promise<Tenant> {
   let res = await h.app.admin('/v1/tenants', { method: 'POST', body: JSON.stringify({ slug, name: `Shop ${slug}`, settings }) });
   if (res.status !== 201) throw new Error(`tenant create: ${res.status} ${await res.text()}`);
   res = await h.app.admin('/v1/admin/stripe/connect/onboard', { method: 'POST', body: JSON.stringify({ tenant: slug }) });

@@ -90,7 +90,9 @@ export class PaymentService implements CheckoutCreator {
   async createCheckout(tenant: Tenant, request: CheckoutRequest): Promise<CheckoutLink> {
     const { gateway, orders, events, config } = this.deps;
     if (!gateway.configured) throw notConfigured();
-    if (request.kind === 'item' && !this.deps.catalog) throw new NotConfiguredError('no catalog configured: checkout by item needs the tenant\'s catalog');
+    if (request.kind === 'item' && (!this.deps.catalog || !tenant.settings.catalog_url)) {
+      throw new NotConfiguredError(`no catalog configured for tenant '${tenant.slug}': checkout by item needs settings.catalog_url`);
+    }
     const accountId = assertCanCharge(tenant);
     const quantity = request.kind === 'plan' ? 1 : (request.quantity ?? 1);
     const priced = request.kind === 'plan' ? await this.pricePlan(tenant, accountId, request.ref) : await this.priceItem(tenant, request.ref);
