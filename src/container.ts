@@ -102,7 +102,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
           new AiUsageStore(db),
           logger,
         )
-      : new OfflineProvider();
+      : new OfflineProvider({ tokenDelayMs: 20 });
   const conversationStore = new ConversationStore(db);
   const conversations = new DefaultConversationService(conversationStore);
   const leads = new LeadService(new LeadStore(db), events);

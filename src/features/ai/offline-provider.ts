@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Tenant } from '../tenants/tenant-service.js';
 import type { AiProvider, GenerateRequest, GenerateResult } from './provider.js';
 import { bestMatch, dice, normalise, tokens, wordChunks } from './text-match.js';
@@ -36,9 +37,22 @@ export class OfflineProvider implements AiProvider {
   readonly usesHistory = false;
   readonly name = 'offline' as const;
 
+  /**
+   * @param tokenDelayMs pause between chunks when a client watches the reply arrive, so a widget shows
+   * it growing as it would from a model; a caller waiting for the whole reply gets it at once.
+   */
+  constructor(private readonly options: { tokenDelayMs?: number } = {}) {}
+
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const text = await this.answer(req);
-    for (const chunk of wordChunks(text)) req.onToken(chunk);
+    const delay = req.live ? (this.options.tokenDelayMs ?? 0) : 0;
+    let first = true;
+    for (const chunk of wordChunks(text)) {
+      if (req.signal?.aborted) break;
+      if (!first && delay > 0) await sleep(delay, undefined, { signal: req.signal }).catch(() => undefined);
+      first = false;
+      req.onToken(chunk);
+    }
     return { text, tokens: 0 };
   }
 

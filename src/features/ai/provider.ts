@@ -31,6 +31,8 @@ export interface GenerateRequest {
   messages: ModelMessage[];
   tools: ToolRunner;
   signal?: AbortSignal;
+  /** True when a client watches the reply arrive (SSE); false when it waits for the whole reply. */
+  live?: boolean;
   onToken(text: string): void;
 }
 

@@ -156,10 +156,11 @@ export class DefaultChatEngine implements ChatEngine {
         tenant,
         channel: conversation.channel,
         conversationId: conversation.id,
-        system: prompts.build(tenant, conversation.channel, { hasCatalog: Boolean(catalog) }),
+        system: prompts.build(tenant, conversation.channel, { hasCatalog: Boolean(catalog && tenant.settings.catalog_url) }),
         messages,
         tools,
         signal: input.signal,
+        live: input.onToken !== undefined,
         onToken: (t) => input.onToken?.(t),
       });
       const text = result.text.trim() || "Sorry, I don't have an answer to that right now.";
