@@ -1,0 +1,148 @@
+import test from 'ava';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { ARTIFACTS, launchBrowser } from '../helpers/browser.js';
+
+const FAQ_ANSWER = 'We roast on Tuesdays and Fridays and ship the same afternoon, so your beans are never more than three days old.';
+
+let app: TestApp;
+let browser: Browser;
+
+test.before(async () => {
+  app = await startApp('sqlite');
+  await app.services.tenants.create({
+    slug: 'cafe',
+    name: 'Cafe Aurora',
+    settings: {
+      greeting: 'Welcome to Cafe Aurora!',
+      branding: { color: '#ff0066', title: 'Aurora helper', launcher_text: 'Ask us', position: 'bottom-left' },
+      faq: [{ q: 'When do you roast the coffee?', a: FAQ_ANSWER }],
+      lead: { mode: 'off', form_enabled: true },
+    },
+  });
+  browser = await launchBrowser();
+});
+
+test.after.always(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+test.serial('the demo page embeds the widget: branding from bootstrap, a streamed FAQ answer, kept across a reload', async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${app.url}/demo?tenant=cafe`);
+  const launcher = page.locator('button.launcher');
+  await launcher.waitFor();
+  t.is(await launcher.textContent(), 'Ask us');
+  t.is(await launcher.evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(255, 0, 102)', 'brand colour from bootstrap');
+  t.true(await launcher.evaluate((el) => el.classList.contains('left')), 'position from bootstrap');
+  t.is(await launcher.getAttribute('aria-expanded'), 'false');
+
+  await launcher.click();
+  t.is(await launcher.getAttribute('aria-expanded'), 'true');
+  await page.getByRole('dialog').waitFor();
+  t.is(await page.locator('#zia-title').textContent(), 'Aurora helper');
+  t.truthy(await page.getByText('Welcome to Cafe Aurora!').count());
+
+  // Count how the reply bubble's text changes while it streams in.
+  await page.evaluate(() => {
+    const host = document.querySelector('[id^="zia-widget-"]')!;
+    const log = host.shadowRoot!.querySelector('.log')!;
+    (window as any).__growth = [];
+    new MutationObserver(() => {
+      const bots = log.querySelectorAll('.msg.bot');
+      (window as any).__growth.push(bots[bots.length - 1]?.textContent?.length ?? 0);
+    }).observe(log, { subtree: true, childList: true, characterData: true });
+  });
+  const input = page.getByLabel('Message');
+  await input.fill('when do you roast your coffee?');
+  await input.press('Enter');
+  await page.getByText(FAQ_ANSWER).waitFor({ timeout: 10_000 });
+  const growth: number[] = await page.evaluate(() => (window as any).__growth);
+  const distinct = new Set(growth.filter((n) => n > 0 && n < FAQ_ANSWER.length));
+  t.true(distinct.size >= 3, `the reply grew in ${distinct.size} visible steps before it was complete`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'widget-open.png') });
+
+  const conversation = await page.evaluate(() => localStorage.getItem('zia:cafe:conversation'));
+  t.truthy(conversation);
+  await page.reload();
+  await page.locator('button.launcher').click();
+  await page.getByText(FAQ_ANSWER).waitFor();
+  t.is(await page.evaluate(() => localStorage.getItem('zia:cafe:conversation')), conversation, 'the same conversation after a reload');
+
+  // The next message continues the stored conversation on the server.
+  await page.getByLabel('Message').fill('hello');
+  await page.getByLabel('Message').press('Enter');
+  await page.getByText('Welcome to Cafe Aurora!').waitFor();
+  const rows = await app.services.db.knex('conversations').where({ id: JSON.parse(conversation!) });
+  t.is(rows.length, 1);
+  const messages = await app.services.db.knex('messages').where({ conversation_id: JSON.parse(conversation!) });
+  t.is(messages.length, 4, 'two turns in one conversation');
+
+  // Escape closes the panel and gives focus back to the launcher.
+  await page.keyboard.press('Escape');
+  t.is(await page.locator('button.launcher').getAttribute('aria-expanded'), 'false');
+  await context.close();
+});
+
+test.serial('the lead form posts to /v1/leads and the lead is stored; a phone-sized screen gets a full-screen panel', async (t) => {
+  const context = await browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  await page.goto(`${app.url}/demo?tenant=cafe`);
+  await page.locator('button.launcher').click();
+  const panel = page.getByRole('dialog');
+  const box = (await panel.boundingBox())!;
+  t.is(Math.round(box.width), 375, 'full width on a phone');
+  await page.getByRole('button', { name: 'Leave your contact details' }).click();
+  await page.getByLabel('Name *').fill('Grace Hopper');
+  await page.getByLabel('Email *').fill('grace@example.com');
+  // The browser checks the email field itself; the server's field errors reach the visitor too.
+  await page.getByLabel('WhatsApp').fill('call me maybe');
+  await page.getByRole('button', { name: 'Send details' }).click();
+  await page.getByText(/Please check: .*whatsapp/).waitFor();
+  await page.getByLabel('WhatsApp').fill('+47 912 34 567');
+  await page.getByRole('button', { name: 'Send details' }).click();
+  await page.getByText('Thanks! We have your details').waitFor();
+  const leads = await app.services.db.knex('leads').where({ email: 'grace@example.com' });
+  t.is(leads.length, 1);
+  t.is(leads[0].name, 'Grace Hopper');
+  t.is(leads[0].source_channel, 'web');
+  t.is(leads[0].whatsapp, '+4791234567');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'widget-phone.png') });
+  await context.close();
+});
+
+test.serial('on a site whose origin is not allowed, the widget says it cannot reach the assistant, and the server logs why', async (t) => {
+  // Another origin (another port) serving a page with the embed snippet.
+  const site = http.createServer((_req, res) => {
+    res.setHeader('content-type', 'text/html');
+    res.end(`<!doctype html><html><body><h1>Some shop</h1><script src="${app.url}/widget.js" data-tenant="cafe" async></script></body></html>`);
+  });
+  await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
+  const origin = `http://localhost:${(site.address() as AddressInfo).port}`;
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await page.goto(origin);
+    await page.locator('button.launcher').click();
+    await page.getByText("Can't reach the assistant right now").first().waitFor();
+    t.true(app.logs.text.includes(`cors: origin ${origin} refused`), 'the refusal is in the server log');
+
+    // Allowed by the tenant: the same page works.
+    await app.services.tenants.update('cafe', { settings: { allowed_origins: [origin] } });
+    await page.reload();
+    await page.locator('button.launcher').click();
+    await page.getByText('Welcome to Cafe Aurora!').waitFor();
+    await page.getByLabel('Message').fill('When do you roast?');
+    await page.getByLabel('Message').press('Enter');
+    await page.getByText(FAQ_ANSWER).waitFor({ timeout: 10_000 });
+    t.pass();
+  } finally {
+    await context.close();
+    site.close();
+  }
+});
