@@ -5,7 +5,10 @@ import { chatStream } from './sse-client.js';
 
 const STREAMS = 100;
 const ROUNDS = 3;
-/** The fake model "thinks" this long before its first chunk, then sends 40 words 50 ms apart (~2 s a reply). */
+/**
+ * The fake model waits FIRST_CHUNK_MS before answering, then sends a role chunk and 40 words CHUNK_MS
+ * apart: its first content leaves ~150 ms after the request arrived and a reply lasts ~2 s.
+ */
 const FIRST_CHUNK_MS = 50;
 const CHUNK_MS = 50;
 const REPLY_MS = 40 * CHUNK_MS;
