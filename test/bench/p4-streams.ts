@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { benchDb } from './db.js';
@@ -43,6 +44,9 @@ function openStreams(url: string, n: number): Promise<{ ok: number; failed: numb
  * request in flight. Descriptors: zia needs two per stream (client and upstream), within `ulimit -n`.
  */
 export async function p4(dialect: 'sqlite' | 'pg'): Promise<Row[]> {
+  // zia inherits this process's limit; say so plainly instead of failing on EMFILE half-way.
+  const soft = Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? Infinity);
+  if (soft < 2 * STREAMS + 1000) throw new Error(`ulimit -n is ${soft}; ${STREAMS} streams need ${2 * STREAMS + 1000} (zia holds a client and an upstream socket per stream)`);
   const fake = await startFakeOpenAI(['hold', '0', '0', '5000']);
   const db = await benchDb(dialect);
   try {
