@@ -118,3 +118,22 @@ export function percentile(values: number[], p: number): number {
 }
 
 export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export const ADMIN_KEY = 'bench-admin-key-0123456789';
+export const SECRET_KEY = 'a'.repeat(64);
+
+/** Creates (or updates) a tenant through the admin API, as an operator would. */
+export async function createTenant(url: string, tenant: { slug: string; name: string; settings?: Record<string, unknown> }): Promise<void> {
+  const res = await fetch(`${url}/v1/tenants`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': ADMIN_KEY },
+    body: JSON.stringify(tenant),
+  });
+  if (res.status !== 201 && res.status !== 200) throw new Error(`creating tenant ${tenant.slug}: ${res.status} ${await res.text()}`);
+}
+
+/** The fake OpenAI server (test/bench/fake-openai.ts) in its own process; `url` is the base URL to give zia. */
+export async function startFakeOpenAI(args: string[]): Promise<Started> {
+  const s = await startProcess(['--import=tsx', path.join(ROOT, 'test/bench/fake-openai.ts'), ...args], {}, /fake-openai listening on http:\/\/[^:]+:(\d+)/);
+  return { ...s, url: `${s.url}/v1` };
+}

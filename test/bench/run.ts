@@ -3,12 +3,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pgAvailable } from './db.js';
 import { ROOT, fmt, type Row } from './lib.js';
+import { p1 } from './p1-chat.js';
+import { p2 } from './p2-sse.js';
+import { p4 } from './p4-streams.js';
 import { p5 } from './p5-export.js';
 import { p6 } from './p6-startup.js';
 
 type Bench = { id: string; run: (dialect: 'sqlite' | 'pg') => Promise<Row[]> };
 
 const BENCHES: Bench[] = [
+  { id: 'P1', run: p1 },
+  { id: 'P2', run: p2 },
+  { id: 'P4', run: p4 },
   { id: 'P5', run: p5 },
   { id: 'P6', run: p6 },
 ];

@@ -31,6 +31,11 @@ export interface RecordedRequest {
   headers: IncomingMessage['headers'];
   body: any;
   receivedAt: number;
+  /**
+   * Milliseconds from the request's arrival (body read) to the first content fragment written: the
+   * upstream's own time to first token, measured on the fake's clock. Undefined until one is written.
+   */
+  firstContentMs?: number;
   /** When the client closed the connection before the response ended; undefined otherwise. */
   closedEarlyAt?: number;
   /** Resolves when the response ends or the connection closes, whichever comes first. */
@@ -43,6 +48,12 @@ export interface FakeOpenAiOptions {
   fallback?: (req: RecordedRequest) => Behaviour;
   /** Milliseconds between streamed chunks (0 = as fast as possible). */
   chunkDelayMs?: number;
+  /** Milliseconds before the first chunk of a stream, as a model thinks before its first token. */
+  firstChunkDelayMs?: number;
+  /** In 'hold' mode, one more fragment this often (ms) until the client goes away; 0 = silent. */
+  holdEveryMs?: number;
+  /** Called once per request when its first content fragment is written (after firstContentMs is set). */
+  onFirstContent?: (req: RecordedRequest) => void;
 }
 
 const ROLE_OK = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
@@ -92,6 +103,7 @@ export class FakeOpenAI {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
+    const arrived = performance.now();
     let settle!: () => void;
     const rec: RecordedRequest = {
       method: req.method ?? '',
@@ -128,10 +140,10 @@ export class FakeOpenAI {
       case 'stall':
         return; // the socket stays open until the client or close() ends it
       case 'reply':
-        return rec.body.stream ? this.stream(res, rec.body, behaviour) : this.plain(res, rec.body, behaviour);
+        return rec.body.stream ? this.stream(res, rec, arrived, behaviour) : this.plain(res, rec.body, behaviour);
       case 'drop':
       case 'hold':
-        return this.partial(res, rec.body, behaviour);
+        return this.partial(res, rec, arrived, behaviour);
     }
   }
 
@@ -165,9 +177,11 @@ export class FakeOpenAI {
     );
   }
 
-  private async stream(res: ServerResponse, body: any, b: Extract<Behaviour, { kind: 'reply' }>): Promise<void> {
+  private async stream(res: ServerResponse, rec: RecordedRequest, arrived: number, b: Extract<Behaviour, { kind: 'reply' }>): Promise<void> {
+    const body = rec.body;
     const base = this.base(body);
-    const send = this.sender(res, base);
+    const send = this.sender(res, base, rec, arrived);
+    if (this.options.firstChunkDelayMs) await new Promise((r) => setTimeout(r, this.options.firstChunkDelayMs));
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     await send({ role: 'assistant', content: '', refusal: null });
     for (const c of b.content ?? []) await send({ content: c });
@@ -182,8 +196,9 @@ export class FakeOpenAI {
     if (!res.writableEnded) res.end('data: [DONE]\n\n');
   }
 
-  private async partial(res: ServerResponse, body: any, b: Extract<Behaviour, { kind: 'drop' | 'hold' }>): Promise<void> {
-    const send = this.sender(res, this.base(body));
+  private async partial(res: ServerResponse, rec: RecordedRequest, arrived: number, b: Extract<Behaviour, { kind: 'drop' | 'hold' }>): Promise<void> {
+    const send = this.sender(res, this.base(rec.body), rec, arrived);
+    if (this.options.firstChunkDelayMs) await new Promise((r) => setTimeout(r, this.options.firstChunkDelayMs));
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     await send({ role: 'assistant', content: '' });
     for (const c of b.content) await send({ content: c });
@@ -192,13 +207,21 @@ export class FakeOpenAI {
       await new Promise((r) => setTimeout(r, 20));
       res.socket?.destroy();
     }
-    // 'hold': nothing more is written; the client decides when it is over.
+    // 'hold': the client decides when it is over; meanwhile an occasional fragment, if asked for.
+    if (b.kind === 'hold' && this.options.holdEveryMs) {
+      const tick = setInterval(() => void send({ content: '.' }), this.options.holdEveryMs);
+      res.on('close', () => clearInterval(tick));
+    }
   }
 
-  private sender(res: ServerResponse, base: Record<string, unknown>) {
+  private sender(res: ServerResponse, base: Record<string, unknown>, rec: RecordedRequest, arrived: number) {
     return async (delta: Record<string, unknown>, finish: string | null = null) => {
       if (this.options.chunkDelayMs) await new Promise((r) => setTimeout(r, this.options.chunkDelayMs));
       this.write(res, { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }], usage: null });
+      if (rec.firstContentMs === undefined && typeof delta.content === 'string' && delta.content !== '' && !res.destroyed) {
+        rec.firstContentMs = performance.now() - arrived;
+        this.options.onFirstContent?.(rec);
+      }
     };
   }
 

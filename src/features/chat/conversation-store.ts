@@ -60,25 +60,27 @@ export class ConversationStore {
     const existing = await this.findByUser(tenantId, channel, externalUserId);
     if (existing) return { conversation: existing, created: false };
     const now = nowIso();
-    const id = newId();
+    const row = {
+      id: newId(),
+      tenant_id: tenantId,
+      channel,
+      external_user_id: externalUserId,
+      user_name: userName,
+      bot_paused: false,
+      created_at: now,
+      updated_at: now,
+    };
     try {
-      await this.db.knex('conversations').insert({
-        id,
-        tenant_id: tenantId,
-        channel,
-        external_user_id: externalUserId,
-        user_name: userName,
-        bot_paused: false,
-        created_at: now,
-        updated_at: now,
-      });
+      await this.db.knex('conversations').insert(row);
     } catch (err) {
       if (!isUniqueViolation(err)) throw translateDbError(err, 'conversation');
       const winner = await this.findByUser(tenantId, channel, externalUserId);
       if (winner) return { conversation: winner, created: false };
       throw err;
     }
-    return { conversation: (await this.findById(tenantId, id))!, created: true };
+    // The row is exactly what was written (no column has a database-side value), so it is not read back:
+    // every new web chat saves a query.
+    return { conversation: fromRow({ ...row, lead_state: null, last_inbound_at: null }), created: true };
   }
 
   async update(
