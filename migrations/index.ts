@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as initial from './20261126000000_initial.js';
+import * as inboxJobs from './20261126010000_inbox_jobs.js';
 
 /**
  * Every migration, in order. Listed explicitly so the built package runs them with no TypeScript
@@ -7,4 +8,5 @@ import * as initial from './20261126000000_initial.js';
  */
 export const migrations: Array<[name: string, migration: Knex.Migration]> = [
   ['20261126000000_initial', initial],
+  ['20261126010000_inbox_jobs', inboxJobs],
 ];

@@ -7,6 +7,7 @@ import { registerInit } from './commands/init.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
 import { registerTenant } from './commands/tenant.js';
+import { registerWorker } from './commands/worker.js';
 
 /** Each command's action returns its exit code through this holder. */
 export interface ExitHolder {
@@ -26,6 +27,7 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
     .exitOverride();
 
   registerServe(program, io, exit);
+  registerWorker(program, io, exit);
   registerMigrate(program, io, exit);
   registerInit(program, io, exit);
   registerTenant(program, io, exit);

@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { Services } from '../container.js';
 import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
+import { metaRoutes } from '../features/channels/meta/meta-routes.js';
 import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
@@ -42,14 +43,18 @@ export function createApp(services: Services): Express {
   // 2. CORS for browsers (the widget): ALLOWED_ORIGINS; the admin API never needs a browser origin.
   app.use(cors({ origin: config.ALLOWED_ORIGINS.length > 0 ? config.ALLOWED_ORIGINS : false, maxAge: 600 }));
 
-  // 3. Bodies: JSON with a limit; the raw bytes are kept for routes that check signatures.
+  // 3. Signed webhooks read their own raw bodies (the signature covers the exact bytes received), so
+  //    they are mounted before the shared parsers.
+  app.use(metaRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, logger }));
+
+  // 4. Bodies: JSON with a limit; the raw bytes are kept for routes that check signatures.
   const keepRaw = (req: unknown, _res: unknown, buf: Buffer) => {
     (req as { rawBody?: Buffer }).rawBody = buf;
   };
   app.use(express.json({ limit: '256kb', verify: keepRaw }));
   app.use(express.urlencoded({ extended: false, limit: '256kb', verify: keepRaw }));
 
-  // 4. Operational routes.
+  // 5. Operational routes.
   const ops = Router();
   ops.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -71,10 +76,10 @@ export function createApp(services: Services): Express {
   });
   app.use(ops);
 
-  // 5. Feature routes.
+  // 6. Feature routes.
   app.use(tenantRoutes(api, services.tenants));
 
-  // 6. Everything else: JSON 404, and one error handler.
+  // 7. Everything else: JSON 404, and one error handler.
   app.use(notFound());
   app.use(errorHandler(logger));
   return app;
