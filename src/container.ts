@@ -16,6 +16,10 @@ import { createJobQueue } from './features/jobs/create-job-queue.js';
 import type { ManagedJobQueue } from './features/jobs/job-queue.js';
 import { WebhookService } from './features/webhooks/webhook-service.js';
 import { WebhookStore } from './features/webhooks/webhook-store.js';
+import { AnalyticsReport } from './features/reports/analytics-report.js';
+import { LeadReport } from './features/reports/lead-report.js';
+import { ApiKeyService } from './features/tenants/api-key-service.js';
+import { ApiKeyStore } from './features/tenants/api-key-store.js';
 
 /**
  * The one composition root: every store, service and provider client is made here, from config, and
@@ -36,6 +40,9 @@ export interface Services {
   /** The chat engine and conversations the workers run turns through (absent: webhook items wait queued). */
   chat?: ChatEngine;
   conversations?: ConversationService;
+  apiKeys: ApiKeyService;
+  leadReport: LeadReport;
+  analytics: AnalyticsReport;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process; absent until a job kind exists. */
@@ -56,6 +63,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const box = createSecretBox(config.secretKeys);
   const tenants = new TenantService(new TenantStore(db), box);
   const events = new EventService(new EventStore(db), logger);
+  const apiKeys = new ApiKeyService(new ApiKeyStore(db), logger);
   const closers: Array<() => Promise<void>> = [];
   const jobs = createJobQueue(config, db, logger);
   const webhooks = new WebhookService(db, new WebhookStore(db), jobs, logger);
@@ -78,6 +86,9 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     senders,
     chat: options.chat,
     conversations: options.conversations,
+    apiKeys,
+    leadReport: new LeadReport(db),
+    analytics: new AnalyticsReport(db),
     shutdown: new AbortController(),
     async startWorker() {
       if (!registered) {

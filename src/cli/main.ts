@@ -8,6 +8,9 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
 import { registerTenant } from './commands/tenant.js';
 import { registerWorker } from './commands/worker.js';
+import { registerLeads } from './commands/leads.js';
+import { registerStats } from './commands/stats.js';
+import { registerWebhooks } from './commands/webhooks.js';
 
 /** Each command's action returns its exit code through this holder. */
 export interface ExitHolder {
@@ -31,9 +34,19 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerMigrate(program, io, exit);
   registerInit(program, io, exit);
   registerTenant(program, io, exit);
+  registerLeads(program, io, exit);
+  registerStats(program, io, exit);
+  registerWebhooks(program, io, exit);
 
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
+  applyToAll(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
   return program;
+}
+
+function applyToAll(cmd: Command, fn: (c: Command) => void): void {
+  for (const sub of cmd.commands) {
+    fn(sub);
+    applyToAll(sub, fn);
+  }
 }
 
 /** Runs the CLI; resolves to the exit code: 0 ok, 1 failure, 2 usage. Never calls process.exit. */

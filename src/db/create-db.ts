@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../config.js';
 
@@ -8,6 +10,12 @@ export type Dialect = 'sqlite' | 'pg';
 export interface Db {
   knex: Knex;
   dialect: Dialect;
+  /**
+   * Rows of a (large) query one at a time, in constant memory: a server-side cursor on PostgreSQL, a
+   * statement iterator over a separate read-only connection on SQLite (WAL lets it read while the
+   * main connection keeps writing). knex's own .stream() buffers every row on SQLite.
+   */
+  iterate(query: Knex.QueryBuilder): AsyncIterable<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -30,7 +38,19 @@ export function createDb(
       pool: { min: 0, max: options.poolMax ?? 10 },
       acquireConnectionTimeout: 10_000,
     });
-    return { knex, dialect: 'pg', close: () => knex.destroy() };
+    return {
+      knex,
+      dialect: 'pg',
+      async *iterate(query) {
+        const stream = query.stream({ highWaterMark: 2000 });
+        try {
+          for await (const row of stream) yield row as Record<string, unknown>;
+        } finally {
+          stream.destroy();
+        }
+      },
+      close: () => knex.destroy(),
+    };
   }
   mkdirSync(path.dirname(config.sqlitePath), { recursive: true });
   const knex = knexFactory({
@@ -55,7 +75,25 @@ export function createDb(
       },
     },
   });
-  return { knex, dialect: 'sqlite', close: () => knex.destroy() };
+  return {
+    knex,
+    dialect: 'sqlite',
+    async *iterate(query) {
+      const { sql, bindings } = query.toSQL().toNative();
+      const reader = new Database(config.sqlitePath, { readonly: true, fileMustExist: true });
+      try {
+        let n = 0;
+        for (const row of reader.prepare(sql).iterate(...(bindings as unknown[]))) {
+          yield row as Record<string, unknown>;
+          // Synchronous reads would otherwise starve the event loop for the whole export.
+          if (++n % 2000 === 0) await yieldToLoop();
+        }
+      } finally {
+        reader.close();
+      }
+    },
+    close: () => knex.destroy(),
+  };
 }
 
 /** Is the database reachable? Used by /readyz. */

@@ -1,12 +1,14 @@
 import express, { Router, type Express } from 'express';
-import cors from 'cors';
 import { pinoHttp } from 'pino-http';
 import type { Services } from '../container.js';
 import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
 import { metaRoutes } from '../features/channels/meta/meta-routes.js';
+import { reportRoutes } from '../features/reports/reports-routes.js';
 import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
+import { tenantCors } from './middleware/cors.js';
+import { widgetRoutes } from '../features/widget/widget-routes.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
 import { createHttpMetrics } from './middleware/metrics.js';
 import { idOf, requestId } from './middleware/request-id.js';
@@ -20,7 +22,7 @@ export function createApp(services: Services): Express {
   app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
   app.set('json spaces', 0);
 
-  const api = new Api(createAuthenticator(config.ADMIN_KEY));
+  const api = new Api(createAuthenticator(config.ADMIN_KEY, (key) => services.apiKeys.resolve(key)));
   const metrics = createHttpMetrics();
 
   // 1. Identify and log every request; count it.
@@ -40,8 +42,8 @@ export function createApp(services: Services): Express {
   );
   app.use(metrics.middleware);
 
-  // 2. CORS for browsers (the widget): ALLOWED_ORIGINS; the admin API never needs a browser origin.
-  app.use(cors({ origin: config.ALLOWED_ORIGINS.length > 0 ? config.ALLOWED_ORIGINS : false, maxAge: 600 }));
+  // 2. CORS for browsers (the widget): ALLOWED_ORIGINS everywhere, a tenant's allowed_origins on its public routes.
+  app.use(tenantCors({ allowedOrigins: config.ALLOWED_ORIGINS, siteUrl: config.SITE_URL, tenants: services.tenants, logger }));
 
   // 3. Signed webhooks read their own raw bodies (the signature covers the exact bytes received), so
   //    they are mounted before the shared parsers.
@@ -78,6 +80,8 @@ export function createApp(services: Services): Express {
 
   // 6. Feature routes.
   app.use(tenantRoutes(api, services.tenants));
+  app.use(reportRoutes(api, services));
+  app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
 
   // 7. Everything else: JSON 404, and one error handler.
   app.use(notFound());

@@ -3,10 +3,12 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Services } from '../../container.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
-import { slugSchema } from '../../features/tenants/tenant.schemas.js';
+import { z } from 'zod';
+import { settingsSchema, slugSchema } from '../../features/tenants/tenant.schemas.js';
 import { withContext } from '../context.js';
 import { colors, interactive, printJson, println, printTable, UsageError, type CliIO } from '../io.js';
 import type { ExitHolder } from '../main.js';
+import { registerTenantKey } from './tenant-key.js';
 
 interface WriteOptions {
   name?: string;
@@ -21,6 +23,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 export function registerTenant(program: Command, io: CliIO, exit: ExitHolder): void {
   const tenant = program.command('tenant').description('Create, inspect, change and delete tenants');
+  registerTenantKey(tenant, io, exit);
 
   tenant
     .command('list')
@@ -136,7 +139,8 @@ async function readSettings(io: CliIO, opts: WriteOptions): Promise<Record<strin
   for (const pair of opts.set ?? []) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set expects key=value, got '${pair}'`);
-    settings = { ...settings, [pair.slice(0, eq)]: parseValue(pair.slice(eq + 1)) };
+    const key = pair.slice(0, eq);
+    settings = { ...settings, [key]: parseValue(key, pair.slice(eq + 1)) };
   }
   for (const key of opts.unset ?? []) settings = { ...settings, [key]: null };
   return settings;
@@ -166,12 +170,26 @@ function setPath(obj: Record<string, unknown>, keys: string[], value: unknown): 
   return obj;
 }
 
-function parseValue(raw: string): unknown {
+/**
+ * JSON where the value is JSON, except that digits stay text unless the setting is numeric: page and
+ * account ids are long digit strings that a JSON number would round.
+ */
+function parseValue(key: string, raw: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(raw);
+    value = JSON.parse(raw);
   } catch {
     return raw;
   }
+  if (typeof value === 'number' && !isNumericSetting(key)) return raw;
+  return value;
+}
+
+function isNumericSetting(key: string): boolean {
+  const field = (settingsSchema.shape as Record<string, z.ZodType>)[key];
+  if (!field) return true; // unknown keys are refused later with their name; keep the value as given
+  const inner = field instanceof z.ZodOptional ? (field.unwrap() as z.ZodType) : field;
+  return inner instanceof z.ZodNumber;
 }
 
 function readFileOrFail(file: string): string {

@@ -14,6 +14,23 @@ export function assertTenantAccess(principal: Principal | undefined, tenant: Ten
   }
 }
 
+/**
+ * The tenant an admin-API request is about. ADMIN_KEY: the named tenant, or all tenants when none is
+ * named (undefined). A scoped key: always its own tenant; naming another one is a 404.
+ */
+export async function scopedTenant(
+  tenants: TenantService,
+  principal: Principal | undefined,
+  slug: string | undefined,
+): Promise<Tenant | undefined> {
+  if (principal?.kind === 'tenant-key') {
+    const own = await tenants.getById(principal.tenantId);
+    if (slug !== undefined && slug !== own.slug) throw new NotFoundError(`tenant '${slug}' not found`);
+    return own;
+  }
+  return slug === undefined ? undefined : tenants.get(slug);
+}
+
 export function tenantRoutes(api: Api, tenants: TenantService): Router {
   const router = Router();
 

@@ -1,0 +1,118 @@
+import { once } from 'node:events';
+import { Router, type Response } from 'express';
+import type { Api } from '../../http/api.js';
+import { BadRequestError } from '../../errors.js';
+import type { EventService } from '../events/event-service.js';
+import type { ApiKeyService } from '../tenants/api-key-service.js';
+import { scopedTenant } from '../tenants/tenant-routes.js';
+import type { TenantService } from '../tenants/tenant-service.js';
+import { slugParamsSchema } from '../tenants/tenant.schemas.js';
+import type { AnalyticsReport } from './analytics-report.js';
+import type { LeadReport } from './lead-report.js';
+import { analyticsQuery, eventListQuery, keyCreateBody, keyParams, leadExportQuery, leadListQuery } from './reports.schemas.js';
+
+interface Deps {
+  tenants: TenantService;
+  events: EventService;
+  leadReport: LeadReport;
+  analytics: AnalyticsReport;
+  apiKeys: ApiKeyService;
+}
+
+const DAY = 86_400_000;
+
+/** Operator reads: leads (paged and exported), events, analytics; and tenant-scoped key management. */
+export function reportRoutes(api: Api, d: Deps): Router {
+  const router = Router();
+
+  api.route(
+    router,
+    { method: 'get', path: '/v1/admin/leads', summary: 'Leads, oldest first, keyset-paged (next_cursor)', tag: 'leads', auth: 'tenant', query: leadListQuery },
+    async ({ query, principal }) => {
+      const tenant = await scopedTenant(d.tenants, principal, query.tenant);
+      return d.leadReport.page({ tenantId: tenant?.id, since: query.since, until: query.until }, query.limit, query.cursor);
+    },
+  );
+
+  api.route(
+    router,
+    { method: 'get', path: '/v1/admin/leads/export', summary: 'Stream every matching lead as CSV or JSON lines', tag: 'leads', auth: 'tenant', query: leadExportQuery, produces: 'text/csv or application/x-ndjson, streamed' },
+    async ({ query, principal, res }) => {
+      const tenant = await scopedTenant(d.tenants, principal, query.tenant);
+      res.status(200);
+      res.setHeader('content-type', query.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
+      res.setHeader('content-disposition', `attachment; filename="leads-${tenant?.slug ?? 'all'}.${query.format}"`);
+      await pipeChunks(res, d.leadReport.export({ tenantId: tenant?.id, since: query.since, until: query.until }, query.format));
+      return undefined;
+    },
+  );
+
+  api.route(
+    router,
+    { method: 'get', path: '/v1/admin/events', summary: "A tenant's events, newest first", tag: 'analytics', auth: 'tenant', query: eventListQuery },
+    async ({ query, principal }) => {
+      const tenant = await requireTenant(d, principal, query.tenant);
+      const events = await d.events.list(tenant.id, {
+        type: query.type,
+        conversationId: query.conversation_id,
+        since: query.since,
+        until: query.until,
+        limit: query.limit,
+      });
+      return { events: events.map((e) => ({ id: e.id, type: e.type, conversation_id: e.conversationId, data: e.data, created_at: e.createdAt })) };
+    },
+  );
+
+  api.route(
+    router,
+    { method: 'get', path: '/v1/admin/analytics', summary: 'Event counts per interval and the funnels', tag: 'analytics', auth: 'tenant', query: analyticsQuery },
+    async ({ query, principal }) => {
+      const tenant = await requireTenant(d, principal, query.tenant);
+      const to = query.to ?? new Date().toISOString();
+      const from = query.from ?? new Date(Date.parse(to) - 30 * DAY).toISOString();
+      if (from >= to) throw new BadRequestError('from must be before to');
+      return { tenant: tenant.slug, ...(await d.analytics.analytics({ tenantId: tenant.id, from, to, interval: query.interval })) };
+    },
+  );
+
+  api.route(
+    router,
+    { method: 'post', path: '/v1/admin/tenants/:slug/keys', summary: 'Create a key scoped to this tenant (shown once)', tag: 'tenants', auth: 'admin', params: slugParamsSchema, body: keyCreateBody, status: 201 },
+    async ({ params, body }) => {
+      const { key, record } = await d.apiKeys.create(await d.tenants.get(params.slug), body.name);
+      return { key, id: record.id, prefix: record.prefix, name: record.name, created_at: record.createdAt };
+    },
+  );
+  api.route(
+    router,
+    { method: 'get', path: '/v1/admin/tenants/:slug/keys', summary: "A tenant's scoped keys (never the keys themselves)", tag: 'tenants', auth: 'admin', params: slugParamsSchema },
+    async ({ params }) => ({ keys: await d.apiKeys.list(await d.tenants.get(params.slug)) }),
+  );
+  api.route(
+    router,
+    { method: 'delete', path: '/v1/admin/tenants/:slug/keys/:id', summary: 'Revoke a scoped key (by id or prefix)', tag: 'tenants', auth: 'admin', params: keyParams },
+    async ({ params }) => {
+      await d.apiKeys.revoke(await d.tenants.get(params.slug), params.id);
+      return { revoked: params.id };
+    },
+  );
+
+  return router;
+}
+
+async function requireTenant(d: Deps, principal: Parameters<typeof scopedTenant>[1], slug: string | undefined) {
+  const tenant = await scopedTenant(d.tenants, principal, slug);
+  if (!tenant) throw new BadRequestError('tenant is required (?tenant=slug)');
+  return tenant;
+}
+
+/** Writes chunks with backpressure; stops reading the database when the client goes away. */
+export async function pipeChunks(res: Response, chunks: AsyncIterable<string>): Promise<void> {
+  let gone = false;
+  res.once('close', () => (gone = true));
+  for await (const chunk of chunks) {
+    if (gone) break;
+    if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  }
+  res.end();
+}

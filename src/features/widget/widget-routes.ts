@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Router } from 'express';
+import type { Api } from '../../http/api.js';
+import { templatePath } from '../../paths.js';
+import type { TenantService } from '../tenants/tenant-service.js';
+import { tenantQuerySchema } from '../tenants/tenant.schemas.js';
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+}
+
+/** `GET /widget.js` (one script tag on any site) and `GET /demo?tenant=slug` (a page that embeds it). */
+export function widgetRoutes(api: Api, deps: { tenants: TenantService; siteUrl: string }): Router {
+  const router = Router();
+  // Read once at start: the files ship with the package and never change while running.
+  const widget = readFileSync(templatePath('widget.js'));
+  const etag = `"${createHash('sha256').update(widget).digest('base64url').slice(0, 22)}"`;
+  const demo = readFileSync(templatePath('demo.html'), 'utf8');
+
+  router.get('/widget.js', (req, res) => {
+    res.setHeader('content-type', 'application/javascript; charset=utf-8');
+    res.setHeader('cache-control', 'public, max-age=300');
+    // Any site may load the script itself; what it may call is decided by CORS on the API.
+    res.setHeader('cross-origin-resource-policy', 'cross-origin');
+    res.setHeader('etag', etag);
+    if (req.get('if-none-match') === etag) {
+      res.status(304).end();
+      return;
+    }
+    res.send(widget);
+  });
+
+  api.route(
+    router,
+    { method: 'get', path: '/demo', summary: 'Demo page embedding the widget for a tenant', tag: 'widget', auth: 'public', query: tenantQuerySchema, produces: 'text/html' },
+    async ({ query, req, res }) => {
+      const tenant = await deps.tenants.get(query.tenant);
+      // The page loads the widget from the origin it was served from, so the demo works on any host.
+      const base = `${req.protocol}://${req.get('host')}`;
+      const html = demo.replace(/\{\{(\w+)\}\}/g, (_m, key: string) =>
+        escapeHtml(({ name: tenant.name, slug: tenant.slug, site: deps.siteUrl, base } as Record<string, string>)[key] ?? ''),
+      );
+      res.setHeader('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src * data:; connect-src 'self'");
+      res.type('html').send(html);
+      return undefined;
+    },
+  );
+  return router;
+}
