@@ -107,7 +107,9 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
           logger.warn('no chat engine: Meta webhook items are stored and wait in the queue');
         }
       }
-      return jobs.start();
+      const worker = await jobs.start();
+      closers.push(() => worker.stop());
+      return worker;
     },
     async close() {
       for (const c of closers.reverse()) await c();

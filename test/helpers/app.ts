@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createServices, type Services } from '../../src/container.js';
+import { createServices, type ServiceOptions, type Services } from '../../src/container.js';
 import type { Dialect } from '../../src/db/create-db.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 import { createApp } from '../../src/http/create-app.js';
@@ -43,13 +43,17 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
 }
 
 /** An in-process zia app on a fresh migrated database, listening on 127.0.0.1 on a free port. */
-export async function startApp(dialect: Dialect, extraEnv: Record<string, string | undefined> = {}): Promise<TestApp> {
+export async function startApp(
+  dialect: Dialect,
+  extraEnv: Record<string, string | undefined> = {},
+  serviceOptions: ServiceOptions = {},
+): Promise<TestApp> {
   const fresh = await freshDatabase(dialect);
   const env = { ...baseEnv(extraEnv), ...fresh.env };
   const config = loadConfig(env, '/nonexistent-cwd-for-tests');
   const logs = new LogCapture();
   const logger = createLogger(config.LOG_LEVEL, logs);
-  const services = createServices(config, logger);
+  const services = createServices(config, logger, serviceOptions);
   await migrateLatest(services.db);
   const app = createApp(services);
   const server: Server = await new Promise((resolve) => {

@@ -107,15 +107,16 @@ export class PgJobQueue implements ManagedJobQueue {
     await beat();
     const timer = setInterval(beat, BEAT_MS);
     this.logger.info({ backend: this.backend, concurrency: this.options.concurrency, kinds: [...this.handlers.keys()] }, 'worker started');
-    return {
-      stop: async () => {
-        clearInterval(timer);
-        const ids = [...workerIds];
-        await runner.stop();
-        await this.store.forget(ids).catch(() => undefined);
-        this.logger.info('worker stopped');
-      },
+    let stopping: Promise<void> | undefined;
+    const stopOnce = async () => {
+      clearInterval(timer);
+      const ids = [...workerIds];
+      await runner.stop();
+      await this.store.forget(ids).catch(() => undefined);
+      this.logger.info('worker stopped');
     };
+    // Idempotent: `zia serve` stops it on SIGTERM and services.close() stops it again.
+    return { stop: () => (stopping ??= stopOnce()) };
   }
 
   /** Frees jobs locked by engine workers that stopped beating (their process was killed). */

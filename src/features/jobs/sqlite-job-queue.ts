@@ -61,16 +61,17 @@ export class SqliteJobQueue implements ManagedJobQueue {
     }, Math.max(1000, Math.floor(lease / 3)));
     const loop = this.loop();
     this.logger.info({ backend: this.backend, concurrency: this.options.concurrency, kinds: [...this.handlers.keys()] }, 'worker started');
-    return {
-      stop: async () => {
-        this.stopped = true;
-        this.wake?.();
-        await loop;
-        await Promise.allSettled([...this.running.values()]);
-        clearInterval(keeper);
-        this.logger.info('worker stopped');
-      },
+    let stopping: Promise<void> | undefined;
+    const stopOnce = async () => {
+      this.stopped = true;
+      this.wake?.();
+      await loop;
+      await Promise.allSettled([...this.running.values()]);
+      clearInterval(keeper);
+      this.logger.info('worker stopped');
     };
+    // Idempotent: `zia serve` stops it on SIGTERM and services.close() stops it again.
+    return { stop: () => (stopping ??= stopOnce()) };
   }
 
   async listDead(limit?: number): Promise<JobRow[]> {
