@@ -1,3 +1,4 @@
+import { newId } from '../../src/db/dialect.js';
 import type { ChatEngine, TurnInput, TurnResult } from '../../src/features/chat/chat.types.js';
 
 /**
@@ -8,10 +9,13 @@ import type { ChatEngine, TurnInput, TurnResult } from '../../src/features/chat/
 export class EchoChatEngine implements ChatEngine {
   readonly calls: TurnInput[] = [];
   private readonly seen = new Set<string>();
+  private readonly conversations = new Map<string, string>();
 
   async runTurn(input: TurnInput): Promise<TurnResult> {
     this.calls.push(input);
-    const conversationId = `conv:${input.tenant.id}:${input.channel}:${input.externalUserId}`;
+    const who = `${input.tenant.id}:${input.channel}:${input.externalUserId}`;
+    if (!this.conversations.has(who)) this.conversations.set(who, newId());
+    const conversationId = this.conversations.get(who)!;
     const key = `${input.tenant.id}:${input.channel}:${input.providerMessageId ?? Math.random()}`;
     if (this.seen.has(key)) {
       return { conversationId, duplicate: true, reply: null, replyMessageId: null, userMessageId: null, leadFlowActive: false };
