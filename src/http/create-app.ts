@@ -4,6 +4,7 @@ import type { Services } from '../container.js';
 import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
 import { metaRoutes } from '../features/channels/meta/meta-routes.js';
+import { webhookRoutes } from '../features/webhooks/webhook-routes.js';
 import { reportRoutes } from '../features/reports/reports-routes.js';
 import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
@@ -80,6 +81,7 @@ export function createApp(services: Services): Express {
 
   // 6. Feature routes.
   app.use(tenantRoutes(api, services.tenants));
+  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants }));
   app.use(reportRoutes(api, services));
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
 

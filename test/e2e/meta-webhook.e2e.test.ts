@@ -190,10 +190,32 @@ for (const dialect of dialects()) {
     t.is(c.graph.sends.length, 0);
     const send = await c.app.services.db.knex('outbound_sends').first();
     t.is(send.status, 'failed');
-    await c.app.services.webhooks.replay(row.id);
+    const log = await c.app.admin('/v1/admin/webhooks/deliveries?status=dead');
+    t.is(log.status, 200);
+    const listed = (await log.json()) as { deliveries: Array<{ id: string; last_error: string }> };
+    t.deepEqual(listed.deliveries.map((d) => d.id), [row.id]);
+    t.is((await fetch(`${c.app.url}/v1/admin/webhooks/deliveries/${row.id}/replay`, { method: 'POST' })).status, 401);
+    t.is((await c.app.admin(`/v1/admin/webhooks/deliveries/${row.id}/replay`, { method: 'POST' })).status, 200);
     await waitFor('replayed', async () => (await deliveries(c))[0]?.status === 'processed');
     t.is(c.graph.sends.length, 1);
     t.is(c.chat.calls.length, 1);
+    await c.close();
+  });
+
+  test(`${dialect}: a send found in flight (a crash between recording and answering) is not repeated, and the log says so`, async (t) => {
+    const c = await setup(dialect);
+    // What a kill -9 during the Graph call leaves behind: the pending record, and the saved turn.
+    const now = new Date().toISOString();
+    await c.app.services.db.knex('outbound_sends').insert({ id: '01HZZZZZZZZZZZZZZZZZZZZZZZ', tenant_id: c.tenantId, idempotency_key: 'meta:mid:m_inflight:reply:0', channel: 'messenger', status: 'pending', created_at: now, updated_at: now });
+    c.graph.failNext(1, { status: 0, drop: true }, (x) => x.target === 'PSID_net');
+    t.is((await postSigned(c.app.url, dm('m_inflight', 'hello'))).status, 200);
+    t.is((await postSigned(c.app.url, dm('m_net', 'hello', { psid: 'PSID_net' }))).status, 200);
+    await waitFor('settled', () => settled(c));
+    t.is(c.graph.sendsTo('PSID_1').length, 0, 'the uncertain send is not repeated');
+    t.is(c.graph.sendsTo('PSID_net').length, 1, 'a connection error (nothing accepted) is retried');
+    const rows = await c.app.services.db.knex('outbound_sends').orderBy('idempotency_key');
+    t.deepEqual(rows.map((r) => [r.idempotency_key, r.status]), [['meta:mid:m_inflight:reply:0', 'uncertain'], ['meta:mid:m_net:reply:0', 'sent']]);
+    t.regex(c.app.logs.text, /send was in flight when a worker stopped.*"key":"meta:mid:m_inflight:reply:0"|"key":"meta:mid:m_inflight:reply:0".*send was in flight/);
     await c.close();
   });
 
