@@ -16,11 +16,12 @@ export function splitText(text: string, limit: number, measure: Measure): string
       break;
     }
     const cut = fitPrefix(rest, limit, measure);
-    const window = rest.slice(0, cut);
-    let at = Math.max(window.lastIndexOf('\n\n'), -1);
+    // The window includes the character after the cut: a space there makes the cut a word boundary.
+    const window = rest.slice(0, cut + 1);
+    let at = window.lastIndexOf('\n\n');
     if (at < cut / 2) at = window.lastIndexOf('\n');
-    if (at < cut / 2) at = window.lastIndexOf(' ');
-    if (at < cut / 2) at = cut;
+    if (at < cut / 2) at = window.search(/\s\S*$/);
+    if (at <= 0) at = cut;
     parts.push(rest.slice(0, at).trimEnd());
     rest = rest.slice(at).trimStart();
   }
