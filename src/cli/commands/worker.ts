@@ -15,6 +15,8 @@ export function registerWorker(program: Command, io: CliIO, exit: ExitHolder): v
         async (services) => {
           const applied = await migrateLatest(services.db);
           if (applied.length > 0) services.logger.info({ applied }, 'migrations applied');
+          await services.jobs.prepare();
+          if (services.jobs.backend === 'sqlite') services.logger.warn('SQLite is owned by one process: run `zia serve --no-worker` beside this worker, never a second worker');
           const worker = await services.startWorker!();
           println(io.stdout, `zia worker running (${services.jobs.backend}, concurrency ${services.config.ZIA_WORKER_CONCURRENCY})`);
           await new Promise<void>((resolve) => {
