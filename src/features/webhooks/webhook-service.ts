@@ -63,7 +63,8 @@ export class WebhookService {
         } else if (ignored) summary.ignored++;
         else {
           summary.accepted++;
-          await this.jobs.enqueue(item.kind, { deliveryId: id }, { trx, jobKey: `delivery:${id}` });
+          // No job key: the delivery is new in this transaction, so it cannot have a job yet.
+          await this.jobs.enqueue(item.kind, { deliveryId: id }, { trx });
         }
       }
     });
@@ -120,7 +121,7 @@ export class WebhookService {
     if (d.status === 'received') throw new ConflictError(`delivery '${id}' is already queued`);
     await this.db.knex.transaction(async (trx) => {
       await this.store.requeue(id, trx);
-      await this.jobs.enqueue(d.kind!, { deliveryId: id }, { trx, jobKey: `delivery:${id}:replay:${Date.now()}` });
+      await this.jobs.enqueue(d.kind!, { deliveryId: id }, { trx });
     });
     this.logger.info({ delivery: id, was: d.status }, 'webhook delivery replayed');
     return (await this.store.get(id))!;
