@@ -1,6 +1,8 @@
 import test from 'ava';
 import { loadConfig } from '../../src/config.js';
 import { createJobQueue } from '../../src/features/jobs/create-job-queue.js';
+import { JobStore } from '../../src/features/jobs/job-store.js';
+import { PgJobQueue } from '../../src/features/jobs/pg-job-queue.js';
 import { PermanentJobError, type JobContext } from '../../src/features/jobs/jobs.types.js';
 import { createLogger } from '../../src/logger.js';
 import { dialects, migratedDb } from '../helpers/db.js';
@@ -109,6 +111,27 @@ for (const dialect of dialects()) {
     await w.stop();
     t.true(peak <= 2, `peak ${peak}`);
     t.true(peak >= 1);
+    await s.cleanup();
+  });
+}
+
+if (process.env.ZIA_TEST_PG_URL) {
+  test('pg: a job that runs longer than the stale window on a live worker is not taken away', async (t) => {
+    const s = await setup('pg');
+    // Heartbeats every 200 ms, locks considered stale after 1 s: the job runs for 3 s.
+    const q = new PgJobQueue(s.db, new JobStore(s.db), createLogger('info', s.logs), { concurrency: 2, maxAttempts: 3, backoffMs: 20, connectionString: s.config.DATABASE_URL!, heartbeatMs: 200, staleMs: 1000 });
+    let runs = 0;
+    q.register('long', async () => {
+      runs++;
+      await new Promise((r) => setTimeout(r, 3000));
+    });
+    const w = await q.start();
+    await q.enqueue('long', {});
+    await waitFor('the job to finish', async () => runs === 1 && Number((await s.db.knex.raw('select count(*) as n from graphile_worker.jobs')).rows[0].n) === 0);
+    await new Promise((r) => setTimeout(r, 500));
+    await w.stop();
+    t.is(runs, 1);
+    t.notRegex(s.logs.text, /freed jobs/);
     await s.cleanup();
   });
 }

@@ -43,7 +43,7 @@ export class PgJobQueue implements ManagedJobQueue {
     private readonly db: Db,
     private readonly store: JobStore,
     private readonly logger: Logger,
-    private readonly options: QueueOptions & { connectionString: string; pollMs?: number },
+    private readonly options: QueueOptions & { connectionString: string; pollMs?: number; heartbeatMs?: number; staleMs?: number },
   ) {}
 
   prepare(): Promise<void> {
@@ -82,8 +82,11 @@ export class PgJobQueue implements ManagedJobQueue {
     const taskList: Record<string, (payload: unknown, helpers: any) => Promise<void>> = {};
     for (const [kind, handler] of this.handlers) taskList[kind] = (payload, helpers) => this.runTask(kind, handler, payload as Envelope, helpers);
 
+    // Jobs are locked under the pool's id (batched fetching) or a worker's id: both beat.
     const workerIds = new Set<string>();
     const events = new EventEmitter();
+    events.on('pool:create', ({ workerPool }) => workerIds.add(workerPool.id));
+    events.on('pool:release', ({ workerPool }) => workerIds.delete(workerPool.id));
     events.on('worker:create', ({ worker }) => workerIds.add(worker.workerId));
     events.on('worker:stop', ({ worker }) => workerIds.delete(worker.workerId));
 
@@ -105,7 +108,7 @@ export class PgJobQueue implements ManagedJobQueue {
       }
     };
     await beat();
-    const timer = setInterval(beat, BEAT_MS);
+    const timer = setInterval(beat, this.options.heartbeatMs ?? BEAT_MS);
     this.logger.info({ backend: this.backend, concurrency: this.options.concurrency, kinds: [...this.handlers.keys()] }, 'worker started');
     let stopping: Promise<void> | undefined;
     const stopOnce = async () => {
@@ -121,7 +124,7 @@ export class PgJobQueue implements ManagedJobQueue {
 
   /** Frees jobs locked by engine workers that stopped beating (their process was killed). */
   private async freeOrphans(own: Set<string>): Promise<void> {
-    const stale = toIso(Date.now() - STALE_MS);
+    const stale = toIso(Date.now() - (this.options.staleMs ?? STALE_MS));
     const rows = await this.db.knex.raw(
       `select distinct locked_by from graphile_worker.jobs where locked_by is not null and locked_at < ?::timestamptz`,
       [stale],
