@@ -64,7 +64,9 @@ export class MetaWorker {
     const saved = d.result as (SavedTurn & { turn?: boolean }) | null;
     if (saved?.turn) return saved;
     const result = await run();
-    if (result.duplicate) {
+    // An engine that returns the earlier reply for a duplicate lets a retry still deliver it (sends are
+    // keyed, so this never sends twice); one that returns null leaves nothing to send.
+    if (result.duplicate && result.reply === null) {
       // The engine already answered this message id, but the reply was not saved here: the process
       // stopped between the two. Re-asking would answer twice, so the item ends without a send.
       this.deps.logger.warn({ delivery: d.id, external_id: d.externalId }, 'turn already ran for this message before a crash; its reply was not saved, nothing sent');
