@@ -83,7 +83,11 @@ for (const dialect of dialects()) {
     t.is(c.graph.sends.length, 5);
     t.deepEqual(c.chat.calls.map((x) => x.channel).sort(), ['fb_comment', 'ig_comment', 'messenger']);
     const events = await c.app.services.events.list(c.tenantId, { limit: 100 });
-    t.true(events.some((e) => e.type === 'private_reply_sent'));
+    const count = (type: string) => events.filter((e) => e.type === type).length;
+    t.is(count('private_reply_sent'), 2);
+    t.is(count('public_reply_sent'), 2);
+    t.is(count('comment_received'), 2);
+    t.is(count('reply_sent'), 1);
     t.false(c.app.logs.text.includes(PAGE_TOKEN), 'the page token never reaches a log');
     await c.close();
   });

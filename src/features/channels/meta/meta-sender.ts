@@ -58,7 +58,7 @@ export class MetaSends {
     this.logger.info({ tenant: tenant.slug, ...data }, 'reply not sent');
   }
 
-  async record(tenant: Tenant, type: 'reply_sent' | 'reply_failed' | 'public_reply_sent' | 'private_reply_sent', conversationId: string | null, data: Record<string, unknown>) {
+  async record(tenant: Tenant, type: 'reply_sent' | 'reply_failed' | 'public_reply_sent' | 'private_reply_sent' | 'comment_received', conversationId: string | null, data: Record<string, unknown>) {
     await this.events.record(tenant.id, type, { conversationId, data });
   }
 }

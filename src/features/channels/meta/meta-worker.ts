@@ -125,7 +125,11 @@ export class MetaWorker {
         ...(item.fromName ? { userName: item.fromName } : {}),
       }),
     );
-    if (!turn?.reply) return;
+    if (!turn) return;
+    if (!(d.result as { turn?: boolean } | null)?.turn) {
+      await this.deps.sends.record(tenant, 'comment_received', turn.conversationId, { channel: item.channel, comment_id: item.commentId });
+    }
+    if (!turn.reply) return;
     const privateOn = opts.private_reply !== false;
     const publicOn = opts.public_reply !== false;
     if (privateOn) await this.privateReply(d, tenant, item, turn);
