@@ -35,6 +35,8 @@ export class FakeGraphApi {
   private readonly failures: Array<{ remaining: number; match: (c: GraphCall) => boolean; error: GraphFailure }> = [];
   private readonly privateReplied = new Set<string>();
   private counter = 0;
+  /** Delay before answering an accepted send (it is recorded first): widens the "in flight" window. */
+  delayMs = 0;
 
   private constructor(
     private readonly server: Server,
@@ -134,6 +136,8 @@ export class FakeGraphApi {
 
     if (call.kind === 'private_reply') this.privateReplied.add(call.target);
     this.sends.push(call);
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (res.destroyed) return;
     const id = `${call.kind === 'dm' || call.kind === 'private_reply' ? 'm' : 'c'}_${++this.counter}`;
     if (edge === 'messages') send(res, 200, { recipient_id: call.kind === 'dm' ? call.target : `r_${this.counter}`, message_id: id });
     else send(res, 200, { id });
