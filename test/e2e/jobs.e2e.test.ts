@@ -1,4 +1,7 @@
-import test from 'ava';
+import ava from 'ava';
+
+const concurrent = ava;
+const serial = ava.serial;
 import { loadConfig } from '../../src/config.js';
 import { createJobQueue } from '../../src/features/jobs/create-job-queue.js';
 import { JobStore } from '../../src/features/jobs/job-store.js';
@@ -19,6 +22,8 @@ async function setup(dialect: 'sqlite' | 'pg', env: Record<string, string> = {})
 }
 
 for (const dialect of dialects()) {
+  // PostgreSQL tests one at a time: each app holds a pool and a queue pool, and the server is shared.
+  const test = dialect === 'pg' ? serial : concurrent;
   test(`${dialect}: a job enqueued in a rolled-back transaction never runs; a committed one runs once`, async (t) => {
     const s = await setup(dialect);
     const q = s.queue();
@@ -116,7 +121,7 @@ for (const dialect of dialects()) {
 }
 
 if (process.env.ZIA_TEST_PG_URL) {
-  test('pg: a job that runs longer than the stale window on a live worker is not taken away', async (t) => {
+  serial('pg: a job that runs longer than the stale window on a live worker is not taken away', async (t) => {
     const s = await setup('pg');
     // Heartbeats every 200 ms, locks considered stale after 1 s: the job runs for 3 s.
     const q = new PgJobQueue(s.db, new JobStore(s.db), createLogger('info', s.logs), { concurrency: 2, maxAttempts: 3, backoffMs: 20, connectionString: s.config.DATABASE_URL!, heartbeatMs: 200, staleMs: 1000 });

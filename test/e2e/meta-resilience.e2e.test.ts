@@ -1,4 +1,7 @@
-import test from 'ava';
+import ava from 'ava';
+
+// Separate server processes and PostgreSQL pools: one test at a time.
+const test = ava.serial;
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

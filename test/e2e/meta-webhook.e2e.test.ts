@@ -1,4 +1,7 @@
-import test from 'ava';
+import ava from 'ava';
+
+const concurrent = ava;
+const serial = ava.serial;
 import { startApp, type TestApp } from '../helpers/app.js';
 import { dialects } from '../helpers/db.js';
 import { EchoChatEngine } from '../helpers/echo-chat-engine.js';
@@ -49,6 +52,8 @@ function batch() {
 }
 
 for (const dialect of dialects()) {
+  // PostgreSQL tests one at a time: each app holds a pool and a queue pool, and the server is shared.
+  const test = dialect === 'pg' ? serial : concurrent;
   test(`${dialect}: verification handshake echoes the challenge; a wrong token is refused`, async (t) => {
     const c = await setup(dialect);
     const ok = await fetch(`${c.app.url}/v1/meta/webhook?hub.mode=subscribe&hub.verify_token=${VERIFY_TOKEN}&hub.challenge=1158201444`);

@@ -93,6 +93,8 @@ export class PgJobQueue implements ManagedJobQueue {
     const runner = await run({
       connectionString: this.options.connectionString,
       concurrency: this.options.concurrency,
+      // LISTEN takes one connection; job fetches and completions are batched, so a few more suffice.
+      maxPoolSize: Math.min(10, this.options.concurrency + 2),
       pollInterval: this.options.pollMs ?? 2_000,
       noHandleSignals: true,
       taskList,
