@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as initial from './20261126000000_initial.js';
+import * as inboxJobs from './20261126010000_inbox_jobs.js';
 import * as orderSubscriptionState from './20261126014500_order_subscription_state.js';
 
 /**
@@ -8,5 +9,6 @@ import * as orderSubscriptionState from './20261126014500_order_subscription_sta
  */
 export const migrations: Array<[name: string, migration: Knex.Migration]> = [
   ['20261126000000_initial', initial],
+  ['20261126010000_inbox_jobs', inboxJobs],
   ['20261126014500_order_subscription_state', orderSubscriptionState],
 ];

@@ -6,6 +6,15 @@ import { TenantService } from './features/tenants/tenant-service.js';
 import { TenantStore } from './features/tenants/tenant-store.js';
 import { EventService } from './features/events/event-service.js';
 import { EventStore } from './features/events/event-store.js';
+import type { ChannelSenders } from './features/channels/channel.types.js';
+import { OutboundStore } from './features/channels/outbound-store.js';
+import { GraphClient } from './features/channels/meta/graph-client.js';
+import { MetaDmSender, MetaSends } from './features/channels/meta/meta-sender.js';
+import { MetaWorker } from './features/channels/meta/meta-worker.js';
+import { createJobQueue } from './features/jobs/create-job-queue.js';
+import type { ManagedJobQueue } from './features/jobs/job-queue.js';
+import { WebhookService } from './features/webhooks/webhook-service.js';
+import { WebhookStore } from './features/webhooks/webhook-store.js';
 import { AnalyticsReport } from './features/reports/analytics-report.js';
 import { LeadReport } from './features/reports/lead-report.js';
 import { ApiKeyService } from './features/tenants/api-key-service.js';
@@ -55,24 +64,34 @@ export interface Services {
   /** Stripe Connect onboarding, checkout links (the CheckoutCreator of the chat engine), QR codes. */
   payments: PaymentService;
   stripeWebhooks: StripeWebhookService;
+  /** Background jobs: graphile-worker on PostgreSQL, the built-in worker on SQLite. */
+  jobs: ManagedJobQueue;
+  /** The durable webhook inbox (webhook_deliveries), shared by every provider. */
+  webhooks: WebhookService;
+  /** Sends into a conversation on its own channel. */
+  senders: ChannelSenders;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
-  /** Starts the background worker in this process; absent until a job kind exists. */
-  startWorker?: () => Promise<{ stop(): Promise<void> }>;
+  /** Starts the background worker in this process (`zia serve` unless --no-worker, `zia worker`). */
+  startWorker(): Promise<{ stop(): Promise<void> }>;
   close(): Promise<void>;
 }
 
+/** Dependencies a test may supply in place of the real ones (doubles of the outside world). */
 export interface ServiceOptions {
   db?: Db;
   dbOptions?: DbOptions;
-  /** The catalog (item names and prices for checkout); without it, checkout by item answers 503. */
+  /** The catalog (item names and prices for checkout). */
   catalog?: CatalogLookup;
   /** Sends checkout links over WhatsApp; without it, send-wa answers 503. */
   whatsappLinks?: WhatsAppLinkSender;
-  /** Where a paid order's thank-you is posted (the buyer's conversation). */
-  conversations?: Pick<ConversationService, 'appendMessage'>;
-  /** Extra work once an order is paid (e.g. delivering the thank-you on the buyer's channel). */
+  /** Where a paid order's thank-you is posted (default: the buyer's conversation). */
+  thankYouTo?: Pick<ConversationService, 'appendMessage'>;
+  /** Extra work once an order is paid. */
   onPaid?: PaidOrderHook;
+  /** The chat engine and conversations the channel workers run turns through. */
+  chat?: ChatEngine;
+  conversations?: ConversationService;
 }
 
 export function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Services {
@@ -104,7 +123,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
         )
       : new OfflineProvider({ tokenDelayMs: 20 });
   const conversationStore = new ConversationStore(db);
-  const conversations = new DefaultConversationService(conversationStore);
+  const conversations = options.conversations ?? new DefaultConversationService(conversationStore);
   const leads = new LeadService(new LeadStore(db), events);
   const stripe = new StripeGateway(config);
   const orders = new OrderStore(db);
@@ -125,19 +144,31 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     tenants,
     events,
     logger,
-    conversations: options.conversations ?? conversations,
+    conversations: options.thankYouTo ?? conversations,
     onPaid: options.onPaid,
   });
-  const chat = new DefaultChatEngine({
-    store: conversationStore,
-    leads,
-    events,
-    provider: ai,
-    prompts: new PromptBuilder(),
-    logger,
-    catalog,
-    checkout: payments,
-  });
+  const chat =
+    options.chat ??
+    new DefaultChatEngine({
+      store: conversationStore,
+      leads,
+      events,
+      provider: ai,
+      prompts: new PromptBuilder(),
+      logger,
+      catalog,
+      checkout: payments,
+    });
+
+  const jobs = createJobQueue(config, db, logger);
+  const webhooks = new WebhookService(db, new WebhookStore(db), jobs, logger);
+  const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
+  const metaSends = new MetaSends(tenants, graph, new OutboundStore(db), events, logger);
+  const messenger = new MetaDmSender('messenger', metaSends, () => conversations);
+  const instagram = new MetaDmSender('instagram', metaSends, () => conversations);
+  const senders: ChannelSenders = { messenger, instagram };
+  new MetaWorker({ tenants, inbox: webhooks, chat, conversations, sends: metaSends, senders: { messenger, instagram }, logger }).register();
+
   return {
     config,
     logger,
@@ -154,7 +185,15 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     leads,
     payments,
     stripeWebhooks,
+    jobs,
+    webhooks,
+    senders,
     shutdown: new AbortController(),
+    async startWorker() {
+      const worker = await jobs.start();
+      closers.push(() => worker.stop());
+      return worker;
+    },
     async close() {
       for (const c of closers.reverse()) await c();
       if (!options.db) await db.close();

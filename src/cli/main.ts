@@ -6,6 +6,7 @@ import { registerInit } from './commands/init.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
 import { registerTenant } from './commands/tenant.js';
+import { registerWorker } from './commands/worker.js';
 import { registerLeads } from './commands/leads.js';
 import { registerStats } from './commands/stats.js';
 import { registerWebhooks } from './commands/webhooks.js';
@@ -31,6 +32,7 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
     .exitOverride();
 
   registerServe(program, io, exit);
+  registerWorker(program, io, exit);
   registerMigrate(program, io, exit);
   registerInit(program, io, exit);
   registerTenant(program, io, exit);

@@ -3,6 +3,8 @@ import { pinoHttp } from 'pino-http';
 import type { Services } from '../container.js';
 import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
+import { metaRoutes } from '../features/channels/meta/meta-routes.js';
+import { webhookRoutes } from '../features/webhooks/webhook-routes.js';
 import { reportRoutes } from '../features/reports/reports-routes.js';
 import { catalogRoutes } from '../features/catalog/catalog-routes.js';
 import { chatRoutes } from '../features/chat/chat-routes.js';
@@ -49,14 +51,18 @@ export function createApp(services: Services): Express {
   // 2. CORS for browsers (the widget): ALLOWED_ORIGINS everywhere, a tenant's allowed_origins on its public routes.
   app.use(tenantCors({ allowedOrigins: config.ALLOWED_ORIGINS, siteUrl: config.SITE_URL, tenants: services.tenants, logger }));
 
-  // 3. Bodies: JSON with a limit; the raw bytes are kept for routes that check signatures.
+  // 3. Signed webhooks read their own raw bodies (the signature covers the exact bytes received), so
+  //    they are mounted before the shared parsers.
+  app.use(metaRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, logger }));
+
+  // 4. Bodies: JSON with a limit; the raw bytes are kept for routes that check signatures.
   const keepRaw = (req: unknown, _res: unknown, buf: Buffer) => {
     (req as { rawBody?: Buffer }).rawBody = buf;
   };
   app.use(express.json({ limit: '256kb', verify: keepRaw }));
   app.use(express.urlencoded({ extended: false, limit: '256kb', verify: keepRaw }));
 
-  // 4. Operational routes.
+  // 5. Operational routes.
   const ops = Router();
   ops.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -78,8 +84,9 @@ export function createApp(services: Services): Express {
   });
   app.use(ops);
 
-  // 5. Feature routes.
+  // 6. Feature routes.
   app.use(tenantRoutes(api, services.tenants));
+  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants }));
   app.use(reportRoutes(api, services));
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
   app.use(catalogRoutes(api, services.tenants, services.catalog));
@@ -97,7 +104,7 @@ export function createApp(services: Services): Express {
   app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations, limiter, config }));
   app.use(paymentRoutes(api, { tenants: services.tenants, payments: services.payments, webhooks: services.stripeWebhooks }));
 
-  // 6. Everything else: JSON 404, and one error handler.
+  // 7. Everything else: JSON 404, and one error handler.
   app.use(notFound());
   app.use(errorHandler(logger));
   return app;

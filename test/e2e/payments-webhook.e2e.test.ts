@@ -25,7 +25,7 @@ for (const dialect of dialects()) {
   test(`${dialect}: a signed checkout.session.completed marks the order paid once, however often it is delivered`, async (t) => {
     const convs = recordingConversations();
     const paidHook: string[] = [];
-    const h = await startPayments(dialect, { services: { conversations: convs.service, onPaid: async (o) => void paidHook.push(o.id) } });
+    const h = await startPayments(dialect, { services: { thankYouTo: convs.service, onPaid: async (o) => void paidHook.push(o.id) } });
     try {
       const tenant = await connectedTenant(h, 'beans');
       const conv = await conversationOf(h, tenant.id);
@@ -88,7 +88,7 @@ for (const dialect of dialects()) {
 
   test(`${dialect}: tampered body, wrong secret, stale timestamp or no signature → 400 and nothing changes`, async (t) => {
     const convs = recordingConversations();
-    const h = await startPayments(dialect, { services: { conversations: convs.service } });
+    const h = await startPayments(dialect, { services: { thankYouTo: convs.service } });
     try {
       const tenant = await connectedTenant(h, 'guarded');
       const link = await checkout(h, 'guarded', { plan_id: 'basic', conversation_id: await conversationOf(h, tenant.id) });
@@ -156,7 +156,7 @@ for (const dialect of dialects()) {
 
   test(`${dialect}: async payments wait for the outcome; expiry closes open orders; foreign accounts are ignored`, async (t) => {
     const convs = recordingConversations();
-    const h = await startPayments(dialect, { services: { conversations: convs.service } });
+    const h = await startPayments(dialect, { services: { thankYouTo: convs.service } });
     try {
       const tenant = await connectedTenant(h, 'sepa');
       const webhook = `${h.app.url}/v1/stripe/webhook`;

@@ -35,6 +35,10 @@ export async function serve(services: Services, io: CliIO, opts: { port?: number
   const [{ createApp }, { migrateLatest }] = await Promise.all([import('../../http/create-app.js'), import('../../db/migrate.js')]);
   const applied = await migrateLatest(services.db);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  // The job queue's own storage (graphile-worker's schema on PostgreSQL), prepared while the server
+  // starts listening; an enqueue before it is ready waits for the same promise.
+  const preparing = services.jobs.prepare();
+  preparing.catch(() => undefined);
 
   const app = createApp(services);
   const server: Server = app.listen(opts.port ?? config.PORT, opts.host ?? config.HOST);
@@ -44,6 +48,7 @@ export async function serve(services: Services, io: CliIO, opts: { port?: number
   server.headersTimeout = 66_000;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
+  await preparing;
   const worker = opts.worker ? await services.startWorker?.() : undefined;
 
   const where = services.db.dialect === 'sqlite' ? `sqlite ${config.sqlitePath}` : 'postgresql';

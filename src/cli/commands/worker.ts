@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { migrateLatest } from '../../db/migrate.js';
+import { withContext } from '../context.js';
+import { println, type CliIO } from '../io.js';
+import type { ExitHolder } from '../main.js';
+
+/** `zia worker`: the background worker alone, for scale-out (N servers with --no-worker, M workers). */
+export function registerWorker(program: Command, io: CliIO, exit: ExitHolder): void {
+  program
+    .command('worker')
+    .description('Run the background worker alone (webhook processing, sends) until SIGTERM')
+    .action(async () => {
+      exit.code = await withContext(
+        io,
+        async (services) => {
+          const applied = await migrateLatest(services.db);
+          if (applied.length > 0) services.logger.info({ applied }, 'migrations applied');
+          await services.jobs.prepare();
+          if (services.jobs.backend === 'sqlite') services.logger.warn('SQLite is owned by one process: run `zia serve --no-worker` beside this worker, never a second worker');
+          const worker = await services.startWorker!();
+          println(io.stdout, `zia worker running (${services.jobs.backend}, concurrency ${services.config.ZIA_WORKER_CONCURRENCY})`);
+          await new Promise<void>((resolve) => {
+            const signal = io.stopSignal;
+            if (!signal) return;
+            if (signal.aborted) resolve();
+            else signal.addEventListener('abort', () => resolve(), { once: true });
+          });
+          services.logger.info('worker shutting down: finishing jobs in progress');
+          services.shutdown.abort();
+          await worker.stop();
+          return 0;
+        },
+        { logLevel: 'config', migrate: false },
+      );
+    });
+}

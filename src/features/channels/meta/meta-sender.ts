@@ -1,0 +1,113 @@
+import type { Logger } from '../../../logger.js';
+import type { EventService } from '../../events/event-service.js';
+import type { TenantService, Tenant } from '../../tenants/tenant-service.js';
+import type { ConversationService } from '../../chat/chat.types.js';
+import { PermanentJobError } from '../../jobs/jobs.types.js';
+import type { ChannelSender, OutboundMessage, SendResult } from '../channel.types.js';
+import type { OutboundStore, SendOutcome } from '../outbound-store.js';
+import { GraphError, type GraphClient, type SendApiBody } from './graph-client.js';
+import { charCount, splitText, utf8Bytes } from './split-text.js';
+
+export const WINDOW_MS = 24 * 3_600_000;
+export const LIMITS = {
+  messenger: { limit: 2000, measure: charCount },
+  instagram: { limit: 1000, measure: utf8Bytes },
+} as const;
+
+/**
+ * Meta's side of every send: the page token, the 24 h window, the once-only record in outbound_sends,
+ * and the events. Used for bot replies by the worker and, through ChannelSender, by anyone that sends
+ * into a Messenger or Instagram conversation (payments, operators).
+ */
+export class MetaSends {
+  constructor(
+    private readonly tenants: TenantService,
+    private readonly graph: GraphClient,
+    private readonly outbound: OutboundStore,
+    private readonly events: EventService,
+    private readonly logger: Logger,
+  ) {}
+
+  token(tenant: Tenant): string {
+    const token = this.tenants.secrets(tenant).fb_page_token;
+    if (!token) throw new PermanentJobError(`tenant '${tenant.slug}' has no fb_page_token: set it with zia tenant update`);
+    return token;
+  }
+
+  /** Sends once under `key`; logs the one case that cannot be known (a send in flight at a crash). */
+  async once(tenant: Tenant, key: string, channel: string, call: () => Promise<string | null>): Promise<SendOutcome> {
+    const outcome = await this.outbound.once(tenant.id, key, channel, call, (err) => err instanceof GraphError && err.ambiguous);
+    if (!outcome.done && outcome.skipped === 'uncertain') {
+      this.logger.warn({ tenant: tenant.slug, key, channel }, 'send was in flight when a worker stopped; it may or may not have reached Meta, so it is not repeated');
+    }
+    return outcome;
+  }
+
+  sendMessage(tenant: Tenant, key: string, channel: string, body: SendApiBody): Promise<SendOutcome> {
+    const token = this.token(tenant);
+    return this.once(tenant, key, channel, () => this.graph.sendMessage(token, body));
+  }
+
+  replyToComment(tenant: Tenant, key: string, channel: 'fb_comment' | 'ig_comment', commentId: string, text: string): Promise<SendOutcome> {
+    const token = this.token(tenant);
+    return this.once(tenant, key, channel, () => this.graph.replyToComment(token, channel === 'fb_comment' ? 'facebook' : 'instagram', commentId, text));
+  }
+
+  async notSent(tenant: Tenant, conversationId: string | null, data: Record<string, unknown>): Promise<void> {
+    await this.events.record(tenant.id, 'reply_not_sent', { conversationId, data });
+    this.logger.info({ tenant: tenant.slug, ...data }, 'reply not sent');
+  }
+
+  async record(tenant: Tenant, type: 'reply_sent' | 'reply_failed' | 'public_reply_sent' | 'private_reply_sent' | 'comment_received', conversationId: string | null, data: Record<string, unknown>) {
+    await this.events.record(tenant.id, type, { conversationId, data });
+  }
+}
+
+/** Direct messages on Messenger or Instagram, split to the channel's limit, only inside the 24 h window. */
+export class MetaDmSender implements ChannelSender {
+  constructor(
+    private readonly channel: 'messenger' | 'instagram',
+    private readonly sends: MetaSends,
+    private readonly conversations: () => ConversationService | undefined,
+  ) {}
+
+  async send(msg: OutboundMessage): Promise<SendResult> {
+    const last = msg.lastInboundAt ? Date.parse(msg.lastInboundAt) : NaN;
+    if (!Number.isFinite(last) || Date.now() - last > WINDOW_MS) {
+      const reason = 'outside_24h_window';
+      await this.sends.notSent(msg.tenant, msg.conversationId, { channel: this.channel, reason, key: msg.idempotencyKey });
+      await this.delivery(msg, { status: 'not_sent', errorCode: reason });
+      return { providerMessageId: null, sent: false, reason };
+    }
+    const { limit, measure } = LIMITS[this.channel];
+    const parts = splitText(msg.text, limit, measure);
+    let providerMessageId: string | null = null;
+    try {
+      for (const [i, text] of parts.entries()) {
+        const outcome = await this.sends.sendMessage(msg.tenant, `${msg.idempotencyKey}:${i}`, this.channel, {
+          recipient: { id: msg.externalUserId },
+          messaging_type: 'RESPONSE',
+          message: { text },
+        });
+        if ('providerMessageId' in outcome) providerMessageId = outcome.providerMessageId ?? providerMessageId;
+      }
+    } catch (err) {
+      if (err instanceof GraphError && !err.transient) {
+        const windowClosed = err.info.code === 10;
+        if (windowClosed) await this.sends.notSent(msg.tenant, msg.conversationId, { channel: this.channel, reason: err.reason, key: msg.idempotencyKey });
+        else await this.sends.record(msg.tenant, 'reply_failed', msg.conversationId, { channel: this.channel, reason: err.reason });
+        await this.delivery(msg, { status: 'failed', errorCode: String(err.info.code ?? 'error') });
+      }
+      throw err;
+    }
+    await this.sends.record(msg.tenant, 'reply_sent', msg.conversationId, { channel: this.channel, parts: parts.length });
+    await this.delivery(msg, { status: 'sent', providerMessageId: providerMessageId ?? undefined });
+    return { providerMessageId, sent: true };
+  }
+
+  private async delivery(msg: OutboundMessage, update: { status: string; providerMessageId?: string; errorCode?: string }): Promise<void> {
+    const conversations = this.conversations();
+    if (!conversations || !msg.messageId) return;
+    await conversations.updateDelivery(msg.tenant.id, { messageId: msg.messageId }, update);
+  }
+}

@@ -1,0 +1,157 @@
+import type { Logger } from '../../../logger.js';
+import type { ChatEngine, ConversationService, TurnResult } from '../../chat/chat.types.js';
+import { PermanentJobError } from '../../jobs/jobs.types.js';
+import type { TenantService, Tenant } from '../../tenants/tenant-service.js';
+import type { DeliveryRecord } from '../../webhooks/webhook-store.js';
+import type { WebhookService } from '../../webhooks/webhook-service.js';
+import { parseInput } from '../../../validation.js';
+import { GraphError } from './graph-client.js';
+import { LIMITS, type MetaDmSender, type MetaSends } from './meta-sender.js';
+import { metaCommentItemSchema, metaMessageItemSchema, type MetaCommentItem } from './meta.schemas.js';
+import { truncateText } from './split-text.js';
+
+const PRIVATE_REPLY_WINDOW_MS = 7 * 24 * 3_600_000;
+const DEFAULT_PUBLIC_REPLY = "Thanks for your comment! We've sent you a private message.";
+
+interface SavedTurn {
+  conversationId: string;
+  reply: string | null;
+  replyMessageId: string | null;
+}
+
+export interface MetaWorkerDeps {
+  tenants: TenantService;
+  inbox: WebhookService;
+  chat: ChatEngine;
+  conversations?: ConversationService;
+  sends: MetaSends;
+  senders: { messenger: MetaDmSender; instagram: MetaDmSender };
+  logger: Logger;
+}
+
+/**
+ * Processes Meta inbox items in the worker: one turn of the chat engine, then the reply through the
+ * Graph API. The turn's reply is saved on the delivery before anything is sent, so a retry (after a
+ * Graph error or a crash) sends the same reply instead of asking the engine again; every send is keyed
+ * on the delivery, so a retry never repeats a send that went out.
+ */
+export class MetaWorker {
+  constructor(private readonly deps: MetaWorkerDeps) {}
+
+  register(): void {
+    this.deps.inbox.register('meta.message', (d) => this.permanentOnRefusal(() => this.message(d)));
+    this.deps.inbox.register('meta.comment', (d) => this.permanentOnRefusal(() => this.comment(d)));
+  }
+
+  /** A permanent Graph refusal parks the job with Meta's reason instead of retrying it for hours. */
+  private async permanentOnRefusal(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if (err instanceof GraphError && !err.transient) throw new PermanentJobError(err.message);
+      throw err;
+    }
+  }
+
+  private async tenantOf(d: DeliveryRecord): Promise<Tenant> {
+    const tenant = d.tenantId ? await this.deps.tenants.getById(d.tenantId).catch(() => undefined) : undefined;
+    if (!tenant) throw new PermanentJobError('the tenant of this delivery no longer exists');
+    return tenant;
+  }
+
+  /** The engine's turn, run once per delivery; a retry reuses the saved reply. */
+  private async turn(d: DeliveryRecord, run: () => Promise<TurnResult>): Promise<SavedTurn | null> {
+    const saved = d.result as (SavedTurn & { turn?: boolean }) | null;
+    if (saved?.turn) return saved;
+    const result = await run();
+    // An engine that returns the earlier reply for a duplicate lets a retry still deliver it (sends are
+    // keyed, so this never sends twice); one that returns null leaves nothing to send.
+    if (result.duplicate && result.reply === null) {
+      // The engine already answered this message id, but the reply was not saved here: the process
+      // stopped between the two. Re-asking would answer twice, so the item ends without a send.
+      this.deps.logger.warn({ delivery: d.id, external_id: d.externalId }, 'turn already ran for this message before a crash; its reply was not saved, nothing sent');
+      return null;
+    }
+    const turn: SavedTurn = { conversationId: result.conversationId, reply: result.reply, replyMessageId: result.replyMessageId };
+    await this.deps.inbox.saveResult(d.id, { ...turn, turn: true });
+    return turn;
+  }
+
+  private async message(d: DeliveryRecord): Promise<void> {
+    const item = parseInput(metaMessageItemSchema, d.payload, 'delivery');
+    const tenant = await this.tenantOf(d);
+    const turn = await this.turn(d, () =>
+      this.deps.chat.runTurn({
+        tenant,
+        channel: item.channel,
+        externalUserId: item.senderId,
+        text: item.text,
+        providerMessageId: item.mid,
+        ...(item.media.length > 0 ? { media: item.media } : {}),
+      }),
+    );
+    if (!turn?.reply) return;
+    const conversation = await this.deps.conversations?.find(tenant.id, item.channel, item.senderId);
+    const inboundAt = item.timestamp ? new Date(item.timestamp).toISOString() : d.createdAt;
+    const lastInboundAt = [conversation?.lastInboundAt, inboundAt].filter((v): v is string => Boolean(v)).sort().pop() ?? null;
+    await this.deps.senders[item.channel].send({
+      tenant,
+      channel: item.channel,
+      conversationId: turn.conversationId,
+      externalUserId: item.senderId,
+      text: turn.reply,
+      lastInboundAt,
+      ...(turn.replyMessageId ? { messageId: turn.replyMessageId } : {}),
+      idempotencyKey: `meta:${d.externalId}:reply`,
+    });
+  }
+
+  private async comment(d: DeliveryRecord): Promise<void> {
+    const item = parseInput(metaCommentItemSchema, d.payload, 'delivery');
+    const tenant = await this.tenantOf(d);
+    const opts = tenant.settings.comments ?? {};
+    const keywords = opts.keywords ?? [];
+    if (keywords.length > 0 && !keywords.some((k) => item.text.toLowerCase().includes(k.toLowerCase()))) {
+      this.deps.logger.debug({ delivery: d.id }, 'comment has none of the keywords; not answered');
+      return;
+    }
+    const turn = await this.turn(d, () =>
+      this.deps.chat.runTurn({
+        tenant,
+        channel: item.channel,
+        externalUserId: item.fromId,
+        text: item.text,
+        providerMessageId: item.commentId,
+        ...(item.fromName ? { userName: item.fromName } : {}),
+      }),
+    );
+    if (!turn) return;
+    if (!(d.result as { turn?: boolean } | null)?.turn) {
+      await this.deps.sends.record(tenant, 'comment_received', turn.conversationId, { channel: item.channel, comment_id: item.commentId });
+    }
+    if (!turn.reply) return;
+    const privateOn = opts.private_reply !== false;
+    const publicOn = opts.public_reply !== false;
+    if (privateOn) await this.privateReply(d, tenant, item, turn);
+    if (publicOn) {
+      const text = opts.public_reply_text ?? (privateOn ? DEFAULT_PUBLIC_REPLY : turn.reply);
+      const outcome = await this.deps.sends.replyToComment(tenant, `meta:${d.externalId}:public`, item.channel, item.commentId, truncateText(text, 8000, (s) => s.length));
+      if (outcome.done) await this.deps.sends.record(tenant, 'public_reply_sent', turn.conversationId, { channel: item.channel, comment_id: item.commentId });
+    }
+  }
+
+  /** One private reply per comment (Meta allows exactly one, within 7 days), with the full answer. */
+  private async privateReply(d: DeliveryRecord, tenant: Tenant, item: MetaCommentItem, turn: SavedTurn): Promise<void> {
+    const created = item.createdTime ? item.createdTime * 1000 : Date.parse(d.createdAt);
+    if (Date.now() - created > PRIVATE_REPLY_WINDOW_MS) {
+      await this.deps.sends.notSent(tenant, turn.conversationId, { channel: item.channel, reason: 'private_reply_window_closed', comment_id: item.commentId });
+      return;
+    }
+    const { limit, measure } = item.channel === 'fb_comment' ? LIMITS.messenger : LIMITS.instagram;
+    const outcome = await this.deps.sends.sendMessage(tenant, `meta:${d.externalId}:private`, item.channel, {
+      recipient: { comment_id: item.commentId },
+      message: { text: truncateText(turn.reply!, limit, measure) },
+    });
+    if (outcome.done) await this.deps.sends.record(tenant, 'private_reply_sent', turn.conversationId, { channel: item.channel, comment_id: item.commentId });
+  }
+}

@@ -1,0 +1,154 @@
+import type { Knex } from 'knex';
+import { newId, nowIso, readJson, readTime, writeJson } from '../../db/dialect.js';
+import type { Db } from '../../db/create-db.js';
+
+/**
+ * The `jobs` table. On SQLite it is the whole queue (queued → running → deleted on success, or dead);
+ * on PostgreSQL the queue engine keeps live jobs in its own schema and this table keeps only the dead
+ * ones, so "dead jobs" look the same to an operator on both. Jobs belong to no tenant: the payload
+ * names what it works on.
+ */
+export interface JobRow {
+  id: string;
+  kind: string;
+  payload: Record<string, unknown>;
+  status: 'queued' | 'running' | 'dead';
+  runAt: string;
+  attempts: number;
+  maxAttempts: number;
+  lastError: string | null;
+  jobKey: string | null;
+  createdAt: string;
+}
+
+function toRow(r: any): JobRow {
+  return {
+    id: r.id,
+    kind: r.kind,
+    payload: readJson(r.payload, {}),
+    status: r.status,
+    runAt: readTime(r.run_at)!,
+    attempts: Number(r.attempts),
+    maxAttempts: Number(r.max_attempts),
+    lastError: r.last_error ?? null,
+    jobKey: r.job_key ?? null,
+    createdAt: readTime(r.created_at)!,
+  };
+}
+
+export class JobStore {
+  constructor(private readonly db: Db) {}
+
+  private q(trx?: Knex.Transaction) {
+    return (trx ?? this.db.knex)('jobs');
+  }
+
+  async insert(
+    job: { kind: string; payload: Record<string, unknown>; status: 'queued' | 'dead'; runAt: string; maxAttempts: number; jobKey?: string; attempts?: number; lastError?: string },
+    trx?: Knex.Transaction,
+  ): Promise<string | undefined> {
+    if (job.jobKey && job.status === 'queued') {
+      const pending = await this.q(trx).where({ job_key: job.jobKey }).whereIn('status', ['queued', 'running']).first('id');
+      if (pending) return undefined;
+    }
+    const id = newId();
+    const now = nowIso();
+    await this.q(trx).insert({
+      id,
+      kind: job.kind,
+      payload: writeJson(job.payload),
+      status: job.status,
+      run_at: job.runAt,
+      attempts: job.attempts ?? 0,
+      max_attempts: job.maxAttempts,
+      last_error: job.lastError ?? null,
+      job_key: job.jobKey ?? null,
+      created_at: now,
+      updated_at: now,
+    });
+    return id;
+  }
+
+  /** Due jobs of the given kinds, oldest first; a running job whose lease expired counts as due. */
+  async due(kinds: string[], limit: number, now: string): Promise<JobRow[]> {
+    if (kinds.length === 0 || limit <= 0) return [];
+    const rows = await this.q()
+      .whereIn('kind', kinds)
+      .where((w) => w.where((a) => a.where('status', 'queued').where('run_at', '<=', now)).orWhere((b) => b.where('status', 'running').where('locked_until', '<', now)))
+      .orderBy('run_at')
+      .limit(limit);
+    return rows.map(toRow);
+  }
+
+  /** Takes the job if nobody else did meanwhile; the lease lets another owner reclaim it after a crash. */
+  async claim(id: string, workerId: string, lockedUntil: string, now: string): Promise<boolean> {
+    const n = await this.q()
+      .where({ id })
+      .where((w) => w.where('status', 'queued').orWhere((b) => b.where('status', 'running').where('locked_until', '<', now)))
+      .update({ status: 'running', locked_by: workerId, locked_until: lockedUntil, attempts: this.db.knex.raw('attempts + 1'), updated_at: now });
+    return n === 1;
+  }
+
+  async extend(ids: string[], workerId: string, lockedUntil: string): Promise<void> {
+    if (ids.length === 0) return;
+    await this.q().whereIn('id', ids).where({ locked_by: workerId, status: 'running' }).update({ locked_until: lockedUntil });
+  }
+
+  async complete(id: string): Promise<void> {
+    await this.q().where({ id }).delete();
+  }
+
+  async retry(id: string, runAt: string, error: string): Promise<void> {
+    await this.q().where({ id }).update({ status: 'queued', run_at: runAt, locked_by: null, locked_until: null, last_error: error, updated_at: nowIso() });
+  }
+
+  async markDead(id: string, error: string): Promise<void> {
+    await this.q().where({ id }).update({ status: 'dead', locked_by: null, locked_until: null, last_error: error, updated_at: nowIso() });
+  }
+
+  /** The sole owner starts: whatever a previous process held is free again at once. */
+  async releaseAllRunning(): Promise<number> {
+    return this.q().where({ status: 'running' }).update({ status: 'queued', locked_by: null, locked_until: null, updated_at: nowIso() });
+  }
+
+  async nextRunAt(kinds: string[]): Promise<string | null> {
+    if (kinds.length === 0) return null;
+    const row = await this.q().whereIn('kind', kinds).where('status', 'queued').min('run_at as next').first();
+    return readTime(row?.next);
+  }
+
+  async listDead(limit = 100): Promise<JobRow[]> {
+    return (await this.q().where({ status: 'dead' }).orderBy('updated_at', 'desc').limit(limit)).map(toRow);
+  }
+
+  async get(id: string): Promise<JobRow | undefined> {
+    const r = await this.q().where({ id }).first();
+    return r ? toRow(r) : undefined;
+  }
+
+  async delete(id: string, trx?: Knex.Transaction): Promise<void> {
+    await this.q(trx).where({ id }).delete();
+  }
+
+  // Heartbeats of the PostgreSQL queue engine's workers.
+  async beat(workerIds: string[], now: string): Promise<void> {
+    if (workerIds.length === 0) return;
+    await this.db.knex('job_workers').insert(workerIds.map((worker_id) => ({ worker_id, beat_at: now }))).onConflict('worker_id').merge();
+  }
+
+  async forget(workerIds: string[]): Promise<void> {
+    if (workerIds.length === 0) return;
+    await this.db.knex('job_workers').whereIn('worker_id', workerIds).delete();
+  }
+
+  /** Worker ids seen alive since `since`. */
+  async alive(workerIds: string[], since: string): Promise<Set<string>> {
+    if (workerIds.length === 0) return new Set();
+    const rows = await this.db.knex('job_workers').whereIn('worker_id', workerIds).where('beat_at', '>=', since).select('worker_id');
+    return new Set(rows.map((r: any) => r.worker_id));
+  }
+
+  async pruneBeats(before: string): Promise<void> {
+    await this.db.knex('job_workers').where('beat_at', '<', before).delete();
+  }
+}

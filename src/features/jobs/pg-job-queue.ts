@@ -1,0 +1,191 @@
+import { EventEmitter } from 'node:events';
+import type { Db } from '../../db/create-db.js';
+import { nowIso, toIso } from '../../db/dialect.js';
+import { NotFoundError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { retryDelayMs } from './backoff.js';
+import { errorText, type ManagedJobQueue, type QueueOptions } from './job-queue.js';
+import type { JobRow, JobStore } from './job-store.js';
+import { PermanentJobError, type EnqueueOptions, type JobHandler } from './jobs.types.js';
+
+/**
+ * PostgreSQL backend on graphile-worker: jobs are added with its `add_job()` SQL function through the
+ * producer's own Knex transaction (so the inbox row and its job commit or roll back together), workers
+ * are woken by LISTEN/NOTIFY and take jobs with SKIP LOCKED, so any number of processes share the work.
+ *
+ * Two things are ours on top of it:
+ * - retry timing: a failed attempt is re-added with an exponential delay with jitter (the engine's own
+ *   schedule is a fixed exp(attempts) seconds); the attempt count travels in the payload envelope and
+ *   the engine's max_attempts is the remaining budget, so crash re-runs count too;
+ * - crash recovery in seconds: the engine only frees locks older than four hours, so every process
+ *   records a heartbeat per engine worker and frees the jobs of workers whose heartbeat stopped.
+ * Dead jobs are copied to our `jobs` table (status dead), the same place as on SQLite.
+ */
+
+const MIGRATION_LOCK = 0x7a1a_0b5; // any constant: serialises the engine's migrations across processes
+const BEAT_MS = 5_000;
+const STALE_MS = 20_000;
+
+interface Envelope {
+  p: Record<string, unknown>;
+  /** Attempts consumed by earlier jobs of this chain. */
+  a: number;
+  /** The chain's attempt budget. */
+  m: number;
+}
+
+export class PgJobQueue implements ManagedJobQueue {
+  readonly backend = 'graphile-worker' as const;
+  private readonly handlers = new Map<string, JobHandler>();
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly store: JobStore,
+    private readonly logger: Logger,
+    private readonly options: QueueOptions & { connectionString: string; pollMs?: number; heartbeatMs?: number; staleMs?: number },
+  ) {}
+
+  prepare(): Promise<void> {
+    this.ready ??= this.migrate().catch((err) => {
+      this.ready = undefined;
+      throw err;
+    });
+    return this.ready;
+  }
+
+  private async migrate(): Promise<void> {
+    const { runMigrations } = await import('graphile-worker');
+    await this.db.knex.transaction(async (trx) => {
+      await trx.raw('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+      await runMigrations({ connectionString: this.options.connectionString, logger: await this.engineLogger() });
+    });
+  }
+
+  async enqueue(kind: string, payload: Record<string, unknown>, options: EnqueueOptions = {}): Promise<void> {
+    await this.prepare();
+    const max = options.maxAttempts ?? this.options.maxAttempts;
+    const envelope: Envelope = { p: payload, a: 0, m: max };
+    await (options.trx ?? this.db.knex).raw(
+      `select graphile_worker.add_job(identifier => ?, payload => ?::json, run_at => ?::timestamptz, max_attempts => ?::int, job_key => ?, job_key_mode => 'preserve_run_at')`,
+      [kind, JSON.stringify(envelope), options.runAt ? toIso(options.runAt) : null, max, options.jobKey ?? null],
+    );
+  }
+
+  register(kind: string, handler: JobHandler): void {
+    this.handlers.set(kind, handler);
+  }
+
+  async start(): Promise<{ stop(): Promise<void> }> {
+    await this.prepare();
+    const { run } = await import('graphile-worker');
+    const taskList: Record<string, (payload: unknown, helpers: any) => Promise<void>> = {};
+    for (const [kind, handler] of this.handlers) taskList[kind] = (payload, helpers) => this.runTask(kind, handler, payload as Envelope, helpers);
+
+    // Jobs are locked under the pool's id (batched fetching) or a worker's id: both beat.
+    const workerIds = new Set<string>();
+    const events = new EventEmitter();
+    events.on('pool:create', ({ workerPool }) => workerIds.add(workerPool.id));
+    events.on('pool:release', ({ workerPool }) => workerIds.delete(workerPool.id));
+    events.on('worker:create', ({ worker }) => workerIds.add(worker.workerId));
+    events.on('worker:stop', ({ worker }) => workerIds.delete(worker.workerId));
+
+    const runner = await run({
+      connectionString: this.options.connectionString,
+      concurrency: this.options.concurrency,
+      // LISTEN takes one connection; job fetches and completions are batched, so a few more suffice.
+      maxPoolSize: Math.min(10, this.options.concurrency + 2),
+      pollInterval: this.options.pollMs ?? 2_000,
+      noHandleSignals: true,
+      taskList,
+      events: events as any,
+      logger: await this.engineLogger(),
+    });
+    const beat = async () => {
+      try {
+        await this.store.beat([...workerIds], nowIso());
+        await this.freeOrphans(workerIds);
+      } catch (err) {
+        this.logger.warn({ err }, 'worker heartbeat failed');
+      }
+    };
+    await beat();
+    const timer = setInterval(beat, this.options.heartbeatMs ?? BEAT_MS);
+    this.logger.info({ backend: this.backend, concurrency: this.options.concurrency, kinds: [...this.handlers.keys()] }, 'worker started');
+    let stopping: Promise<void> | undefined;
+    const stopOnce = async () => {
+      clearInterval(timer);
+      const ids = [...workerIds];
+      await runner.stop();
+      await this.store.forget(ids).catch(() => undefined);
+      this.logger.info('worker stopped');
+    };
+    // Idempotent: `zia serve` stops it on SIGTERM and services.close() stops it again.
+    return { stop: () => (stopping ??= stopOnce()) };
+  }
+
+  /** Frees jobs locked by engine workers that stopped beating (their process was killed). */
+  private async freeOrphans(own: Set<string>): Promise<void> {
+    const stale = toIso(Date.now() - (this.options.staleMs ?? STALE_MS));
+    const rows = await this.db.knex.raw(
+      `select distinct locked_by from graphile_worker.jobs where locked_by is not null and locked_at < ?::timestamptz`,
+      [stale],
+    );
+    const lockers = (rows.rows as Array<{ locked_by: string }>).map((r) => r.locked_by).filter((id) => !own.has(id));
+    if (lockers.length === 0) return;
+    const alive = await this.store.alive(lockers, stale);
+    const dead = lockers.filter((id) => !alive.has(id));
+    if (dead.length === 0) return;
+    await this.db.knex.raw('select graphile_worker.force_unlock_workers(?::text[])', [dead]);
+    await this.store.forget(dead);
+    this.logger.warn({ workers: dead }, 'freed jobs held by workers that stopped (process killed?); they run again');
+    await this.store.pruneBeats(toIso(Date.now() - 3_600_000));
+  }
+
+  private async runTask(kind: string, handler: JobHandler, envelope: Envelope, helpers: any): Promise<void> {
+    const attempt = envelope.a + Number(helpers.job.attempts);
+    const ctx = { attempt, maxAttempts: envelope.m, lastAttempt: attempt >= envelope.m };
+    try {
+      await handler(envelope.p, ctx);
+    } catch (err) {
+      const reason = errorText(err);
+      if (err instanceof PermanentJobError || ctx.lastAttempt) {
+        await this.store.insert({ kind, payload: envelope.p, status: 'dead', runAt: nowIso(), attempts: attempt, maxAttempts: envelope.m, lastError: reason });
+        this.logger.error({ job: String(helpers.job.id), kind, attempt, reason }, 'job parked as dead');
+        return;
+      }
+      const delay = retryDelayMs(attempt, this.options.backoffMs);
+      const next: Envelope = { ...envelope, a: attempt };
+      await helpers.withPgClient((client: any) =>
+        client.query(
+          `select graphile_worker.add_job($1, $2::json, run_at => now() + $3 * interval '1 millisecond', max_attempts => $4::int)`,
+          [kind, JSON.stringify(next), delay, envelope.m - attempt],
+        ),
+      );
+      this.logger.warn({ job: String(helpers.job.id), kind, attempt, retry_in_ms: delay, reason }, 'job failed; will retry');
+    }
+  }
+
+  async listDead(limit?: number): Promise<JobRow[]> {
+    return this.store.listDead(limit);
+  }
+
+  async replayDead(id: string): Promise<void> {
+    const job = await this.store.get(id);
+    if (!job || job.status !== 'dead') throw new NotFoundError(`dead job '${id}' not found`);
+    await this.db.knex.transaction(async (trx) => {
+      await this.store.delete(id, trx);
+      await this.enqueue(job.kind, job.payload, { trx, maxAttempts: job.maxAttempts });
+    });
+  }
+
+  private async engineLogger() {
+    const { Logger } = await import('graphile-worker');
+    const log = this.logger.child({ component: 'graphile-worker' });
+    return new Logger(() => (level: string, message: string, meta?: unknown) => {
+      if (level === 'error') log.error({ meta }, message);
+      else if (level === 'warning') log.warn({ meta }, message);
+      else log.debug(message);
+    });
+  }
+}

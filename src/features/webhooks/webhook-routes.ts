@@ -1,0 +1,56 @@
+import { Router } from 'express';
+import type { Api } from '../../http/api.js';
+import type { ManagedJobQueue } from '../jobs/job-queue.js';
+import type { TenantService } from '../tenants/tenant-service.js';
+import type { DeliveryRecord } from './webhook-store.js';
+import type { WebhookService } from './webhook-service.js';
+import { deliveryListQuerySchema, idParamsSchema } from './webhook.schemas.js';
+
+/** The inbox and dead jobs, for operators: what arrived, what happened to it, and a way to run it again. */
+export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: ManagedJobQueue; tenants: TenantService }): Router {
+  const router = Router();
+  api.route(
+    router,
+    { method: 'get', path: '/v1/admin/webhooks/deliveries', summary: 'Webhook delivery log (newest first)', tag: 'webhooks', auth: 'admin', query: deliveryListQuerySchema },
+    async ({ query }) => {
+      const tenant = query.tenant ? await deps.tenants.get(query.tenant) : undefined;
+      const rows = await deps.webhooks.list({ status: query.status, provider: query.provider, tenantId: tenant?.id, limit: query.limit });
+      return { deliveries: rows.map(view), counts: await deps.webhooks.countByStatus() };
+    },
+  );
+  api.route(
+    router,
+    { method: 'post', path: '/v1/admin/webhooks/deliveries/:id/replay', summary: 'Process a delivery again (dead, failed or processed)', tag: 'webhooks', auth: 'admin', params: idParamsSchema },
+    async ({ params }) => ({ delivery: view(await deps.webhooks.replay(params.id)) }),
+  );
+  api.route(router, { method: 'get', path: '/v1/admin/jobs/dead', summary: 'Jobs parked as dead', tag: 'webhooks', auth: 'admin' }, async () => ({
+    backend: deps.jobs.backend,
+    jobs: (await deps.jobs.listDead()).map((j) => ({ id: j.id, kind: j.kind, attempts: j.attempts, last_error: j.lastError, payload: j.payload })),
+  }));
+  api.route(
+    router,
+    { method: 'post', path: '/v1/admin/jobs/dead/:id/replay', summary: 'Requeue a dead job with a fresh attempt budget', tag: 'webhooks', auth: 'admin', params: idParamsSchema },
+    async ({ params }) => {
+      await deps.jobs.replayDead(params.id);
+      return { requeued: params.id };
+    },
+  );
+  return router;
+}
+
+function view(d: DeliveryRecord) {
+  return {
+    id: d.id,
+    provider: d.provider,
+    external_id: d.externalId,
+    tenant_id: d.tenantId,
+    kind: d.kind,
+    status: d.status,
+    attempts: d.attempts,
+    duplicates: d.duplicates,
+    last_error: d.lastError,
+    processed_at: d.processedAt,
+    created_at: d.createdAt,
+    updated_at: d.updatedAt,
+  };
+}

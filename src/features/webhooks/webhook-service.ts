@@ -1,0 +1,129 @@
+import type { Db } from '../../db/create-db.js';
+import { ConflictError, NotFoundError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { JobContext, JobQueue } from '../jobs/jobs.types.js';
+import { PermanentJobError } from '../jobs/jobs.types.js';
+import { errorText } from '../jobs/job-queue.js';
+import type { DeliveryRecord, DeliveryStatus, WebhookStore } from './webhook-store.js';
+
+/** One unit of work split out of a provider's webhook payload. */
+export interface InboxItem {
+  externalId: string;
+  tenantId: string | null;
+  /** The job kind that processes it. */
+  kind: string;
+  payload: unknown;
+  /** 'ignored' records the item without work (unknown page, …), with the reason in last_error. */
+  ignoredReason?: string;
+}
+
+export interface AcceptSummary {
+  accepted: number;
+  duplicates: number;
+  ignored: number;
+}
+
+export type DeliveryHandler = (delivery: DeliveryRecord, ctx: JobContext) => Promise<void>;
+
+/**
+ * The durable inbox: every item of an acknowledged webhook is a row in webhook_deliveries and, in the
+ * same transaction, a job. The job runs the item's handler; the row's status tells an operator what
+ * happened (received → processed, failed while retrying, dead when parked) and can be replayed.
+ */
+export class WebhookService {
+  constructor(
+    private readonly db: Db,
+    private readonly store: WebhookStore,
+    private readonly jobs: JobQueue,
+    private readonly logger: Logger,
+  ) {}
+
+  async accept(provider: string, items: InboxItem[]): Promise<AcceptSummary> {
+    const summary: AcceptSummary = { accepted: 0, duplicates: 0, ignored: 0 };
+    if (items.length === 0) return summary;
+    const dupes: string[] = [];
+    await this.db.knex.transaction(async (trx) => {
+      for (const item of items) {
+        const ignored = item.ignoredReason !== undefined || item.tenantId === null;
+        const { id, duplicate } = await this.store.record(
+          {
+            provider,
+            externalId: item.externalId,
+            tenantId: item.tenantId,
+            kind: item.kind,
+            status: ignored ? 'ignored' : 'received',
+            payload: item.payload,
+            lastError: ignored ? (item.ignoredReason ?? 'no tenant') : undefined,
+          },
+          trx,
+        );
+        if (duplicate) {
+          summary.duplicates++;
+          dupes.push(item.externalId);
+        } else if (ignored) summary.ignored++;
+        else {
+          summary.accepted++;
+          // No job key: the delivery is new in this transaction, so it cannot have a job yet.
+          await this.jobs.enqueue(item.kind, { deliveryId: id }, { trx });
+        }
+      }
+    });
+    if (dupes.length > 0) this.logger.info({ provider, external_ids: dupes.slice(0, 20), count: dupes.length }, 'duplicate webhook items ignored');
+    return summary;
+  }
+
+  /** Registers the processing of one kind of item; the row's status follows the job's fate. */
+  register(kind: string, handler: DeliveryHandler): void {
+    this.jobs.register(kind, async (payload, ctx) => {
+      const delivery = await this.store.get(String(payload.deliveryId));
+      if (!delivery) throw new PermanentJobError(`delivery ${String(payload.deliveryId)} not found`);
+      // A job that finished its work but died before it was marked done is not done twice.
+      if (delivery.status === 'processed' || delivery.status === 'ignored') return;
+      try {
+        await handler(delivery, ctx);
+        await this.store.markProcessed(delivery.id, ctx.attempt);
+      } catch (err) {
+        const parked = err instanceof PermanentJobError || ctx.lastAttempt;
+        await this.store.markFailed(delivery.id, parked ? 'dead' : 'failed', ctx.attempt, errorText(err));
+        if (parked) this.logger.error({ delivery: delivery.id, kind, external_id: delivery.externalId, reason: errorText(err) }, 'webhook item parked as dead');
+        throw err;
+      }
+    });
+  }
+
+  get(id: string): Promise<DeliveryRecord | undefined> {
+    return this.store.get(id);
+  }
+
+  async getOrThrow(id: string): Promise<DeliveryRecord> {
+    const d = await this.store.get(id);
+    if (!d) throw new NotFoundError(`delivery '${id}' not found`);
+    return d;
+  }
+
+  list(filter: { tenantId?: string; status?: DeliveryStatus; provider?: string; limit?: number }): Promise<DeliveryRecord[]> {
+    return this.store.list(filter);
+  }
+
+  countByStatus(): Promise<Record<string, number>> {
+    return this.store.countByStatus();
+  }
+
+  /** Keeps what the handler produced (the reply), so a retry after a crash can still deliver it. */
+  saveResult(id: string, result: Record<string, unknown>): Promise<void> {
+    return this.store.saveResult(id, result);
+  }
+
+  /** Runs a delivery again (dead, failed, or a processed one an operator wants redone). */
+  async replay(id: string): Promise<DeliveryRecord> {
+    const d = await this.getOrThrow(id);
+    if (!d.tenantId || !d.kind) throw new ConflictError(`delivery '${id}' has no tenant; nothing to replay`);
+    if (d.status === 'received') throw new ConflictError(`delivery '${id}' is already queued`);
+    await this.db.knex.transaction(async (trx) => {
+      await this.store.requeue(id, trx);
+      await this.jobs.enqueue(d.kind!, { deliveryId: id }, { trx });
+    });
+    this.logger.info({ delivery: id, was: d.status }, 'webhook delivery replayed');
+    return (await this.store.get(id))!;
+  }
+}

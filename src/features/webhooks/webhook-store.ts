@@ -1,0 +1,123 @@
+import type { Knex } from 'knex';
+import type { Db } from '../../db/create-db.js';
+import { newId, nowIso, readJson, readTime, writeJson } from '../../db/dialect.js';
+
+export const DELIVERY_STATUSES = ['received', 'processed', 'failed', 'ignored', 'dead'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export interface DeliveryRecord {
+  id: string;
+  provider: string;
+  externalId: string;
+  tenantId: string | null;
+  kind: string | null;
+  status: DeliveryStatus;
+  attempts: number;
+  duplicates: number;
+  lastError: string | null;
+  payload: Record<string, unknown>;
+  result: Record<string, unknown> | null;
+  processedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function toRecord(r: any): DeliveryRecord {
+  return {
+    id: r.id,
+    provider: r.provider,
+    externalId: r.external_id,
+    tenantId: r.tenant_id ?? null,
+    kind: r.kind ?? null,
+    status: r.status,
+    attempts: Number(r.attempts),
+    duplicates: Number(r.duplicates ?? 0),
+    lastError: r.last_error ?? null,
+    payload: readJson(r.payload, {}),
+    result: readJson(r.result, null),
+    processedAt: readTime(r.processed_at),
+    createdAt: readTime(r.created_at)!,
+    updatedAt: readTime(r.updated_at)!,
+  };
+}
+
+/**
+ * The inbox. Rows are keyed by (provider, external_id) and belong to a tenant only once the tenant is
+ * known (an unknown page is recorded with no tenant), so lookups here are by delivery id; listings
+ * filter by tenant when asked.
+ */
+export class WebhookStore {
+  constructor(private readonly db: Db) {}
+
+  private q(trx?: Knex.Transaction) {
+    return (trx ?? this.db.knex)('webhook_deliveries');
+  }
+
+  /**
+   * Inserts the item unless the provider already delivered it; a repeat bumps `duplicates` on the
+   * existing row. Works the same on both engines: insert-or-ignore, then read back whose row it is.
+   */
+  async record(
+    item: { provider: string; externalId: string; tenantId: string | null; kind: string; status: DeliveryStatus; payload: unknown; lastError?: string },
+    trx: Knex.Transaction,
+  ): Promise<{ id: string; duplicate: boolean }> {
+    const id = newId();
+    const now = nowIso();
+    await this.q(trx)
+      .insert({
+        id,
+        provider: item.provider,
+        external_id: item.externalId,
+        tenant_id: item.tenantId,
+        kind: item.kind,
+        status: item.status,
+        attempts: 0,
+        duplicates: 0,
+        last_error: item.lastError ?? null,
+        payload: JSON.stringify(item.payload),
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict(['provider', 'external_id'])
+      .ignore();
+    const row = await this.q(trx).where({ provider: item.provider, external_id: item.externalId }).first('id');
+    if (row.id === id) return { id, duplicate: false };
+    await this.q(trx).where({ id: row.id }).update({ duplicates: this.db.knex.raw('duplicates + 1'), updated_at: now });
+    return { id: row.id, duplicate: true };
+  }
+
+  async get(id: string): Promise<DeliveryRecord | undefined> {
+    const r = await this.q().where({ id }).first();
+    return r ? toRecord(r) : undefined;
+  }
+
+  async list(filter: { tenantId?: string; status?: DeliveryStatus; provider?: string; limit?: number }): Promise<DeliveryRecord[]> {
+    const q = this.q().orderBy('created_at', 'desc').limit(Math.min(filter.limit ?? 100, 1000));
+    if (filter.tenantId) q.where({ tenant_id: filter.tenantId });
+    if (filter.status) q.where({ status: filter.status });
+    if (filter.provider) q.where({ provider: filter.provider });
+    return (await q).map(toRecord);
+  }
+
+  async countByStatus(): Promise<Record<string, number>> {
+    const rows = await this.q().select('status').count({ n: '*' }).groupBy('status');
+    return Object.fromEntries(rows.map((r: any) => [r.status, Number(r.n)]));
+  }
+
+  async saveResult(id: string, result: Record<string, unknown>): Promise<void> {
+    await this.q().where({ id }).update({ result: writeJson(result), updated_at: nowIso() });
+  }
+
+  async markProcessed(id: string, attempts: number): Promise<void> {
+    const now = nowIso();
+    await this.q().where({ id }).update({ status: 'processed', attempts, last_error: null, processed_at: now, updated_at: now });
+  }
+
+  async markFailed(id: string, status: 'failed' | 'dead', attempts: number, error: string): Promise<void> {
+    await this.q().where({ id }).update({ status, attempts, last_error: error.slice(0, 2000), updated_at: nowIso() });
+  }
+
+  async requeue(id: string, trx: Knex.Transaction): Promise<void> {
+    await this.q(trx).where({ id }).update({ status: 'received', last_error: null, processed_at: null, updated_at: nowIso() });
+  }
+}
