@@ -10,9 +10,32 @@ const source: Knex.MigrationSource<[string, Knex.Migration]> = {
 
 const migratorConfig: Knex.MigratorConfig = { migrationSource: source, tableName: 'zia_migrations' };
 
+/** Any constant: the key of the PostgreSQL advisory lock that serialises migrations across processes. */
+const MIGRATION_LOCK = 72_617_001;
+
+/**
+ * Several `zia serve` processes starting at once on one fresh PostgreSQL database would race to create
+ * knex's own migration bookkeeping tables (42P07) before knex's lock exists; a session advisory lock
+ * held on a separate connection makes them take turns. SQLite is owned by one process.
+ */
+async function withMigrationLock<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+  if (db.dialect !== 'pg') return fn();
+  const client = db.knex.client as { acquireConnection(): Promise<any>; releaseConnection(c: unknown): Promise<void> };
+  const conn = await client.acquireConnection();
+  try {
+    await conn.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    return await fn();
+  } finally {
+    await conn.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await client.releaseConnection(conn);
+  }
+}
+
 export async function migrateLatest(db: Db): Promise<string[]> {
-  const [, applied] = (await db.knex.migrate.latest(migratorConfig)) as [number, string[]];
-  return applied;
+  return withMigrationLock(db, async () => {
+    const [, applied] = (await db.knex.migrate.latest(migratorConfig)) as [number, string[]];
+    return applied;
+  });
 }
 
 export async function migrateRollback(db: Db, all = false): Promise<string[]> {

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { migrateLatest, migrateRollback, migrationStatus } from '../../src/db/migrate.js';
-import { dialects, migratedDb } from '../helpers/db.js';
+import { createDb } from '../../src/db/create-db.js';
+import { dialects, freshDatabase, migratedDb } from '../helpers/db.js';
 
 const TABLES = ['tenants', 'conversations', 'messages', 'leads', 'events', 'orders', 'webhook_deliveries', 'jobs', 'outbound_sends', 'api_keys', 'ai_usage', 'catalog_snapshots'];
 
@@ -19,6 +20,21 @@ for (const dialect of dialects()) {
       for (const table of TABLES) t.true(await db.knex.schema.hasTable(table), `${table} recreated`);
     } finally {
       await cleanup();
+    }
+  });
+}
+
+if (dialects().includes('pg')) {
+  test('pg: several processes migrating one fresh database at once take turns', async (t) => {
+    const fresh = await freshDatabase('pg');
+    const dbs = [1, 2, 3].map(() => createDb({ dbClient: 'pg', DATABASE_URL: fresh.env.DATABASE_URL, sqlitePath: '' }));
+    try {
+      const results = await Promise.all(dbs.map((db) => migrateLatest(db)));
+      t.is(results.filter((applied) => applied.length > 0).length, 1, 'one of them applied the migrations');
+      t.deepEqual((await migrationStatus(dbs[0]!)).pending, []);
+    } finally {
+      for (const db of dbs) await db.close();
+      await fresh.cleanup();
     }
   });
 }
