@@ -5,6 +5,7 @@ import { pgAvailable } from './db.js';
 import { ROOT, fmt, type Row } from './lib.js';
 import { p1 } from './p1-chat.js';
 import { p2 } from './p2-sse.js';
+import { p3 } from './p3-webhook.js';
 import { p4 } from './p4-streams.js';
 import { p5 } from './p5-export.js';
 import { p6 } from './p6-startup.js';
@@ -14,6 +15,7 @@ type Bench = { id: string; run: (dialect: 'sqlite' | 'pg') => Promise<Row[]> };
 const BENCHES: Bench[] = [
   { id: 'P1', run: p1 },
   { id: 'P2', run: p2 },
+  { id: 'P3', run: p3 },
   { id: 'P4', run: p4 },
   { id: 'P5', run: p5 },
   { id: 'P6', run: p6 },
