@@ -29,7 +29,8 @@ interface Proc {
 
 function start(env: Record<string, string>, cwd: string): Promise<Proc> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, path.join(ROOT, 'test/helpers/serve-echo.ts')], { cwd, env: { PATH: process.env.PATH ?? '', ...env } });
+    // The built binary, as an operator runs it: real chat engine, offline AI, real worker.
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/zia'), 'serve', '--port', '0', '--host', '127.0.0.1'], { cwd, env: { PATH: process.env.PATH ?? '', ...env } });
     let out = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -65,7 +66,7 @@ for (const dialect of dialects()) {
     });
     t.is(created.status, 201);
 
-    const N = 200;
+    const N = 500;
     const acked = new Set<number>();
     let killed = false;
     const post = async (url: string, i: number) => {
@@ -76,13 +77,23 @@ for (const dialect of dialects()) {
         // connection refused or reset: not acknowledged, Meta would deliver it again
       }
     };
-    for (let i = 0; i < N; i += 10) {
-      await Promise.all(Array.from({ length: 10 }, (_, k) => post(a.url, i + k)));
-      if (!killed && graph.sends.length >= 40) {
-        a.child.kill('SIGKILL');
-        killed = true;
-        await exit(a.child);
+    const kill = async () => {
+      a.child.kill('SIGKILL');
+      killed = true;
+      await exit(a.child);
+    };
+    try {
+      // The kill lands while deliveries are still arriving and the worker is sending replies.
+      for (let i = 0; i < N; i += 25) {
+        await Promise.all(Array.from({ length: 25 }, (_, k) => post(a.url, i + k)));
+        if (!killed && graph.sends.length >= 20) await kill();
       }
+      if (!killed) {
+        await waitFor('the worker to be sending', () => graph.sends.length >= 20, 60_000);
+        await kill();
+      }
+    } finally {
+      if (!killed) a.child.kill('SIGKILL');
     }
     t.true(killed, 'the server was killed mid-burst');
     const ackedBeforeRestart = acked.size;
@@ -126,10 +137,8 @@ if (process.env.ZIA_TEST_PG_URL) {
     graph.allowToken(PAGE_TOKEN);
     const cwd = mkdtempSync(path.join(tmpdir(), 'zia-two-'));
     const env = { ...baseEnv({ META_APP_SECRET: META_SECRET, META_GRAPH_URL: graph.url, ZIA_WORKER_CONCURRENCY: '3' }), ...db.env };
-    // One after the other: two processes migrating a fresh database at the same instant race in knex's
-    // migration lock table creation (a foundation concern, not this one).
-    const a = await start(env, cwd);
-    const b = await start(env, cwd);
+    // Both at once on a fresh database: migrations take turns under an advisory lock.
+    const [a, b] = await Promise.all([start(env, cwd), start(env, cwd)]);
     const created = await fetch(`${a.url}/v1/tenants`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': ADMIN_KEY },
