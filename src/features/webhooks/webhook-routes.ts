@@ -15,13 +15,13 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: 
     async ({ query }) => {
       const tenant = query.tenant ? await deps.tenants.get(query.tenant) : undefined;
       const rows = await deps.webhooks.list({ status: query.status, provider: query.provider, tenantId: tenant?.id, limit: query.limit });
-      return { deliveries: rows.map(view), counts: await deps.webhooks.countByStatus() };
+      return { deliveries: rows.map(deliveryView), counts: await deps.webhooks.countByStatus() };
     },
   );
   api.route(
     router,
     { method: 'post', path: '/v1/admin/webhooks/deliveries/:id/replay', summary: 'Process a delivery again (dead, failed or processed)', tag: 'webhooks', auth: 'admin', params: idParamsSchema },
-    async ({ params }) => ({ delivery: view(await deps.webhooks.replay(params.id)) }),
+    async ({ params }) => ({ delivery: deliveryView(await deps.webhooks.replay(params.id)) }),
   );
   api.route(router, { method: 'get', path: '/v1/admin/jobs/dead', summary: 'Jobs parked as dead', tag: 'webhooks', auth: 'admin' }, async () => ({
     backend: deps.jobs.backend,
@@ -38,7 +38,7 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: 
   return router;
 }
 
-function view(d: DeliveryRecord) {
+export function deliveryView(d: DeliveryRecord) {
   return {
     id: d.id,
     provider: d.provider,
