@@ -48,7 +48,7 @@ export async function buildSimulation(provider: SimulatedProvider, config: Confi
     });
     // Meta signs the exact bytes it sends; so do we.
     const signature = `sha256=${createHmac('sha256', config.META_APP_SECRET).update(body).digest('hex')}`;
-    return { provider, url: `${base}/v1/meta/webhook`, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body, externalId: mid };
+    return { provider, url: `${base}/v1/meta/webhook`, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body, externalId: `mid:${mid}` };
   }
   if (provider === 'whatsapp') {
     const token = tenants.secrets(tenant).twilio_auth_token ?? config.TWILIO_AUTH_TOKEN;

@@ -1,0 +1,131 @@
+import ava from 'ava';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { dialects } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
+import { FakeGraphApi } from '../fakes/graph-api.js';
+import { dm, META_SECRET, PAGE_ID, PAGE_TOKEN, postSigned, VERIFY_TOKEN } from '../helpers/meta.js';
+
+interface Ctx {
+  app: TestApp;
+  graph: FakeGraphApi;
+  close(): Promise<void>;
+}
+
+// The real chat engine (offline provider): it is the one that answers nothing while a conversation is paused.
+async function setup(dialect: 'sqlite' | 'pg'): Promise<Ctx> {
+  const graph = await FakeGraphApi.start('v23.0');
+  graph.allowToken(PAGE_TOKEN);
+  const app = await startApp(dialect, {
+    META_APP_SECRET: META_SECRET,
+    META_VERIFY_TOKEN: VERIFY_TOKEN,
+    META_GRAPH_URL: graph.url,
+    META_GRAPH_VERSION: 'v23.0',
+    ZIA_JOB_BACKOFF_MS: '30',
+    ZIA_JOB_MAX_ATTEMPTS: '3',
+  });
+  await app.services.tenants.create({ slug: 'shop', name: 'Shop', settings: { fb_page_id: PAGE_ID, fb_page_token: PAGE_TOKEN } });
+  await app.services.startWorker();
+  return {
+    app,
+    graph,
+    async close() {
+      await app.close();
+      await graph.close();
+    },
+  };
+}
+
+const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as any });
+const processed = (c: Ctx, externalId: string) => async () =>
+  (await c.app.services.db.knex('webhook_deliveries').where({ provider: 'meta', external_id: `mid:${externalId}` }).first())?.status === 'processed';
+
+for (const dialect of dialects()) {
+  const test = dialect === 'pg' ? ava.serial : ava;
+
+  test(`${dialect}: a paused Messenger conversation stores messages and answers nothing; the operator's reply reaches the channel`, async (t) => {
+    const c = await setup(dialect);
+    try {
+      t.is((await postSigned(c.app.url, dm('m_h_1', 'hello there'))).status, 200);
+      await waitFor('the bot reply', () => c.graph.sendsTo('PSID_1').length === 1);
+
+      const list = await json(await c.app.admin('/v1/admin/conversations?tenant=shop&channel=messenger'));
+      t.is(list.status, 200);
+      t.is(list.body.conversations.length, 1);
+      const conv = list.body.conversations[0];
+      t.like(conv, { channel: 'messenger', external_user_id: 'PSID_1', bot_paused: false });
+
+      const paused = await json(await c.app.admin(`/v1/admin/conversations/${conv.id}/pause`, { method: 'POST' }));
+      t.is(paused.status, 200);
+      t.true(paused.body.conversation.bot_paused);
+      // Pausing twice records one event.
+      await c.app.admin(`/v1/admin/conversations/${conv.id}/pause`, { method: 'POST' });
+      t.is((await c.app.services.events.list(conv.tenant_id, { type: 'handoff_paused', limit: 10 })).length, 1);
+
+      t.is((await postSigned(c.app.url, dm('m_h_2', 'is anyone there?'))).status, 200);
+      await waitFor('the paused message processed', processed(c, 'm_h_2'));
+      t.is(c.graph.sendsTo('PSID_1').length, 1, 'no bot reply while paused');
+
+      const reply = await json(await c.app.admin(`/v1/admin/conversations/${conv.id}/reply`, { method: 'POST', body: JSON.stringify({ text: 'Hi, Kari here from the shop.' }) }));
+      t.is(reply.status, 202);
+      t.like(reply.body, { channel: 'messenger', delivery: 'queued' });
+      const sent = await waitFor('the operator reply on Messenger', () => c.graph.sendsTo('PSID_1').find((s) => s.text === 'Hi, Kari here from the shop.'));
+      t.is(sent.kind, 'dm');
+      t.is(sent.token, PAGE_TOKEN);
+
+      const shown = await waitFor('the reply marked sent', async () => {
+        const r = await json(await c.app.admin(`/v1/admin/conversations/${conv.id}`));
+        return r.body.messages.find((m: any) => m.role === 'operator' && m.delivery_status === 'sent') ? r : undefined;
+      });
+      t.deepEqual(
+        shown.body.messages.map((m: any) => m.role),
+        ['user', 'assistant', 'user', 'operator'],
+        'the message received while paused is stored, with no assistant reply after it',
+      );
+      t.is(shown.body.messages[2].text, 'is anyone there?');
+      t.is((await c.app.services.events.list(conv.tenant_id, { type: 'operator_reply', limit: 10 })).length, 1);
+
+      // A replayed send job never sends twice: the key is the message id.
+      t.is(c.graph.sendsTo('PSID_1').filter((s) => s.text === 'Hi, Kari here from the shop.').length, 1);
+
+      const resumed = await json(await c.app.admin(`/v1/admin/conversations/${conv.id}/resume`, { method: 'POST' }));
+      t.false(resumed.body.conversation.bot_paused);
+      t.is((await c.app.services.events.list(conv.tenant_id, { type: 'handoff_resumed', limit: 10 })).length, 1);
+      await postSigned(c.app.url, dm('m_h_3', 'thanks!'));
+      await waitFor('the bot answers again', () => c.graph.sendsTo('PSID_1').length === 3);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test(`${dialect}: a tenant-scoped key reaches only its own tenant's conversations (404 otherwise)`, async (t) => {
+    const c = await setup(dialect);
+    try {
+      const shop = await c.app.services.tenants.get('shop');
+      const other = await c.app.services.tenants.create({ slug: 'other', name: 'Other' });
+      const shopKey = (await c.app.services.apiKeys.create(shop, 'ops')).key;
+      const otherKey = (await c.app.services.apiKeys.create(other, 'ops')).key;
+      await postSigned(c.app.url, dm('m_s_1', 'hello'));
+      await waitFor('the conversation', processed(c, 'm_s_1'));
+      const as = (key: string) => (path: string, init: RequestInit = {}) => c.app.admin(path, { ...init, headers: { 'x-api-key': key } });
+
+      const mine = await json(await as(shopKey)('/v1/admin/conversations'));
+      t.is(mine.status, 200);
+      t.is(mine.body.conversations.length, 1);
+      const id = mine.body.conversations[0].id;
+      t.is((await as(shopKey)(`/v1/admin/conversations/${id}`)).status, 200);
+
+      const theirs = await json(await as(otherKey)('/v1/admin/conversations'));
+      t.is(theirs.status, 200);
+      t.deepEqual(theirs.body.conversations, [], "another tenant's list is empty");
+      t.is((await as(otherKey)('/v1/admin/conversations?tenant=shop')).status, 404);
+      t.is((await as(otherKey)(`/v1/admin/conversations/${id}`)).status, 404);
+      for (const action of ['pause', 'resume']) t.is((await as(otherKey)(`/v1/admin/conversations/${id}/${action}`, { method: 'POST' })).status, 404);
+      t.is((await as(otherKey)(`/v1/admin/conversations/${id}/reply`, { method: 'POST', body: JSON.stringify({ text: 'hi' }) })).status, 404);
+      t.false((await c.app.services.conversations.get(shop.id, id)).botPaused, 'the refused pause changed nothing');
+      t.is((await as(shopKey)(`/v1/admin/conversations/${id}/pause`, { method: 'POST' })).status, 200);
+      t.is((await c.app.admin('/v1/admin/conversations/01ZZZZZZZZZZZZZZZZZZZZZZZZ')).status, 404);
+    } finally {
+      await c.close();
+    }
+  });
+}
