@@ -87,7 +87,7 @@ export function createApp(services: Services): Express {
 
   // 6. Feature routes.
   app.use(tenantRoutes(api, services.tenants));
-  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants }));
+  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants, config }));
   app.use(reportRoutes(api, services));
   app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, store: services.handoffStore }));
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));

@@ -128,4 +128,20 @@ for (const dialect of dialects()) {
       await c.close();
     }
   });
+
+  test(`${dialect}: POST /v1/admin/webhooks/simulate sends a signed Meta sample that is processed and answered`, async (t) => {
+    const c = await setup(dialect);
+    try {
+      const res = await json(await c.app.admin('/v1/admin/webhooks/simulate', { method: 'POST', body: JSON.stringify({ provider: 'meta', tenant: 'shop', text: 'opening hours?', from: 'PSID_API', url: c.app.url }) }));
+      t.is(res.status, 200);
+      t.like(res.body, { provider: 'meta', status: 200, ok: true });
+      await waitFor('the simulated delivery processed', async () => (await c.app.services.db.knex('webhook_deliveries').where({ external_id: res.body.external_id }).first())?.status === 'processed');
+      await waitFor('the reply on Messenger', () => c.graph.sendsTo('PSID_API').length === 1);
+      const noSecret = await c.app.admin('/v1/admin/webhooks/simulate', { method: 'POST', body: JSON.stringify({ provider: 'whatsapp', tenant: 'shop', url: c.app.url }) });
+      t.is(noSecret.status, 503, 'no Twilio token: nothing to sign with');
+      t.is((await c.app.admin('/v1/admin/webhooks/simulate', { method: 'POST', headers: { 'x-api-key': 'wrong' }, body: JSON.stringify({ provider: 'meta', tenant: 'shop' }) })).status, 401);
+    } finally {
+      await c.close();
+    }
+  });
 }

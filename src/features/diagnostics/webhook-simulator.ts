@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Config } from '../../config.js';
-import { BadRequestError, ConfigError } from '../../errors.js';
+import { BadRequestError, NotConfiguredError } from '../../errors.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 
 export const SIMULATED_PROVIDERS = ['meta', 'whatsapp', 'stripe'] as const;
@@ -37,7 +37,7 @@ export async function buildSimulation(provider: SimulatedProvider, config: Confi
   const base = input.baseUrl.replace(/\/+$/, '');
   const { tenant } = input;
   if (provider === 'meta') {
-    if (!config.META_APP_SECRET) throw new ConfigError(['META_APP_SECRET is not set: Meta webhooks cannot be signed (or accepted)']);
+    if (!config.META_APP_SECRET) throw new NotConfiguredError('META_APP_SECRET is not set: Meta webhooks cannot be signed (or accepted)');
     if (!tenant.fbPageId) throw new BadRequestError(`tenant '${tenant.slug}' has no fb_page_id`);
     const now = Date.now();
     const mid = `m_sim_${rand()}`;
@@ -52,7 +52,7 @@ export async function buildSimulation(provider: SimulatedProvider, config: Confi
   }
   if (provider === 'whatsapp') {
     const token = tenants.secrets(tenant).twilio_auth_token ?? config.TWILIO_AUTH_TOKEN;
-    if (!token) throw new ConfigError([`no Twilio auth token: set twilio_auth_token on tenant '${tenant.slug}' or TWILIO_AUTH_TOKEN`]);
+    if (!token) throw new NotConfiguredError(`no Twilio auth token: set twilio_auth_token on tenant '${tenant.slug}' or TWILIO_AUTH_TOKEN`);
     const to = tenant.whatsappFrom ?? tenant.whatsapp;
     if (!to) throw new BadRequestError(`tenant '${tenant.slug}' has no WhatsApp number (twilio_whatsapp_from)`);
     const sid = `SM${rand()}${rand()}`;
@@ -74,7 +74,7 @@ export async function buildSimulation(provider: SimulatedProvider, config: Confi
     return { provider, url, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature }, body: new URLSearchParams(params).toString(), externalId: sid };
   }
   const secret = tenant.stripeAccountId ? (config.STRIPE_CONNECT_WEBHOOK_SECRET ?? config.STRIPE_WEBHOOK_SECRET) : config.STRIPE_WEBHOOK_SECRET;
-  if (!secret) throw new ConfigError(['STRIPE_WEBHOOK_SECRET / STRIPE_CONNECT_WEBHOOK_SECRET is not set: Stripe webhooks cannot be signed (or accepted)']);
+  if (!secret) throw new NotConfiguredError('STRIPE_WEBHOOK_SECRET / STRIPE_CONNECT_WEBHOOK_SECRET is not set: Stripe webhooks cannot be signed (or accepted)');
   if (!tenant.stripeAccountId) throw new BadRequestError(`tenant '${tenant.slug}' has no connected Stripe account: run zia stripe connect first`);
   const id = `evt_sim_${rand()}`;
   const body = JSON.stringify({
