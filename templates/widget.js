@@ -183,7 +183,34 @@
       addMessage(m.role, m.text, m);
     });
 
+    // An operator's reply (handoff) arrives outside any turn's stream: poll for it while the panel is open.
+    var operatorAfter = load('operator_after', null);
+    var polling = null;
+    function pollOperator() {
+      if (!conversationId || document.hidden) return;
+      var url = base + '/v1/chat/operator-messages' + q + '&conversation_id=' + encodeURIComponent(conversationId);
+      fetch(operatorAfter ? url + '&after=' + encodeURIComponent(operatorAfter) : url)
+        .then(function (res) {
+          return res.ok ? res.json() : null;
+        })
+        .then(function (body) {
+          if (!body || !body.messages.length) return;
+          body.messages.forEach(function (m) {
+            addMessage('bot', m.text);
+            remember('bot', m.text);
+            operatorAfter = m.id;
+          });
+          save('operator_after', operatorAfter);
+        })
+        .catch(function () {});
+    }
+
     function setOpen(open) {
+      clearInterval(polling);
+      if (open) {
+        pollOperator();
+        polling = setInterval(pollOperator, 15000);
+      }
       if (open) panel.removeAttribute('hidden');
       else panel.setAttribute('hidden', '');
       launcher.setAttribute('aria-expanded', String(open));

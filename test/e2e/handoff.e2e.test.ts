@@ -144,4 +144,36 @@ for (const dialect of dialects()) {
       await c.close();
     }
   });
+
+  test(`${dialect}: web: a paused conversation gets no reply; the operator's reply is stored and the widget's poll returns it`, async (t) => {
+    const c = await setup(dialect);
+    try {
+      const shop = await c.app.services.tenants.get('shop');
+      const first = await c.app.services.chat.runTurn({ tenant: shop, channel: 'web', externalUserId: 'visitor-1', text: 'hello' });
+      t.truthy(first.reply);
+      const id = first.conversationId;
+      t.is((await c.app.admin(`/v1/admin/conversations/${id}/pause`, { method: 'POST' })).status, 200);
+      const paused = await c.app.services.chat.runTurn({ tenant: shop, channel: 'web', externalUserId: 'visitor-1', text: 'a human please', conversationId: id });
+      t.is(paused.reply, null);
+      const reply = await json(await c.app.admin(`/v1/admin/conversations/${id}/reply`, { method: 'POST', body: JSON.stringify({ text: 'Hi! A person here.' }) }));
+      t.like(reply.body, { channel: 'web', delivery: 'stored' });
+
+      const poll = (q: string) => fetch(`${c.app.url}/v1/chat/operator-messages?tenant=shop&conversation_id=${id}${q}`);
+      const got = await json(await poll(''));
+      t.is(got.status, 200);
+      t.deepEqual(got.body.messages.map((m: any) => m.text), ['Hi! A person here.']);
+      t.true(got.body.bot_paused);
+      t.deepEqual((await json(await poll(`&after=${got.body.messages[0].id}`))).body.messages, []);
+      await c.app.services.tenants.create({ slug: 'other', name: 'Other' });
+      t.is((await fetch(`${c.app.url}/v1/chat/operator-messages?tenant=other&conversation_id=${id}`)).status, 404);
+
+      await postSigned(c.app.url, dm('m_w_1', 'hi'));
+      await waitFor('the Messenger conversation', processed(c, 'm_w_1'));
+      const messenger = (await c.app.services.conversations.find(shop.id, 'messenger', 'PSID_1'))!;
+      t.is((await fetch(`${c.app.url}/v1/chat/operator-messages?tenant=shop&conversation_id=${messenger.id}`)).status, 404, 'only web conversations are polled');
+      t.is(c.graph.sendsTo('visitor-1').length, 0, 'nothing for a web visitor goes to Meta');
+    } finally {
+      await c.close();
+    }
+  });
 }

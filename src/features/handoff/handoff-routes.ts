@@ -6,7 +6,7 @@ import { scopedTenant } from '../tenants/tenant-routes.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 import type { HandoffService } from './handoff-service.js';
 import type { HandoffStore, MessageView } from './handoff-store.js';
-import { conversationListQuery, conversationParams, conversationShowQuery, operatorReplyBody } from './handoff.schemas.js';
+import { conversationListQuery, conversationParams, conversationShowQuery, operatorMessagesQuery, operatorReplyBody } from './handoff.schemas.js';
 
 interface Deps {
   tenants: TenantService;
@@ -63,6 +63,19 @@ export function handoffRoutes(api: Api, d: Deps): Router {
       const r = await d.handoff.reply(tenant, params.id, body.text, by(principal));
       res.status(202);
       return { message_id: r.messageId, conversation_id: r.conversation.id, channel: r.conversation.channel, delivery: r.delivery };
+    },
+  );
+  // The web widget has no push channel outside a turn's SSE stream, so it polls for operator replies. The
+  // conversation id is the capability here, exactly as for continuing the chat; only web conversations.
+  api.route(
+    router,
+    { method: 'get', path: '/v1/chat/operator-messages', summary: "Operator replies in a web conversation after a message id (the widget's poll)", tag: 'chat', auth: 'public', query: operatorMessagesQuery },
+    async ({ query }) => {
+      const tenant = await d.tenants.get(query.tenant);
+      const conversation = await d.handoff.show(tenant, query.conversation_id, 1).then((r) => r.conversation);
+      if (conversation.channel !== 'web') throw new NotFoundError('conversation not found');
+      const messages = await d.store.operatorMessages(tenant.id, conversation.id, query.after);
+      return { messages: messages.map((m) => ({ id: m.id, text: m.text, created_at: m.createdAt })), bot_paused: conversation.botPaused };
     },
   );
   return router;

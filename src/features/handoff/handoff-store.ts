@@ -75,6 +75,13 @@ export class HandoffStore {
     return rows.map(message).reverse();
   }
 
+  /** A conversation's operator messages after a message id (the web widget's poll). */
+  async operatorMessages(tenantId: string, conversationId: string, after: string | undefined): Promise<MessageView[]> {
+    const q = this.db.knex('messages').where({ tenant_id: tenantId, conversation_id: conversationId, role: 'operator' }).orderBy('id').limit(50);
+    if (after) q.where('id', '>', after);
+    return (await q).map(message);
+  }
+
   async message(tenantId: string, messageId: string): Promise<(MessageView & { conversationId: string }) | undefined> {
     const r = await this.db.knex('messages').where({ tenant_id: tenantId, id: messageId }).first();
     return r ? { ...message(r), conversationId: r.conversation_id } : undefined;

@@ -19,3 +19,10 @@ export const conversationShowQuery = z.strictObject({
 export const operatorReplyBody = z.strictObject({
   text: z.string().trim().min(1).max(4000),
 });
+
+export const operatorMessagesQuery = z.strictObject({
+  tenant: slugSchema,
+  conversation_id: z.string().min(1).max(64),
+  /** The last operator message the widget has shown (ids are ULIDs: later ids sort after). */
+  after: z.string().max(64).optional(),
+});
