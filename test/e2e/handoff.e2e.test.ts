@@ -2,6 +2,9 @@ import ava from 'ava';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { dialects } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
+
+/** waitFor, typed as the value it waited for. */
+const until = async <T>(what: string, check: () => Promise<T> | T): Promise<NonNullable<T>> => (await waitFor(what, check)) as NonNullable<T>;
 import { FakeGraphApi } from '../fakes/graph-api.js';
 import { dm, META_SECRET, PAGE_ID, PAGE_TOKEN, postSigned, VERIFY_TOKEN } from '../helpers/meta.js';
 
@@ -68,11 +71,11 @@ for (const dialect of dialects()) {
       const reply = await json(await c.app.admin(`/v1/admin/conversations/${conv.id}/reply`, { method: 'POST', body: JSON.stringify({ text: 'Hi, Kari here from the shop.' }) }));
       t.is(reply.status, 202);
       t.like(reply.body, { channel: 'messenger', delivery: 'queued' });
-      const sent = await waitFor('the operator reply on Messenger', () => c.graph.sendsTo('PSID_1').find((s) => s.text === 'Hi, Kari here from the shop.'));
+      const sent = await until('the operator reply on Messenger', () => c.graph.sendsTo('PSID_1').find((s) => s.text === 'Hi, Kari here from the shop.'));
       t.is(sent.kind, 'dm');
       t.is(sent.token, PAGE_TOKEN);
 
-      const shown = await waitFor('the reply marked sent', async () => {
+      const shown = await until('the reply marked sent', async () => {
         const r = await json(await c.app.admin(`/v1/admin/conversations/${conv.id}`));
         return r.body.messages.find((m: any) => m.role === 'operator' && m.delivery_status === 'sent') ? r : undefined;
       });

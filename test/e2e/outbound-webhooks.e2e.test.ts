@@ -2,6 +2,9 @@ import ava from 'ava';
 import { startApp } from '../helpers/app.js';
 import { dialects } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
+
+/** waitFor, typed as the value it waited for. */
+const until = async <T>(what: string, check: () => Promise<T> | T): Promise<NonNullable<T>> => (await waitFor(what, check)) as NonNullable<T>;
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { FakeGraphApi } from '../fakes/graph-api.js';
 import { FakeStripe } from '../fakes/stripe-api.js';
@@ -26,7 +29,7 @@ for (const dialect of dialects()) {
       receiver.script.push(500);
       await app.services.leads.capture(quiet.id, { name: 'Nobody', email: 'nobody@example.com', whatsapp: null, channel: 'web', conversationId: null });
       await app.services.leads.capture(tenant.id, { name: 'Ada, "the first"', email: 'ada@example.com', whatsapp: '+4791234567', channel: 'web', conversationId: null });
-      const row = await waitFor('the lead.created delivery processed', async () => {
+      const row = await until('the lead.created delivery processed', async () => {
         const r = await app.services.db.knex('webhook_deliveries').where({ provider: 'outbound', status: 'processed' }).first();
         return r;
       });
@@ -48,7 +51,7 @@ for (const dialect of dialects()) {
       // payment.completed, but the endpoint keeps failing: dead after 3 attempts.
       receiver.status = 500;
       await app.services.events.record(tenant.id, 'payment_completed', { data: { order_id: 'ord_1', amount: 1900, currency: 'nok' } });
-      const dead = await waitFor('the payment.completed delivery dead', async () => {
+      const dead = await until('the payment.completed delivery dead', async () => {
         const res = await app.admin('/v1/admin/webhooks/deliveries?provider=outbound&status=dead');
         const list = (await res.json()) as { deliveries: Array<{ id: string; attempts: number; last_error: string; kind: string }> };
         return list.deliveries[0];
@@ -80,7 +83,7 @@ for (const dialect of dialects()) {
       await app.services.startWorker();
       const conv = await app.services.chat.runTurn({ tenant, channel: 'web', externalUserId: 'visitor-1', text: 'hi' });
       await app.services.handoff.setPaused(tenant, conv.conversationId, true, 'test');
-      const row = await waitFor('the handoff delivery dead', () => app.services.db.knex('webhook_deliveries').where({ provider: 'outbound', status: 'dead' }).first());
+      const row = await until('the handoff delivery dead', () => app.services.db.knex('webhook_deliveries').where({ provider: 'outbound', status: 'dead' }).first());
       t.is(Number(row.attempts), 1, 'no retry for a forbidden address');
       t.regex(row.last_error, /outbound webhook host '127\.0\.0\.1' resolves to a forbidden address/);
       t.is(JSON.parse(row.payload).type, 'conversation.handoff');
@@ -101,7 +104,7 @@ for (const dialect of dialects()) {
       const tenant = await connectedTenant(h, 'beans', { plans: PLANS, fb_page_id: PAGE_ID, fb_page_token: PAGE_TOKEN });
       await h.app.services.startWorker();
       t.is((await postSigned(h.app.url, dm('m_buy_1', 'I want the coffee club', { psid: 'PSID_BUYER' }))).status, 200);
-      const conv = await waitFor('the buyer conversation', () => h.app.services.conversations.find(tenant.id, 'messenger', 'PSID_BUYER'));
+      const conv = await until('the buyer conversation', () => h.app.services.conversations.find(tenant.id, 'messenger', 'PSID_BUYER'));
       await waitFor('the bot reply', () => graph.sendsTo('PSID_BUYER').length >= 1);
       const before = graph.sendsTo('PSID_BUYER').length;
 
@@ -111,7 +114,7 @@ for (const dialect of dialects()) {
       const event = h.fake.event('checkout.session.completed', h.fake.completedSession(link.session_id, 'paid', 'ada@example.com'), { account: tenant.stripeAccountId });
       for (let i = 0; i < 2; i++) t.is((await FakeStripe.deliver(`${h.app.url}/v1/stripe/webhook`, event, { secret: CONNECT_SECRET })).status, 200);
 
-      const thanks = await waitFor('the thank-you on Messenger', () => graph.sendsTo('PSID_BUYER').find((s) => /^Thank you! Your payment for Basic coffee club has been received/.test(s.text)));
+      const thanks = await until('the thank-you on Messenger', () => graph.sendsTo('PSID_BUYER').find((s) => /^Thank you! Your payment for Basic coffee club has been received/.test(s.text)));
       t.is(thanks.kind, 'dm');
       await waitFor('the thank-you marked sent', async () => (await h.app.services.db.knex('messages').where({ conversation_id: conv.id, role: 'assistant', delivery_status: 'sent' }).whereLike('text', 'Thank you!%').first()));
       t.is(graph.sendsTo('PSID_BUYER').length, before + 1, 'one thank-you, however often Stripe delivers the event');

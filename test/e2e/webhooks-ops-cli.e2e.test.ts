@@ -8,6 +8,9 @@ import { dialects, freshDatabase } from '../helpers/db.js';
 import { META_SECRET, PAGE_ID, PAGE_TOKEN } from '../helpers/meta.js';
 import { WEBHOOK_SECRET, CONNECT_SECRET } from '../helpers/stripe.js';
 import { waitFor } from '../helpers/wait.js';
+
+/** waitFor, typed as the value it waited for. */
+const until = async <T>(what: string, check: () => Promise<T> | T): Promise<NonNullable<T>> => (await waitFor(what, check)) as NonNullable<T>;
 import { FakeGraphApi } from '../fakes/graph-api.js';
 
 for (const dialect of dialects()) {
@@ -44,7 +47,7 @@ for (const dialect of dialects()) {
       graph.failNext(1, { status: 400, code: 100, message: 'Invalid parameter' });
       r = await cli(['webhooks', 'simulate', 'meta', '--tenant', 'shop', '--text', 'second', '--from', 'PSID_DEAD', '--url', server.url, '--json']);
       const second = JSON.parse(r.stdout);
-      const dead = await waitFor('the dead delivery', async () => (await log('meta')).find((d) => d.external_id === second.external_id && d.status === 'dead'));
+      const dead = await until('the dead delivery', async () => (await log('meta')).find((d) => d.external_id === second.external_id && d.status === 'dead'));
       t.is(graph.sendsTo('PSID_DEAD').length, 0);
       r = await cli(['webhooks', 'log', '--status', 'dead']);
       t.regex(r.stdout, new RegExp(dead.id));
