@@ -62,6 +62,8 @@ for (const dialect of dialects()) {
       t.true(paused.body.conversation.bot_paused);
       // Pausing twice records one event.
       await c.app.admin(`/v1/admin/conversations/${conv.id}/pause`, { method: 'POST' });
+      t.deepEqual((await json(await c.app.admin('/v1/admin/conversations?paused=true'))).body.conversations.map((x: any) => x.id), [conv.id]);
+      t.deepEqual((await json(await c.app.admin('/v1/admin/conversations?paused=false'))).body.conversations, []);
       t.is((await c.app.services.events.list(conv.tenant_id, { type: 'handoff_paused', limit: 10 })).length, 1);
 
       t.is((await postSigned(c.app.url, dm('m_h_2', 'is anyone there?'))).status, 200);
