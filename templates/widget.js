@@ -269,10 +269,13 @@
               log.scrollTop = log.scrollHeight;
             } else if (event === 'done') {
               var full = data.reply != null ? data.reply : reply;
-              if (!bubble) bubble = addMessage('bot', full);
-              else richText(bubble, full);
-              if (data.checkout_url) addPayButton(bubble, data.checkout_url);
-              remember('bot', full, data);
+              // No reply at all: an operator has paused the bot and will answer (see pollOperator).
+              if (full || bubble) {
+                if (!bubble) bubble = addMessage('bot', full);
+                else richText(bubble, full);
+                if (data.checkout_url) addPayButton(bubble, data.checkout_url);
+                remember('bot', full, data);
+              }
               finish();
             } else if (event === 'error') {
               notice(data.code === 'rate_limited' ? 'Too many messages — please wait a moment and try again.' : 'Sorry, something went wrong: ' + (data.message || 'please try again.'));
