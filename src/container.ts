@@ -39,6 +39,10 @@ import { PaymentService, type WhatsAppLinkSender } from './features/payments/pay
 import { StripeDeliveryStore } from './features/payments/stripe-delivery-store.js';
 import { StripeGateway } from './features/payments/stripe-gateway.js';
 import { StripeWebhookService, type PaidOrderHook } from './features/payments/stripe-webhook-service.js';
+import { ConversationSends } from './features/handoff/conversation-sends.js';
+import { HandoffService } from './features/handoff/handoff-service.js';
+import { HandoffStore } from './features/handoff/handoff-store.js';
+import { OutboundWebhooks } from './features/outbound/outbound-webhooks.js';
 
 /**
  * The one composition root: every store, service and provider client is made here, from config, and
@@ -70,6 +74,13 @@ export interface Services {
   webhooks: WebhookService;
   /** Sends into a conversation on its own channel. */
   senders: ChannelSenders;
+  /** Stores a message and delivers it on the conversation's channel through a job (operator replies, thank-yous). */
+  conversationSends: ConversationSends;
+  /** Operators: list and read conversations, pause/resume the bot, reply. */
+  handoff: HandoffService;
+  handoffStore: HandoffStore;
+  /** Signed webhooks to each tenant's own systems (lead.created, payment.completed, conversation.handoff). */
+  outbound: OutboundWebhooks;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process (`zia serve` unless --no-worker, `zia worker`). */
@@ -85,7 +96,7 @@ export interface ServiceOptions {
   catalog?: CatalogLookup;
   /** Sends checkout links over WhatsApp; without it, send-wa answers 503. */
   whatsappLinks?: WhatsAppLinkSender;
-  /** Where a paid order's thank-you is posted (default: the buyer's conversation). */
+  /** Where a paid order's thank-you is posted (default: stored in the buyer's conversation and sent on its channel). */
   thankYouTo?: Pick<ConversationService, 'appendMessage'>;
   /** Extra work once an order is paid. */
   onPaid?: PaidOrderHook;
@@ -137,16 +148,6 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     catalog: options.catalog ?? catalog,
     whatsapp: options.whatsappLinks,
   });
-  const stripeWebhooks = new StripeWebhookService({
-    gateway: stripe,
-    orders,
-    deliveries: new StripeDeliveryStore(db),
-    tenants,
-    events,
-    logger,
-    conversations: options.thankYouTo ?? conversations,
-    onPaid: options.onPaid,
-  });
   const chat =
     options.chat ??
     new DefaultChatEngine({
@@ -169,6 +170,24 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const senders: ChannelSenders = { messenger, instagram };
   new MetaWorker({ tenants, inbox: webhooks, chat, conversations, sends: metaSends, senders: { messenger, instagram }, logger }).register();
 
+  const handoffStore = new HandoffStore(db);
+  const conversationSends = new ConversationSends({ tenants, conversations, store: handoffStore, jobs, senders, logger });
+  conversationSends.register();
+  const handoff = new HandoffService({ store: handoffStore, conversations, sends: conversationSends, events });
+  const stripeWebhooks = new StripeWebhookService({
+    gateway: stripe,
+    orders,
+    deliveries: new StripeDeliveryStore(db),
+    tenants,
+    events,
+    logger,
+    conversations: options.thankYouTo ?? conversationSends,
+    onPaid: options.onPaid,
+  });
+  // The same SSRF rules as catalogs: ZIA_CATALOG_ALLOW_PRIVATE also lets outbound webhooks reach local addresses.
+  const outbound = new OutboundWebhooks({ tenants, events, inbox: webhooks, leads, fetchRules, logger });
+  outbound.register();
+
   return {
     config,
     logger,
@@ -188,6 +207,10 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     jobs,
     webhooks,
     senders,
+    conversationSends,
+    handoff,
+    handoffStore,
+    outbound,
     shutdown: new AbortController(),
     async startWorker() {
       const worker = await jobs.start();

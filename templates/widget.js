@@ -183,7 +183,34 @@
       addMessage(m.role, m.text, m);
     });
 
+    // An operator's reply (handoff) arrives outside any turn's stream: poll for it while the panel is open.
+    var operatorAfter = load('operator_after', null);
+    var polling = null;
+    function pollOperator() {
+      if (!conversationId || document.hidden) return;
+      var url = base + '/v1/chat/operator-messages' + q + '&conversation_id=' + encodeURIComponent(conversationId);
+      fetch(operatorAfter ? url + '&after=' + encodeURIComponent(operatorAfter) : url)
+        .then(function (res) {
+          return res.ok ? res.json() : null;
+        })
+        .then(function (body) {
+          if (!body || !body.messages.length) return;
+          body.messages.forEach(function (m) {
+            addMessage('bot', m.text);
+            remember('bot', m.text);
+            operatorAfter = m.id;
+          });
+          save('operator_after', operatorAfter);
+        })
+        .catch(function () {});
+    }
+
     function setOpen(open) {
+      clearInterval(polling);
+      if (open) {
+        pollOperator();
+        polling = setInterval(pollOperator, 15000);
+      }
       if (open) panel.removeAttribute('hidden');
       else panel.setAttribute('hidden', '');
       launcher.setAttribute('aria-expanded', String(open));
@@ -242,10 +269,13 @@
               log.scrollTop = log.scrollHeight;
             } else if (event === 'done') {
               var full = data.reply != null ? data.reply : reply;
-              if (!bubble) bubble = addMessage('bot', full);
-              else richText(bubble, full);
-              if (data.checkout_url) addPayButton(bubble, data.checkout_url);
-              remember('bot', full, data);
+              // No reply at all: an operator has paused the bot and will answer (see pollOperator).
+              if (full || bubble) {
+                if (!bubble) bubble = addMessage('bot', full);
+                else richText(bubble, full);
+                if (data.checkout_url) addPayButton(bubble, data.checkout_url);
+                remember('bot', full, data);
+              }
               finish();
             } else if (event === 'error') {
               notice(data.code === 'rate_limited' ? 'Too many messages — please wait a moment and try again.' : 'Sorry, something went wrong: ' + (data.message || 'please try again.'));

@@ -13,6 +13,7 @@ import { registerWebhooks } from './commands/webhooks.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerStripe } from './commands/stripe.js';
 import { registerCheckout } from './commands/checkout.js';
+import { registerConversations } from './commands/conversations.js';
 
 /** Each command's action returns its exit code through this holder. */
 export interface ExitHolder {
@@ -42,6 +43,7 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerCatalog(program, io, exit);
   registerStripe(program, io, exit);
   registerCheckout(program, io, exit);
+  registerConversations(program, io, exit);
 
   applyToAll(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
   return program;

@@ -15,6 +15,7 @@ import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
 import { tenantCors } from './middleware/cors.js';
 import { widgetRoutes } from '../features/widget/widget-routes.js';
+import { handoffRoutes } from '../features/handoff/handoff-routes.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
 import { createHttpMetrics } from './middleware/metrics.js';
 import { idOf, requestId } from './middleware/request-id.js';
@@ -86,8 +87,9 @@ export function createApp(services: Services): Express {
 
   // 6. Feature routes.
   app.use(tenantRoutes(api, services.tenants));
-  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants }));
+  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants, config }));
   app.use(reportRoutes(api, services));
+  app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, store: services.handoffStore }));
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
   app.use(catalogRoutes(api, services.tenants, services.catalog));
   const limiter = new WindowRateLimiter();

@@ -146,3 +146,40 @@ test.serial('on a site whose origin is not allowed, the widget says it cannot re
     site.close();
   }
 });
+
+test.serial("handoff on the web: an operator's reply shows in the open widget, once, and survives a reload", async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${app.url}/demo?tenant=cafe`);
+  const launcher = page.locator('button.launcher');
+  await launcher.click();
+  await page.getByLabel('Message').fill('when do you roast your coffee?');
+  await page.getByLabel('Message').press('Enter');
+  await page.getByText(FAQ_ANSWER).waitFor({ timeout: 10_000 });
+  const conversation = await page.evaluate(() => localStorage.getItem('zia:cafe:conversation'));
+  const id = JSON.parse(conversation!) as string;
+
+  t.is((await app.admin(`/v1/admin/conversations/${id}/pause`, { method: 'POST' })).status, 200);
+  // While paused the bot stays silent: no empty bubble appears for the visitor's message.
+  const bubbles = await page.locator('.msg.bot').count();
+  await page.getByLabel('Message').fill('can I talk to a person?');
+  await page.getByLabel('Message').press('Enter');
+  await page.getByText('can I talk to a person?').waitFor();
+  const sendButton = page.locator('button.send', { hasText: /^Send$/ });
+  for (let i = 0; i < 200 && !(await sendButton.isEnabled()); i++) await page.waitForTimeout(50);
+  t.true(await sendButton.isEnabled(), 'the turn finished');
+  t.is(await page.locator('.msg.bot').count(), bubbles);
+  const reply = await app.admin(`/v1/admin/conversations/${id}/reply`, { method: 'POST', body: JSON.stringify({ text: 'Hi, this is Marta from the roastery.' }) });
+  t.is(reply.status, 202);
+  // Opening the panel polls at once (and every 15 s while it stays open).
+  await launcher.click();
+  await launcher.click();
+  await page.getByText('Hi, this is Marta from the roastery.').waitFor({ timeout: 10_000 });
+  await page.reload();
+  const polled = page.waitForResponse((r) => r.url().includes('/v1/chat/operator-messages'));
+  await page.locator('button.launcher').click();
+  t.regex((await polled).url(), /after=/, 'the poll after a reload asks only for newer replies');
+  await page.getByText('Hi, this is Marta from the roastery.').waitFor();
+  t.is(await page.getByText('Hi, this is Marta from the roastery.').count(), 1, 'shown once: the poll continues after the last reply it showed');
+  await context.close();
+});

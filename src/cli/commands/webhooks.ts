@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { configFor, withContext } from '../context.js';
-import { colors, printJson, println, type CliIO } from '../io.js';
+import { colors, printJson, println, printTable, UsageError, type CliIO } from '../io.js';
 import type { ExitHolder } from '../main.js';
 
 export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder): Command {
-  const webhooks = program.command('webhooks').description('Where to point Meta, Twilio and Stripe; configuration check; delivery log');
+  const webhooks = program.command('webhooks').description('Where to point Meta, Twilio and Stripe; configuration check; delivery log, replay, signed samples');
 
   webhooks
     .command('urls')
@@ -51,6 +51,84 @@ export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder):
           }
         }
         return errors > 0 ? 1 : 0;
+      });
+    });
+
+  webhooks
+    .command('log')
+    .option('--provider <name>', 'meta, twilio, stripe, outbound')
+    .option('--status <status>', 'received, processed, failed, ignored, dead')
+    .option('--tenant <slug>', 'only this tenant')
+    .option('--limit <n>', 'rows (1-1000)', '50')
+    .option('--json', 'print JSON')
+    .description('The delivery log, newest first: what arrived (or went out), and what happened to it')
+    .action(async (opts: { provider?: string; status?: string; tenant?: string; limit: string; json?: boolean }) => {
+      const [{ deliveryListQuerySchema }, { parseInput }, { deliveryView }] = await Promise.all([
+        import('../../features/webhooks/webhook.schemas.js'),
+        import('../../validation.js'),
+        import('../../features/webhooks/webhook-routes.js'),
+      ]);
+      const q = parseInput(deliveryListQuerySchema, { provider: opts.provider, status: opts.status, tenant: opts.tenant, limit: opts.limit }, 'flags');
+      exit.code = await withContext(io, async (s) => {
+        const tenant = q.tenant ? await s.tenants.get(q.tenant) : undefined;
+        const rows = (await s.webhooks.list({ provider: q.provider, status: q.status, tenantId: tenant?.id, limit: q.limit })).map(deliveryView);
+        if (opts.json) printJson(io, { deliveries: rows, counts: await s.webhooks.countByStatus() });
+        else {
+          printTable(io, ['ID', 'CREATED', 'PROVIDER', 'KIND', 'STATUS', 'TRIES', 'EXTERNAL ID', 'LAST ERROR'], rows.map((d) => [d.id, d.created_at, d.provider, d.kind, d.status, d.attempts, d.external_id, d.last_error?.slice(0, 80)]));
+        }
+        return 0;
+      });
+    });
+
+  webhooks
+    .command('replay')
+    .argument('[id]', 'delivery id (from zia webhooks log)')
+    .option('--dead', 'every dead delivery')
+    .option('--provider <name>', 'with --dead: only this provider')
+    .option('--json', 'print JSON')
+    .description('Process a delivery again (queued for the worker of a running server)')
+    .action(async (id: string | undefined, opts: { dead?: boolean; provider?: string; json?: boolean }) => {
+      if (!id && !opts.dead) throw new UsageError('name a delivery id or pass --dead');
+      if (id && opts.dead) throw new UsageError('pass either a delivery id or --dead, not both');
+      if (opts.provider && !opts.dead) throw new UsageError('--provider goes with --dead');
+      exit.code = await withContext(io, async (s) => {
+        const ids = id ? [id] : (await s.webhooks.list({ status: 'dead', provider: opts.provider, limit: 1000 })).map((d) => d.id);
+        const replayed: string[] = [];
+        for (const one of ids) replayed.push((await s.webhooks.replay(one)).id);
+        if (opts.json) printJson(io, { replayed });
+        else println(io.stdout, replayed.length === 0 ? 'nothing to replay' : `replayed ${replayed.length}: ${replayed.join(' ')}`);
+        return 0;
+      });
+    });
+
+  webhooks
+    .command('simulate')
+    .argument('<provider>', 'meta, whatsapp or stripe')
+    .requiredOption('--tenant <slug>', 'the tenant the sample is for')
+    .option('--text <text>', 'the message text', 'Hello from zia webhooks simulate')
+    .option('--url <url>', 'base URL of the running server (default SITE_URL)')
+    .option('--from <id>', 'sender: a PSID (meta) or a phone number (whatsapp)')
+    .option('--order <id>', 'stripe: the order the sample checkout pays (default none: the event is recorded and ignored)')
+    .option('--json', 'print JSON')
+    .description('Send a correctly signed sample webhook to a running server')
+    .action(async (provider: string, opts: { tenant: string; text: string; url?: string; from?: string; order?: string; json?: boolean }) => {
+      const { SIMULATED_PROVIDERS, buildSimulation, sendSimulation } = await import('../../features/diagnostics/webhook-simulator.js');
+      if (!(SIMULATED_PROVIDERS as readonly string[]).includes(provider)) throw new UsageError(`provider must be one of ${SIMULATED_PROVIDERS.join(', ')}`);
+      if (opts.url !== undefined && !/^https?:\/\/\S+$/.test(opts.url)) throw new UsageError('--url must be an http(s) URL');
+      exit.code = await withContext(io, async (s) => {
+        const tenant = await s.tenants.get(opts.tenant);
+        const req = await buildSimulation(provider as (typeof SIMULATED_PROVIDERS)[number], s.config, s.tenants, {
+          tenant,
+          text: opts.text,
+          baseUrl: opts.url ?? s.config.SITE_URL,
+          ...(opts.from ? { from: opts.from } : {}),
+          ...(opts.order ? { orderId: opts.order } : {}),
+        });
+        const res = await sendSimulation(req);
+        const ok = res.status >= 200 && res.status < 300;
+        if (opts.json) printJson(io, { provider, url: req.url, external_id: req.externalId, status: res.status, ok, response: res.body });
+        else println(ok ? io.stdout : io.stderr, `${provider}: POST ${req.url} → HTTP ${res.status}${ok ? '' : ` ${res.body.slice(0, 200)}`} (external id ${req.externalId}; see zia webhooks log)`);
+        return ok ? 0 : 1;
       });
     });
 

@@ -57,6 +57,12 @@ export interface SafeFetchOptions {
   timeoutMs?: number;
   maxBytes?: number;
   maxRedirects?: number;
+  /** A POST with a body (outbound webhooks); default GET. A POST follows no redirects. */
+  method?: 'GET' | 'POST';
+  body?: Buffer;
+  headers?: Record<string, string>;
+  /** Names the URL in error messages ('catalog', 'outbound webhook'). */
+  label?: string;
 }
 
 export const CATALOG_TIMEOUT_MS = 5_000;
@@ -84,15 +90,15 @@ export async function checkUrl(raw: string | URL, options: SafeFetchOptions): Pr
     // address check below sees what the socket would.
     url = new URL(String(raw));
   } catch {
-    throw new CatalogFetchError('invalid_url', `catalog URL is not a valid URL`);
+    throw new CatalogFetchError('invalid_url', `${label(options)} URL is not a valid URL`);
   }
   const allowed = options.allowHttp ? ['https:', 'http:'] : ['https:'];
   if (!allowed.includes(url.protocol)) {
     const hint = url.protocol === 'http:' ? ' (plain http is allowed only with ZIA_CATALOG_ALLOW_PRIVATE=true, for local development)' : '';
-    throw new CatalogFetchError('scheme_forbidden', `catalog URL scheme '${url.protocol}' is not allowed; use https${hint}`);
+    throw new CatalogFetchError('scheme_forbidden', `${label(options)} URL scheme '${url.protocol}' is not allowed; use https${hint}`);
   }
   if (url.username || url.password) {
-    throw new CatalogFetchError('credentials_forbidden', 'catalog URL must not contain a user name or password');
+    throw new CatalogFetchError('credentials_forbidden', `${label(options)} URL must not contain a user name or password`);
   }
   const hostname = stripBrackets(url.hostname);
   const permitted = options.addressAllowed ?? isPublicAddress;
@@ -102,21 +108,21 @@ export async function checkUrl(raw: string | URL, options: SafeFetchOptions): Pr
   } else {
     const bare = hostname.replace(/\.$/, '');
     if (!options.addressAllowed && (bare === 'localhost' || bare.endsWith('.localhost'))) {
-      throw new CatalogFetchError('address_forbidden', `catalog host '${hostname}' is a loopback name`);
+      throw new CatalogFetchError('address_forbidden', `${label(options)} host '${hostname}' is a loopback name`);
     }
     try {
       addresses = await (options.resolve ?? systemResolver)(hostname);
     } catch (err) {
-      throw new CatalogFetchError('dns_failed', `catalog host '${hostname}' does not resolve (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new CatalogFetchError('dns_failed', `${label(options)} host '${hostname}' does not resolve (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    if (addresses.length === 0) throw new CatalogFetchError('dns_failed', `catalog host '${hostname}' has no address`);
+    if (addresses.length === 0) throw new CatalogFetchError('dns_failed', `${label(options)} host '${hostname}' has no address`);
   }
   // Every address must pass: a name with one public and one private address is refused, because
   // which one a connection would use is not ours to decide.
   for (const a of addresses) {
     if (!permitted(a.address)) {
       const why = forbiddenReason(a.address) ?? 'address not allowed';
-      throw new CatalogFetchError('address_forbidden', `catalog host '${hostname}' resolves to a forbidden address (${a.address}: ${why})`);
+      throw new CatalogFetchError('address_forbidden', `${label(options)} host '${hostname}' resolves to a forbidden address (${a.address}: ${why})`);
     }
   }
   return { url, hostname, address: addresses[0]! };
@@ -125,22 +131,22 @@ export async function checkUrl(raw: string | URL, options: SafeFetchOptions): Pr
 /** GETs a URL under the rules above; one deadline covers every hop and the whole body. */
 export async function safeFetch(raw: string, options: SafeFetchOptions): Promise<SafeResponse> {
   const deadline = Date.now() + (options.timeoutMs ?? CATALOG_TIMEOUT_MS);
-  const maxRedirects = options.maxRedirects ?? CATALOG_MAX_REDIRECTS;
+  const maxRedirects = options.method === 'POST' ? 0 : (options.maxRedirects ?? CATALOG_MAX_REDIRECTS);
   let current: string | URL = raw;
   for (let hop = 0; ; hop++) {
-    const target: Target = await withDeadline(checkUrl(current, options), deadline);
-    const res = await requestOnce(target, deadline, options.maxBytes ?? CATALOG_MAX_BYTES);
+    const target: Target = await withDeadline(checkUrl(current, options), deadline, label(options));
+    const res = await requestOnce(target, deadline, options.maxBytes ?? CATALOG_MAX_BYTES, options);
     if ([301, 302, 303, 307, 308].includes(res.status) && res.location) {
-      if (hop >= maxRedirects) throw new CatalogFetchError('too_many_redirects', `catalog URL redirected more than ${maxRedirects} times`);
+      if (hop >= maxRedirects) throw new CatalogFetchError('too_many_redirects', `${label(options)} URL redirected more than ${maxRedirects} times`);
       try {
         current = new URL(res.location, target.url);
       } catch {
-        throw new CatalogFetchError('invalid_url', 'catalog URL redirected to an invalid location');
+        throw new CatalogFetchError('invalid_url', `${label(options)} URL redirected to an invalid location`);
       }
       continue;
     }
     if (res.status < 200 || res.status > 299) {
-      throw new CatalogFetchError('http_status', `catalog URL answered HTTP ${res.status}`);
+      throw new CatalogFetchError('http_status', `${label(options)} URL answered HTTP ${res.status}`);
     }
     return { url: target.url.toString(), status: res.status, body: res.body };
   }
@@ -156,14 +162,18 @@ export async function safeFetchJson(raw: string, options: SafeFetchOptions): Pro
   }
 }
 
-function timeoutError(): CatalogFetchError {
-  return new CatalogFetchError('timeout', 'catalog fetch took longer than the time limit');
+function label(options: SafeFetchOptions): string {
+  return options.label ?? 'catalog';
 }
 
-async function withDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
+function timeoutError(what = 'catalog'): CatalogFetchError {
+  return new CatalogFetchError('timeout', `${what} fetch took longer than the time limit`);
+}
+
+async function withDeadline<T>(work: Promise<T>, deadline: number, what?: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeoutError()), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(() => reject(timeoutError(what)), Math.max(0, deadline - Date.now()));
   });
   try {
     return await Promise.race([work, expired]);
@@ -178,8 +188,9 @@ interface RawResponse {
   body: Buffer;
 }
 
-function requestOnce(target: Target, deadline: number, maxBytes: number): Promise<RawResponse> {
+function requestOnce(target: Target, deadline: number, maxBytes: number, options: SafeFetchOptions): Promise<RawResponse> {
   const { url, hostname, address } = target;
+  const what = label(options);
   // The pinned lookup: the socket connects to the checked address, never to a fresh DNS answer.
   const pinned: LookupFunction = (_host, opts, cb) => {
     if ((opts as { all?: boolean }).all) (cb as (e: null, a: ResolvedAddress[]) => void)(null, [address]);
@@ -201,13 +212,19 @@ function requestOnce(target: Target, deadline: number, maxBytes: number): Promis
         host: hostname,
         port: url.port || undefined,
         path: `${url.pathname}${url.search}`,
-        method: 'GET',
+        method: options.method ?? 'GET',
         lookup: pinned,
         // TLS still verifies the certificate for the name, and SNI carries it (not for IP literals).
         servername: isIP(hostname) ? undefined : hostname,
         // A fresh socket per request: no pooled connection outlives its check, no cookies, no auth.
         agent: false,
-        headers: { accept: 'application/json', 'accept-encoding': 'identity', 'user-agent': 'zia-catalog/1' },
+        headers: {
+          accept: 'application/json',
+          'accept-encoding': 'identity',
+          'user-agent': options.method === 'POST' ? 'zia-webhooks/1' : 'zia-catalog/1',
+          ...(options.body ? { 'content-length': String(options.body.length) } : {}),
+          ...options.headers,
+        },
       },
       (res: IncomingMessage) => {
         const status = res.statusCode ?? 0;
@@ -221,18 +238,18 @@ function requestOnce(target: Target, deadline: number, maxBytes: number): Promis
         }
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > maxBytes) {
-          fail(tooLarge(maxBytes));
+          fail(tooLarge(maxBytes, what));
           return;
         }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > maxBytes) fail(tooLarge(maxBytes));
+          if (size > maxBytes) fail(tooLarge(maxBytes, what));
           else chunks.push(chunk);
         });
-        res.on('error', (err) => fail(new CatalogFetchError('network', `catalog fetch failed: ${err.message}`)));
-        res.on('aborted', () => fail(new CatalogFetchError('network', 'catalog fetch failed: connection closed early')));
+        res.on('error', (err) => fail(new CatalogFetchError('network', `${what} fetch failed: ${err.message}`)));
+        res.on('aborted', () => fail(new CatalogFetchError('network', `${what} fetch failed: connection closed early`)));
         res.on('end', () => {
           if (settled) return;
           settled = true;
@@ -241,14 +258,14 @@ function requestOnce(target: Target, deadline: number, maxBytes: number): Promis
         });
       },
     );
-    const timer = setTimeout(() => fail(timeoutError()), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(() => fail(timeoutError(what)), Math.max(0, deadline - Date.now()));
     req.on('error', (err: NodeJS.ErrnoException) =>
-      fail(new CatalogFetchError('network', `catalog fetch failed: ${err.code ?? err.message}`)),
+      fail(new CatalogFetchError('network', `${what} fetch failed: ${err.code ?? err.message}`)),
     );
-    req.end();
+    req.end(options.body);
   });
 }
 
-function tooLarge(maxBytes: number): CatalogFetchError {
-  return new CatalogFetchError('too_large', `catalog is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`);
+function tooLarge(maxBytes: number, what = 'catalog'): CatalogFetchError {
+  return new CatalogFetchError('too_large', `${what} is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`);
 }

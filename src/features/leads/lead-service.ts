@@ -44,6 +44,10 @@ export class LeadService {
     return result;
   }
 
+  findById(tenantId: string, id: string): Promise<LeadRecord | undefined> {
+    return this.store.findById(tenantId, id);
+  }
+
   findByEmail(tenantId: string, email: string): Promise<LeadRecord | undefined> {
     return this.store.findByEmail(tenantId, email.trim().toLowerCase());
   }

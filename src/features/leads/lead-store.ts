@@ -44,6 +44,11 @@ export class LeadStore {
     return r ? fromRow(r) : undefined;
   }
 
+  async findById(tenantId: string, id: string): Promise<LeadRecord | undefined> {
+    const r = await this.db.knex('leads').where({ tenant_id: tenantId, id }).first();
+    return r ? fromRow(r) : undefined;
+  }
+
   /**
    * One lead per tenant and email. The first capture keeps its source channel and conversation; later
    * ones fill in what they add (a name, a WhatsApp number). `created` tells the caller whether this

@@ -17,7 +17,7 @@ export interface WebhookDeps {
   tenants: TenantService;
   events: EventService;
   logger: Logger;
-  /** Where the thank-you goes: the buyer's conversation. */
+  /** Where the thank-you goes: the buyer's conversation (the container's sends store it, then deliver it on the buyer's channel). */
   conversations?: Pick<ConversationService, 'appendMessage'>;
   onPaid?: PaidOrderHook;
 }

@@ -4,10 +4,12 @@ import type { ManagedJobQueue } from '../jobs/job-queue.js';
 import type { TenantService } from '../tenants/tenant-service.js';
 import type { DeliveryRecord } from './webhook-store.js';
 import type { WebhookService } from './webhook-service.js';
-import { deliveryListQuerySchema, idParamsSchema } from './webhook.schemas.js';
+import type { Config } from '../../config.js';
+import { buildSimulation, sendSimulation } from '../diagnostics/webhook-simulator.js';
+import { deliveryListQuerySchema, idParamsSchema, simulateBodySchema } from './webhook.schemas.js';
 
 /** The inbox and dead jobs, for operators: what arrived, what happened to it, and a way to run it again. */
-export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: ManagedJobQueue; tenants: TenantService }): Router {
+export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: ManagedJobQueue; tenants: TenantService; config: Config }): Router {
   const router = Router();
   api.route(
     router,
@@ -15,13 +17,36 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: 
     async ({ query }) => {
       const tenant = query.tenant ? await deps.tenants.get(query.tenant) : undefined;
       const rows = await deps.webhooks.list({ status: query.status, provider: query.provider, tenantId: tenant?.id, limit: query.limit });
-      return { deliveries: rows.map(view), counts: await deps.webhooks.countByStatus() };
+      return { deliveries: rows.map(deliveryView), counts: await deps.webhooks.countByStatus() };
     },
   );
   api.route(
     router,
     { method: 'post', path: '/v1/admin/webhooks/deliveries/:id/replay', summary: 'Process a delivery again (dead, failed or processed)', tag: 'webhooks', auth: 'admin', params: idParamsSchema },
-    async ({ params }) => ({ delivery: view(await deps.webhooks.replay(params.id)) }),
+    async ({ params }) => ({ delivery: deliveryView(await deps.webhooks.replay(params.id)) }),
+  );
+  api.route(
+    router,
+    {
+      method: 'post',
+      path: '/v1/admin/webhooks/simulate',
+      summary: 'Send a correctly signed sample webhook (meta, whatsapp, stripe) to SITE_URL or the given server, as the provider would',
+      tag: 'webhooks',
+      auth: 'admin',
+      body: simulateBodySchema,
+    },
+    async ({ body }) => {
+      const tenant = await deps.tenants.get(body.tenant);
+      const req = await buildSimulation(body.provider, deps.config, deps.tenants, {
+        tenant,
+        text: body.text,
+        baseUrl: body.url ?? deps.config.SITE_URL,
+        ...(body.from ? { from: body.from } : {}),
+        ...(body.order_id ? { orderId: body.order_id } : {}),
+      });
+      const res = await sendSimulation(req);
+      return { provider: body.provider, url: req.url, external_id: req.externalId, status: res.status, ok: res.status >= 200 && res.status < 300, response: res.body };
+    },
   );
   api.route(router, { method: 'get', path: '/v1/admin/jobs/dead', summary: 'Jobs parked as dead', tag: 'webhooks', auth: 'admin' }, async () => ({
     backend: deps.jobs.backend,
@@ -38,7 +63,7 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: 
   return router;
 }
 
-function view(d: DeliveryRecord) {
+export function deliveryView(d: DeliveryRecord) {
   return {
     id: d.id,
     provider: d.provider,

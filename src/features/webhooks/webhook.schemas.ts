@@ -10,3 +10,13 @@ export const deliveryListQuerySchema = z.strictObject({
 });
 
 export const idParamsSchema = z.strictObject({ id: z.string().min(1).max(64) });
+
+export const simulateBodySchema = z.strictObject({
+  provider: z.enum(['meta', 'whatsapp', 'stripe']),
+  tenant: slugSchema,
+  text: z.string().min(1).max(2000).default('Hello from zia webhooks simulate'),
+  /** Base URL of the server to send to; default SITE_URL (the public path, through any proxy). */
+  url: z.url({ protocol: /^https?$/ }).optional(),
+  from: z.string().min(1).max(64).optional(),
+  order_id: z.string().min(1).max(64).optional(),
+});

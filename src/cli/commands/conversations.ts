@@ -1,0 +1,110 @@
+import type { Command } from 'commander';
+import type { Services } from '../../container.js';
+import type { Tenant } from '../../features/tenants/tenant-service.js';
+import { withContext } from '../context.js';
+import { printJson, println, printTable, UsageError, type CliIO } from '../io.js';
+import type { ExitHolder } from '../main.js';
+
+/** The conversation's tenant, found from the id alone (the CLI acts with the admin's reach). */
+async function ownerOf(s: Services, id: string): Promise<Tenant> {
+  const tenantId = await s.handoffStore.tenantIdOf(id);
+  if (!tenantId) {
+    const { NotFoundError } = await import('../../errors.js');
+    throw new NotFoundError(`conversation '${id}' not found`);
+  }
+  return s.tenants.getById(tenantId);
+}
+
+export function registerConversations(program: Command, io: CliIO, exit: ExitHolder): void {
+  const conversations = program.command('conversations').description('Read conversations, pause/resume the bot, reply as an operator');
+
+  conversations
+    .command('list')
+    .argument('[slug]', 'tenant (all tenants when omitted)')
+    .option('--channel <channel>', 'web, messenger, instagram, whatsapp, fb_comment, ig_comment')
+    .option('--paused', 'only conversations where the bot is paused')
+    .option('--limit <n>', 'rows per page (1-500)', '50')
+    .option('--cursor <cursor>', 'continue from a previous page')
+    .option('--json', 'print JSON')
+    .description('Conversations, newest first')
+    .action(async (slug: string | undefined, opts: { channel?: string; paused?: boolean; limit: string; cursor?: string; json?: boolean }) => {
+      const [{ conversationListQuery }, { parseInput }, { conversationView }] = await Promise.all([
+        import('../../features/handoff/handoff.schemas.js'),
+        import('../../validation.js'),
+        import('../../features/handoff/handoff-routes.js'),
+      ]);
+      const q = parseInput(conversationListQuery, { tenant: slug, channel: opts.channel, paused: opts.paused ? 'true' : undefined, limit: opts.limit, cursor: opts.cursor }, 'flags');
+      exit.code = await withContext(io, async (s) => {
+        const tenant = q.tenant ? await s.tenants.get(q.tenant) : undefined;
+        const page = await s.handoff.list(tenant, { channel: q.channel, paused: q.paused, limit: q.limit, cursor: q.cursor });
+        const rows = page.conversations.map(conversationView);
+        if (opts.json) printJson(io, { conversations: rows, next_cursor: page.nextCursor });
+        else {
+          printTable(io, ['ID', 'UPDATED', 'CHANNEL', 'USER', 'NAME', 'BOT'], rows.map((c) => [c.id, c.updated_at, c.channel, c.external_user_id, c.user_name, c.bot_paused ? 'paused' : 'on']));
+          if (page.nextCursor) io.stderr.write(`more: --cursor ${page.nextCursor}\n`);
+        }
+        return 0;
+      });
+    });
+
+  conversations
+    .command('show')
+    .argument('<id>', 'conversation id')
+    .option('--messages <n>', 'latest messages to show (1-1000)', '50')
+    .option('--json', 'print JSON')
+    .description('One conversation and its latest messages')
+    .action(async (id: string, opts: { messages: string; json?: boolean }) => {
+      const n = Number(opts.messages);
+      if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError('--messages must be 1-1000');
+      const { conversationView, messageView } = await import('../../features/handoff/handoff-routes.js');
+      exit.code = await withContext(io, async (s) => {
+        const tenant = await ownerOf(s, id);
+        const { conversation, messages } = await s.handoff.show(tenant, id, n);
+        if (opts.json) printJson(io, { conversation: conversationView(conversation), tenant: tenant.slug, messages: messages.map(messageView) });
+        else {
+          println(io.stdout, `${conversation.id}  ${tenant.slug}  ${conversation.channel}  ${conversation.externalUserId}  bot ${conversation.botPaused ? 'PAUSED' : 'on'}`);
+          for (const m of messages) println(io.stdout, `${m.createdAt}  ${m.role.padEnd(9)} ${m.text.replace(/\s+/g, ' ')}${m.deliveryStatus ? `  [${m.deliveryStatus}]` : ''}`);
+        }
+        return 0;
+      });
+    });
+
+  for (const action of ['pause', 'resume'] as const) {
+    conversations
+      .command(action)
+      .argument('<id>', 'conversation id')
+      .option('--json', 'print JSON')
+      .description(action === 'pause' ? 'Pause the bot: messages are stored, nothing is answered' : 'Let the bot answer again')
+      .action(async (id: string, opts: { json?: boolean }) => {
+        const { conversationView } = await import('../../features/handoff/handoff-routes.js');
+        exit.code = await withContext(io, async (s) => {
+          const tenant = await ownerOf(s, id);
+          const c = await s.handoff.setPaused(tenant, id, action === 'pause', 'cli');
+          if (opts.json) printJson(io, { conversation: conversationView(c) });
+          else println(io.stdout, `${c.id}: bot ${c.botPaused ? 'paused' : 'on'}`);
+          return 0;
+        });
+      });
+  }
+
+  conversations
+    .command('reply')
+    .argument('<id>', 'conversation id')
+    .argument('[text...]', 'the message (or --text)')
+    .option('--text <text>', 'the message')
+    .option('--json', 'print JSON')
+    .description("Reply as an operator on the conversation's own channel (sent by the worker of a running server)")
+    .action(async (id: string, words: string[], opts: { text?: string; json?: boolean }) => {
+      const text = (opts.text ?? words.join(' ')).trim();
+      if (!text) throw new UsageError('give the reply text (zia conversations reply <id> "text" or --text)');
+      const [{ operatorReplyBody }, { parseInput }] = await Promise.all([import('../../features/handoff/handoff.schemas.js'), import('../../validation.js')]);
+      const body = parseInput(operatorReplyBody, { text }, 'flags');
+      exit.code = await withContext(io, async (s) => {
+        const tenant = await ownerOf(s, id);
+        const r = await s.handoff.reply(tenant, id, body.text, 'cli');
+        if (opts.json) printJson(io, { message_id: r.messageId, conversation_id: id, channel: r.conversation.channel, delivery: r.delivery });
+        else println(io.stdout, `${r.messageId}: ${r.delivery === 'queued' ? `queued for ${r.conversation.channel}` : 'stored (web: shown in the conversation history)'}`);
+        return 0;
+      });
+    });
+}

@@ -1,0 +1,108 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Config } from '../../config.js';
+import { BadRequestError, NotConfiguredError } from '../../errors.js';
+import type { Tenant, TenantService } from '../tenants/tenant-service.js';
+
+export const SIMULATED_PROVIDERS = ['meta', 'whatsapp', 'stripe'] as const;
+export type SimulatedProvider = (typeof SIMULATED_PROVIDERS)[number];
+
+export interface SimulatedRequest {
+  provider: SimulatedProvider;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  /** The provider's id of the sample (the delivery log's external id). */
+  externalId: string;
+}
+
+export interface SimulateInput {
+  tenant: Tenant;
+  text: string;
+  /** Base URL of the running server (default SITE_URL). */
+  baseUrl: string;
+  /** Who the sample comes from: a PSID (meta) or a WhatsApp number (whatsapp). */
+  from?: string;
+  /** Stripe: the order the sample session pays (default: no order, so the event is harmless). */
+  orderId?: string;
+}
+
+const rand = () => randomBytes(8).toString('hex');
+
+/**
+ * Builds a provider's webhook exactly as the provider would send it — same body shape, signed the same
+ * way with the same secret — so an operator can prove the public path end to end against a running
+ * server. Nothing here talks to the provider itself.
+ */
+export async function buildSimulation(provider: SimulatedProvider, config: Config, tenants: TenantService, input: SimulateInput): Promise<SimulatedRequest> {
+  const base = input.baseUrl.replace(/\/+$/, '');
+  const { tenant } = input;
+  if (provider === 'meta') {
+    if (!config.META_APP_SECRET) throw new NotConfiguredError('META_APP_SECRET is not set: Meta webhooks cannot be signed (or accepted)');
+    if (!tenant.fbPageId) throw new BadRequestError(`tenant '${tenant.slug}' has no fb_page_id`);
+    const now = Date.now();
+    const mid = `m_sim_${rand()}`;
+    const psid = input.from ?? 'SIMULATED_PSID';
+    const body = JSON.stringify({
+      object: 'page',
+      entry: [{ id: tenant.fbPageId, time: now, messaging: [{ sender: { id: psid }, recipient: { id: tenant.fbPageId }, timestamp: now, message: { mid, text: input.text } }] }],
+    });
+    // Meta signs the exact bytes it sends; so do we.
+    const signature = `sha256=${createHmac('sha256', config.META_APP_SECRET).update(body).digest('hex')}`;
+    return { provider, url: `${base}/v1/meta/webhook`, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body, externalId: `mid:${mid}` };
+  }
+  if (provider === 'whatsapp') {
+    const token = tenants.secrets(tenant).twilio_auth_token ?? config.TWILIO_AUTH_TOKEN;
+    if (!token) throw new NotConfiguredError(`no Twilio auth token: set twilio_auth_token on tenant '${tenant.slug}' or TWILIO_AUTH_TOKEN`);
+    const to = tenant.whatsappFrom ?? tenant.whatsapp;
+    if (!to) throw new BadRequestError(`tenant '${tenant.slug}' has no WhatsApp number (twilio_whatsapp_from)`);
+    const sid = `SM${rand()}${rand()}`;
+    const params: Record<string, string> = {
+      AccountSid: config.TWILIO_ACCOUNT_SID ?? `AC${'0'.repeat(32)}`,
+      MessageSid: sid,
+      SmsMessageSid: sid,
+      From: `whatsapp:${(input.from ?? '+15550001234').replace(/^whatsapp:/, '')}`,
+      To: to.startsWith('whatsapp:') ? to : `whatsapp:${to}`,
+      Body: input.text,
+      NumMedia: '0',
+      ProfileName: 'Simulated user',
+      WaId: (input.from ?? '+15550001234').replace(/\D/g, ''),
+    };
+    const url = `${base}/v1/twilio/whatsapp/webhook?tenant=${encodeURIComponent(tenant.slug)}`;
+    const { default: twilio } = await import('twilio');
+    // Twilio signs the full URL it calls plus the sorted form parameters.
+    const signature = twilio.getExpectedTwilioSignature(token, url, params);
+    return { provider, url, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature }, body: new URLSearchParams(params).toString(), externalId: sid };
+  }
+  const secret = tenant.stripeAccountId ? (config.STRIPE_CONNECT_WEBHOOK_SECRET ?? config.STRIPE_WEBHOOK_SECRET) : config.STRIPE_WEBHOOK_SECRET;
+  if (!secret) throw new NotConfiguredError('STRIPE_WEBHOOK_SECRET / STRIPE_CONNECT_WEBHOOK_SECRET is not set: Stripe webhooks cannot be signed (or accepted)');
+  if (!tenant.stripeAccountId) throw new BadRequestError(`tenant '${tenant.slug}' has no connected Stripe account: run zia stripe connect first`);
+  const id = `evt_sim_${rand()}`;
+  const body = JSON.stringify({
+    id,
+    object: 'event',
+    type: 'checkout.session.completed',
+    account: tenant.stripeAccountId,
+    api_version: '2025-10-29.clover',
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    data: {
+      object: {
+        id: `cs_test_sim_${rand()}`,
+        object: 'checkout.session',
+        payment_status: 'paid',
+        status: 'complete',
+        customer_details: { email: 'simulated@example.com' },
+        metadata: input.orderId ? { order_id: input.orderId, simulated: input.text } : { simulated: input.text },
+      },
+    },
+  });
+  const { default: Stripe } = await import('stripe');
+  const signature = Stripe.webhooks.generateTestHeaderString({ payload: body, secret });
+  return { provider, url: `${base}/v1/stripe/webhook`, headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body, externalId: id };
+}
+
+/** Sends the request; the answer is reported as is (status and a short body). */
+export async function sendSimulation(req: SimulatedRequest): Promise<{ status: number; body: string }> {
+  const res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body, signal: AbortSignal.timeout(15_000) });
+  return { status: res.status, body: (await res.text()).slice(0, 2000) };
+}

@@ -1,0 +1,100 @@
+import { Router } from 'express';
+import { NotFoundError } from '../../errors.js';
+import type { Api, Principal } from '../../http/api.js';
+import type { ConversationRecord } from '../chat/chat.types.js';
+import { scopedTenant } from '../tenants/tenant-routes.js';
+import type { Tenant, TenantService } from '../tenants/tenant-service.js';
+import type { HandoffService } from './handoff-service.js';
+import type { HandoffStore, MessageView } from './handoff-store.js';
+import { conversationListQuery, conversationParams, conversationShowQuery, operatorMessagesQuery, operatorReplyBody } from './handoff.schemas.js';
+
+interface Deps {
+  tenants: TenantService;
+  handoff: HandoffService;
+  store: HandoffStore;
+}
+
+/** Operators' view of conversations: read them, pause and resume the bot, reply on the channel. */
+export function handoffRoutes(api: Api, d: Deps): Router {
+  const router = Router();
+
+  /** The conversation's tenant, as far as the caller may see: another tenant's id is a plain 404. */
+  async function owner(principal: Principal | undefined, id: string): Promise<Tenant> {
+    if (principal?.kind === 'tenant-key') return d.tenants.getById(principal.tenantId);
+    const tenantId = await d.store.tenantIdOf(id);
+    if (!tenantId) throw new NotFoundError('conversation not found');
+    return d.tenants.getById(tenantId);
+  }
+  const by = (p: Principal | undefined) => (p?.kind === 'tenant-key' ? `key:${p.keyId}` : 'admin');
+
+  api.route(
+    router,
+    { method: 'get', path: '/v1/admin/conversations', summary: 'Conversations, newest first, keyset-paged (next_cursor)', tag: 'conversations', auth: 'tenant', query: conversationListQuery },
+    async ({ query, principal }) => {
+      const tenant = await scopedTenant(d.tenants, principal, query.tenant);
+      const page = await d.handoff.list(tenant, { channel: query.channel, paused: query.paused, limit: query.limit, cursor: query.cursor });
+      return { conversations: page.conversations.map(conversationView), next_cursor: page.nextCursor };
+    },
+  );
+  api.route(
+    router,
+    { method: 'get', path: '/v1/admin/conversations/:id', summary: 'One conversation with its latest messages', tag: 'conversations', auth: 'tenant', params: conversationParams, query: conversationShowQuery },
+    async ({ params, query, principal }) => {
+      const tenant = await owner(principal, params.id);
+      const { conversation, messages } = await d.handoff.show(tenant, params.id, query.messages);
+      return { conversation: conversationView(conversation), tenant: tenant.slug, messages: messages.map(messageView) };
+    },
+  );
+  for (const action of ['pause', 'resume'] as const) {
+    api.route(
+      router,
+      { method: 'post', path: `/v1/admin/conversations/:id/${action}`, summary: action === 'pause' ? 'Pause the bot: messages are stored, nothing is answered' : 'Let the bot answer again', tag: 'conversations', auth: 'tenant', params: conversationParams },
+      async ({ params, principal }) => {
+        const tenant = await owner(principal, params.id);
+        return { conversation: conversationView(await d.handoff.setPaused(tenant, params.id, action === 'pause', by(principal))) };
+      },
+    );
+  }
+  api.route(
+    router,
+    { method: 'post', path: '/v1/admin/conversations/:id/reply', summary: "An operator's reply, sent on the conversation's own channel", tag: 'conversations', auth: 'tenant', params: conversationParams, body: operatorReplyBody },
+    async ({ params, body, principal, res }) => {
+      const tenant = await owner(principal, params.id);
+      const r = await d.handoff.reply(tenant, params.id, body.text, by(principal));
+      res.status(202);
+      return { message_id: r.messageId, conversation_id: r.conversation.id, channel: r.conversation.channel, delivery: r.delivery };
+    },
+  );
+  // The web widget has no push channel outside a turn's SSE stream, so it polls for operator replies. The
+  // conversation id is the capability here, exactly as for continuing the chat; only web conversations.
+  api.route(
+    router,
+    { method: 'get', path: '/v1/chat/operator-messages', summary: "Operator replies in a web conversation after a message id (the widget's poll)", tag: 'chat', auth: 'public', query: operatorMessagesQuery },
+    async ({ query }) => {
+      const tenant = await d.tenants.get(query.tenant);
+      const conversation = await d.handoff.show(tenant, query.conversation_id, 1).then((r) => r.conversation);
+      if (conversation.channel !== 'web') throw new NotFoundError('conversation not found');
+      const messages = await d.store.operatorMessages(tenant.id, conversation.id, query.after);
+      return { messages: messages.map((m) => ({ id: m.id, text: m.text, created_at: m.createdAt })), bot_paused: conversation.botPaused };
+    },
+  );
+  return router;
+}
+
+export function conversationView(c: ConversationRecord) {
+  return {
+    id: c.id,
+    tenant_id: c.tenantId,
+    channel: c.channel,
+    external_user_id: c.externalUserId,
+    user_name: c.userName,
+    bot_paused: c.botPaused,
+    last_inbound_at: c.lastInboundAt,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+  };
+}
+
+export function messageView(m: MessageView) {
+  return { id: m.id, role: m.role, text: m.text, delivery_status: m.deliveryStatus, error_code: m.errorCode, created_at: m.createdAt };
+}

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { CHANNELS } from '../chat/chat.types.js';
+import { slugSchema } from '../tenants/tenant.schemas.js';
+
+export const conversationListQuery = z.strictObject({
+  tenant: slugSchema.optional(),
+  channel: z.enum(CHANNELS).optional(),
+  paused: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(64).optional(),
+});
+
+export const conversationParams = z.strictObject({ id: z.string().min(1).max(64) });
+
+export const conversationShowQuery = z.strictObject({
+  messages: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const operatorReplyBody = z.strictObject({
+  text: z.string().trim().min(1).max(4000),
+});
+
+export const operatorMessagesQuery = z.strictObject({
+  tenant: slugSchema,
+  conversation_id: z.string().min(1).max(64),
+  /** The last operator message the widget has shown (ids are ULIDs: later ids sort after). */
+  after: z.string().max(64).optional(),
+});
