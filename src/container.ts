@@ -11,6 +11,9 @@ import { OutboundStore } from './features/channels/outbound-store.js';
 import { GraphClient } from './features/channels/meta/graph-client.js';
 import { MetaDmSender, MetaSends } from './features/channels/meta/meta-sender.js';
 import { MetaWorker } from './features/channels/meta/meta-worker.js';
+import { TwilioClient } from './features/channels/whatsapp/twilio-client.js';
+import { WhatsAppLinks, WhatsAppSender, WhatsAppSends } from './features/channels/whatsapp/whatsapp-sender.js';
+import { WhatsAppWorker } from './features/channels/whatsapp/whatsapp-worker.js';
 import { createJobQueue } from './features/jobs/create-job-queue.js';
 import type { ManagedJobQueue } from './features/jobs/job-queue.js';
 import { WebhookService } from './features/webhooks/webhook-service.js';
@@ -70,6 +73,8 @@ export interface Services {
   webhooks: WebhookService;
   /** Sends into a conversation on its own channel. */
   senders: ChannelSenders;
+  /** Twilio WhatsApp: credentials, numbers and signature checks per tenant. */
+  whatsapp: WhatsAppSends;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process (`zia serve` unless --no-worker, `zia worker`). */
@@ -125,6 +130,16 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const conversationStore = new ConversationStore(db);
   const conversations = options.conversations ?? new DefaultConversationService(conversationStore);
   const leads = new LeadService(new LeadStore(db), events);
+  const outbound = new OutboundStore(db);
+  const whatsappSends = new WhatsAppSends({
+    config,
+    tenants,
+    twilio: new TwilioClient({ apiUrl: config.TWILIO_API_URL }),
+    outbound,
+    events,
+    logger,
+  });
+  const whatsapp = new WhatsAppSender(whatsappSends, () => conversations);
   const stripe = new StripeGateway(config);
   const orders = new OrderStore(db);
   const payments = new PaymentService({
@@ -135,7 +150,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     events,
     logger,
     catalog: options.catalog ?? catalog,
-    whatsapp: options.whatsappLinks,
+    whatsapp: options.whatsappLinks ?? new WhatsAppLinks(whatsapp, conversations),
   });
   const stripeWebhooks = new StripeWebhookService({
     gateway: stripe,
@@ -163,11 +178,12 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const jobs = createJobQueue(config, db, logger);
   const webhooks = new WebhookService(db, new WebhookStore(db), jobs, logger);
   const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
-  const metaSends = new MetaSends(tenants, graph, new OutboundStore(db), events, logger);
+  const metaSends = new MetaSends(tenants, graph, outbound, events, logger);
   const messenger = new MetaDmSender('messenger', metaSends, () => conversations);
   const instagram = new MetaDmSender('instagram', metaSends, () => conversations);
-  const senders: ChannelSenders = { messenger, instagram };
+  const senders: ChannelSenders = { messenger, instagram, whatsapp };
   new MetaWorker({ tenants, inbox: webhooks, chat, conversations, sends: metaSends, senders: { messenger, instagram }, logger }).register();
+  new WhatsAppWorker({ tenants, inbox: webhooks, chat, conversations, sender: whatsapp, logger }).register();
 
   return {
     config,
@@ -188,6 +204,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     jobs,
     webhooks,
     senders,
+    whatsapp: whatsappSends,
     shutdown: new AbortController(),
     async startWorker() {
       const worker = await jobs.start();
