@@ -150,7 +150,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     events,
     logger,
     catalog: options.catalog ?? catalog,
-    whatsapp: options.whatsappLinks ?? new WhatsAppLinks(whatsapp, conversations),
+    whatsapp: options.whatsappLinks ?? new WhatsAppLinks(whatsappSends, whatsapp, conversations),
   });
   const stripeWebhooks = new StripeWebhookService({
     gateway: stripe,

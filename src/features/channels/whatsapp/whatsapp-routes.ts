@@ -35,6 +35,11 @@ export function whatsappRoutes(api: Api, deps: WhatsAppRouteDeps): Router {
   /** Refuses (403, nothing stored) anything Twilio did not sign with this tenant's (or the global) token. */
   async function verify(req: Request, tenant: Tenant | undefined, params: Record<string, unknown>): Promise<void> {
     const token = deps.sends.authToken(tenant);
+    if (!token && !tenant) {
+      // Nobody here could have signed it: not a configuration fault of a tenant, just not ours.
+      logger.warn({ path: req.path }, 'Twilio webhook for a number no tenant has, and no TWILIO_AUTH_TOKEN to check it with: refused');
+      throw new ForbiddenError('no tenant has this WhatsApp number');
+    }
     if (!token) {
       logger.error({ tenant: tenant?.slug }, 'Twilio webhook refused: no twilio_auth_token for the tenant and no TWILIO_AUTH_TOKEN');
       throw new NotConfiguredError('Twilio auth token is not configured');

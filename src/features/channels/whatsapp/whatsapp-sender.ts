@@ -147,11 +147,18 @@ export class WhatsAppSender implements ChannelSender {
  */
 export class WhatsAppLinks implements WhatsAppLinkSender {
   constructor(
+    private readonly sends: WhatsAppSends,
     private readonly sender: WhatsAppSender,
     private readonly conversations: ConversationService,
   ) {}
 
   async send(tenant: Tenant, toE164: string, text: string): Promise<{ messageId: string }> {
+    try {
+      this.sends.credentials(tenant);
+      this.sends.from(tenant);
+    } catch (err) {
+      throw new NotConfiguredError(`WhatsApp not configured: ${(err as Error).message}`);
+    }
     const conversation = await this.conversations.find(tenant.id, 'whatsapp', toE164);
     const stored = conversation ? await this.conversations.appendMessage(tenant.id, conversation.id, { role: 'assistant', text }) : undefined;
     let result: SendResult;
@@ -167,7 +174,6 @@ export class WhatsAppLinks implements WhatsAppLinkSender {
         idempotencyKey: `whatsapp:link:${newId()}`,
       });
     } catch (err) {
-      if (err instanceof PermanentJobError) throw new NotConfiguredError(err.message);
       if (err instanceof TwilioError) throw new UpstreamError(err.message);
       throw err;
     }
