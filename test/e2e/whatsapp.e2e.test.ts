@@ -227,6 +227,41 @@ for (const dialect of dialects()) {
     }
   });
 
+  test(`${dialect}: a long reply goes out as plain-text parts of at most 1,600 characters, each once`, async (t) => {
+    const c = await setup(dialect);
+    try {
+      await converse(c);
+      const conversation = (await c.app.services.conversations.find(c.tenantId, 'whatsapp', CUSTOMER))!;
+      const text = Array.from({ length: 60 }, (_, i) => `**Point ${i}:** we ship to Oslo, Bergen and Tromsø within two days.`).join(' ');
+      const { id } = await c.app.services.conversations.appendMessage(c.tenantId, conversation.id, { role: 'operator', text });
+      const before = c.twilio.messages.length;
+      const msg = {
+        tenant: await c.app.services.tenants.get('shop'),
+        channel: 'whatsapp' as const,
+        conversationId: conversation.id,
+        externalUserId: CUSTOMER,
+        text,
+        lastInboundAt: conversation.lastInboundAt,
+        messageId: id,
+        idempotencyKey: 'op:long',
+      };
+      const result = await c.app.services.senders.whatsapp!.send(msg);
+      const parts = c.twilio.messages.slice(before);
+      t.true(parts.length >= 3);
+      for (const p of parts) {
+        t.true(p.body!.length <= 1600);
+        t.false(p.body!.includes('**'));
+        t.true(p.body!.endsWith('.'));
+      }
+      t.is(result.providerMessageId, parts.at(-1)!.sid);
+      // The same key again (an operator double-click, a retried job): nothing more is sent.
+      await c.app.services.senders.whatsapp!.send(msg);
+      t.is(c.twilio.messages.length, before + parts.length);
+    } finally {
+      await c.close();
+    }
+  });
+
   test(`${dialect}: a transient Twilio error is retried and the reply goes out once; a permanent one parks the item with the reason`, async (t) => {
     const c = await setup(dialect);
     try {
