@@ -25,6 +25,7 @@ for (const dialect of dialects()) {
       t.is(res.status, 409);
       t.regex(((await res.json()) as any).error.message, /24 hours/);
       t.is(twilio.messages.length, 0);
+      t.is(h.fake.seen('POST', '/v1/checkout/sessions').length, 0, 'refused before a link was made for nothing');
 
       const conversationId = newId();
       const now = nowIso();
@@ -47,6 +48,14 @@ for (const dialect of dialects()) {
       t.is(twilio.messages.length, 2);
       t.true(r.stdout.includes(`sent to ${CUSTOMER} over WhatsApp (message ${twilio.messages[1]!.sid})`), r.stdout);
       t.false(r.stdout.includes(AUTH_TOKEN) || r.stderr.includes(AUTH_TOKEN));
+
+      // A day later the window is closed: a template could not carry the link, so nothing is sent.
+      await h.app.services.db.knex('conversations').where({ id: conversationId }).update({ last_inbound_at: new Date(Date.now() - 25 * 3_600_000).toISOString() });
+      await h.app.services.tenants.update('shop', { settings: { whatsapp_template: { content_sid: `HX${'cd'.repeat(16)}` } } });
+      res = await sendWa();
+      t.is(res.status, 409);
+      t.is(twilio.messages.length, 2);
+      t.is(h.fake.seen('POST', '/v1/checkout/sessions').length, 2);
     } finally {
       await h.close();
       await twilio.close();

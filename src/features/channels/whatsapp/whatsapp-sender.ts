@@ -2,7 +2,7 @@ import type { Config } from '../../../config.js';
 import { ConflictError, NotConfiguredError, UpstreamError } from '../../../errors.js';
 import type { Logger } from '../../../logger.js';
 import { newId } from '../../../db/dialect.js';
-import type { ConversationService } from '../../chat/chat.types.js';
+import type { ConversationRecord, ConversationService } from '../../chat/chat.types.js';
 import type { EventService } from '../../events/event-service.js';
 import { PermanentJobError } from '../../jobs/jobs.types.js';
 import type { WhatsAppLinkSender } from '../../payments/payment-service.js';
@@ -142,8 +142,9 @@ export class WhatsAppSender implements ChannelSender {
 }
 
 /**
- * Checkout links sent by an operator or the API (payments' send-wa): recorded in the buyer's
- * conversation when there is one, sent only inside the 24 h window or as the tenant's template.
+ * Checkout links sent by an operator or the API (payments' send-wa): only inside the contact's 24 h
+ * window (a template cannot carry the link, so it would tell the buyer nothing), and recorded in the
+ * buyer's conversation with its delivery status.
  */
 export class WhatsAppLinks implements WhatsAppLinkSender {
   constructor(
@@ -152,7 +153,12 @@ export class WhatsAppLinks implements WhatsAppLinkSender {
     private readonly conversations: ConversationService,
   ) {}
 
-  async send(tenant: Tenant, toE164: string, text: string): Promise<{ messageId: string }> {
+  async check(tenant: Tenant, toE164: string): Promise<void> {
+    await this.openConversation(tenant, toE164);
+  }
+
+  /** The contact's conversation, when the tenant can send and the contact wrote in the last 24 hours. */
+  private async openConversation(tenant: Tenant, toE164: string): Promise<ConversationRecord> {
     try {
       this.sends.credentials(tenant);
       this.sends.from(tenant);
@@ -160,26 +166,33 @@ export class WhatsAppLinks implements WhatsAppLinkSender {
       throw new NotConfiguredError(`WhatsApp not configured: ${(err as Error).message}`);
     }
     const conversation = await this.conversations.find(tenant.id, 'whatsapp', toE164);
-    const stored = conversation ? await this.conversations.appendMessage(tenant.id, conversation.id, { role: 'assistant', text }) : undefined;
+    const last = conversation?.lastInboundAt ? Date.parse(conversation.lastInboundAt) : NaN;
+    if (!conversation || !Number.isFinite(last) || Date.now() - last > WINDOW_MS) {
+      throw new ConflictError(`${toE164} has not written in the last 24 hours: WhatsApp allows only an approved template, which cannot carry the link`);
+    }
+    return conversation;
+  }
+
+  async send(tenant: Tenant, toE164: string, text: string): Promise<{ messageId: string }> {
+    const conversation = await this.openConversation(tenant, toE164);
+    const stored = await this.conversations.appendMessage(tenant.id, conversation.id, { role: 'assistant', text });
     let result: SendResult;
     try {
       result = await this.sender.send({
         tenant,
         channel: 'whatsapp',
-        conversationId: conversation?.id ?? '',
+        conversationId: conversation.id,
         externalUserId: toE164,
         text,
-        lastInboundAt: conversation?.lastInboundAt ?? null,
-        ...(stored ? { messageId: stored.id } : {}),
+        lastInboundAt: conversation.lastInboundAt,
+        messageId: stored.id,
         idempotencyKey: `whatsapp:link:${newId()}`,
       });
     } catch (err) {
       if (err instanceof TwilioError) throw new UpstreamError(err.message);
       throw err;
     }
-    if (!result.sent || !result.providerMessageId) {
-      throw new ConflictError(`${toE164} has not written in the last 24 hours: WhatsApp allows only an approved template (set whatsapp_template)`);
-    }
+    if (!result.providerMessageId) throw new UpstreamError('Twilio did not return a message id');
     return { messageId: result.providerMessageId };
   }
 }
