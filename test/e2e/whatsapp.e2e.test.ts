@@ -267,11 +267,12 @@ for (const dialect of dialects()) {
     try {
       c.twilio.failNext(1, { status: 429, code: 20429, message: 'Too Many Requests' });
       c.twilio.failNext(1, { status: 503, code: 20500, message: 'Service Unavailable' });
+      c.twilio.failNext(1, { status: 0, code: 0, drop: true });
       t.is((await postTwilio(c.app.url, HOOK, inbound(messageSid(), 'hello'))).status, 200);
       await waitFor('processed', async () => (await deliveries(c))[0]?.status === 'processed');
       t.is(c.twilio.messages.length, 1);
       t.is(c.twilio.refused.length, 2);
-      t.is(Number((await deliveries(c))[0]!.attempts), 3);
+      t.is(Number((await deliveries(c))[0]!.attempts), 4, '429, 503 and a dropped connection, then sent');
 
       c.twilio.failNext(1, { status: 400, code: 21610, message: 'Attempt to send to unsubscribed recipient' });
       t.is((await postTwilio(c.app.url, HOOK, inbound(messageSid(), 'hello again'))).status, 200);
