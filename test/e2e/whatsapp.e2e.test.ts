@@ -92,7 +92,8 @@ for (const dialect of dialects()) {
       t.is(again.status, 200);
       t.is(await again.text(), EMPTY_TWIML);
       await waitFor('processed', () => settled(c));
-      t.is((await deliveries(c)).length, 1);
+      const rows = await deliveries(c);
+      t.deepEqual(rows.map((r) => [r.provider, r.external_id, r.status, Number(r.duplicates)]), [['twilio', sid, 'processed', 1]]);
       t.is(c.twilio.messages.length, 1);
       t.is((await knex(c)('outbound_sends').where({ channel: 'whatsapp' })).length, 1);
     } finally {

@@ -73,7 +73,7 @@ export function whatsappRoutes(api: Api, deps: WhatsAppRouteDeps): Router {
       const item = toItem(form);
       const summary = await deps.inbox.accept('twilio', [
         {
-          externalId: `whatsapp:${item.messageSid}`,
+          externalId: item.messageSid,
           tenantId: tenant?.id ?? null,
           kind: WHATSAPP_KIND,
           payload: item,
