@@ -11,6 +11,9 @@ import { OutboundStore } from './features/channels/outbound-store.js';
 import { GraphClient } from './features/channels/meta/graph-client.js';
 import { MetaDmSender, MetaSends } from './features/channels/meta/meta-sender.js';
 import { MetaWorker } from './features/channels/meta/meta-worker.js';
+import { TwilioClient } from './features/channels/whatsapp/twilio-client.js';
+import { WhatsAppLinks, WhatsAppSender, WhatsAppSends } from './features/channels/whatsapp/whatsapp-sender.js';
+import { WhatsAppWorker } from './features/channels/whatsapp/whatsapp-worker.js';
 import { createJobQueue } from './features/jobs/create-job-queue.js';
 import type { ManagedJobQueue } from './features/jobs/job-queue.js';
 import { WebhookService } from './features/webhooks/webhook-service.js';
@@ -81,6 +84,8 @@ export interface Services {
   handoffStore: HandoffStore;
   /** Signed webhooks to each tenant's own systems (lead.created, payment.completed, conversation.handoff). */
   outbound: OutboundWebhooks;
+  /** Twilio WhatsApp: credentials, numbers and signature checks per tenant. */
+  whatsapp: WhatsAppSends;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process (`zia serve` unless --no-worker, `zia worker`). */
@@ -136,6 +141,16 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const conversationStore = new ConversationStore(db);
   const conversations = options.conversations ?? new DefaultConversationService(conversationStore);
   const leads = new LeadService(new LeadStore(db), events);
+  const outbound = new OutboundStore(db);
+  const whatsappSends = new WhatsAppSends({
+    config,
+    tenants,
+    twilio: new TwilioClient({ apiUrl: config.TWILIO_API_URL }),
+    outbound,
+    events,
+    logger,
+  });
+  const whatsapp = new WhatsAppSender(whatsappSends, () => conversations);
   const stripe = new StripeGateway(config);
   const orders = new OrderStore(db);
   const payments = new PaymentService({
@@ -146,7 +161,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     events,
     logger,
     catalog: options.catalog ?? catalog,
-    whatsapp: options.whatsappLinks,
+    whatsapp: options.whatsappLinks ?? new WhatsAppLinks(whatsappSends, whatsapp, conversations),
   });
   const chat =
     options.chat ??
@@ -164,11 +179,12 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const jobs = createJobQueue(config, db, logger);
   const webhooks = new WebhookService(db, new WebhookStore(db), jobs, logger);
   const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
-  const metaSends = new MetaSends(tenants, graph, new OutboundStore(db), events, logger);
+  const metaSends = new MetaSends(tenants, graph, outbound, events, logger);
   const messenger = new MetaDmSender('messenger', metaSends, () => conversations);
   const instagram = new MetaDmSender('instagram', metaSends, () => conversations);
-  const senders: ChannelSenders = { messenger, instagram };
+  const senders: ChannelSenders = { messenger, instagram, whatsapp };
   new MetaWorker({ tenants, inbox: webhooks, chat, conversations, sends: metaSends, senders: { messenger, instagram }, logger }).register();
+  new WhatsAppWorker({ tenants, inbox: webhooks, chat, conversations, sender: whatsapp, logger }).register();
 
   const handoffStore = new HandoffStore(db);
   const conversationSends = new ConversationSends({ tenants, conversations, store: handoffStore, jobs, senders, logger });
@@ -185,8 +201,8 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     onPaid: options.onPaid,
   });
   // The same SSRF rules as catalogs: ZIA_CATALOG_ALLOW_PRIVATE also lets outbound webhooks reach local addresses.
-  const outbound = new OutboundWebhooks({ tenants, events, inbox: webhooks, leads, fetchRules, logger });
-  outbound.register();
+  const outboundWebhooks = new OutboundWebhooks({ tenants, events, inbox: webhooks, leads, fetchRules, logger });
+  outboundWebhooks.register();
 
   return {
     config,
@@ -210,7 +226,8 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     conversationSends,
     handoff,
     handoffStore,
-    outbound,
+    outbound: outboundWebhooks,
+    whatsapp: whatsappSends,
     shutdown: new AbortController(),
     async startWorker() {
       const worker = await jobs.start();

@@ -4,6 +4,7 @@ import type { Services } from '../container.js';
 import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
 import { metaRoutes } from '../features/channels/meta/meta-routes.js';
+import { whatsappRoutes } from '../features/channels/whatsapp/whatsapp-routes.js';
 import { webhookRoutes } from '../features/webhooks/webhook-routes.js';
 import { reportRoutes } from '../features/reports/reports-routes.js';
 import { catalogRoutes } from '../features/catalog/catalog-routes.js';
@@ -104,6 +105,9 @@ export function createApp(services: Services): Express {
     }),
   );
   app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations, limiter, config }));
+  app.use(
+    whatsappRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, sends: services.whatsapp, conversations: services.conversations, logger }),
+  );
   app.use(paymentRoutes(api, { tenants: services.tenants, payments: services.payments, webhooks: services.stripeWebhooks }));
 
   // 7. Everything else: JSON 404, and one error handler.

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { classifyGraphError } from '../../src/features/channels/meta/graph-client.js';
-import { charCount, splitText, truncateText, utf8Bytes } from '../../src/features/channels/meta/split-text.js';
+import { charCount, splitText, truncateText, utf8Bytes } from '../../src/features/channels/split-text.js';
 import { retryDelayMs } from '../../src/features/jobs/backoff.js';
 
 const info = (status: number | null, code: number | null, subcode: number | null = null) => ({ status, code, subcode });

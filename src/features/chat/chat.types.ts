@@ -71,6 +71,8 @@ export interface DeliveryUpdate {
   status: string;
   providerMessageId?: string;
   errorCode?: string | null;
+  /** Only when the message's current status is one of these (null: none yet); lets out-of-order status reports never move a status backwards. */
+  replaces?: ReadonlyArray<string | null>;
 }
 
 /** Conversations and their messages, for everything outside the chat engine (workers, payments, operators). */

@@ -164,6 +164,14 @@ export class ConversationStore {
     if (ref.messageId) q.andWhere({ id: ref.messageId });
     else if (ref.providerMessageId) q.andWhere({ provider_message_id: ref.providerMessageId });
     else return 0;
+    if (update.replaces) {
+      const statuses = update.replaces.filter((s): s is string => s !== null);
+      const orNull = update.replaces.includes(null);
+      q.andWhere((w) => {
+        w.whereIn('delivery_status', statuses);
+        if (orNull) w.orWhereNull('delivery_status');
+      });
+    }
     const row: Record<string, unknown> = { delivery_status: update.status, updated_at: nowIso() };
     if (update.providerMessageId !== undefined) row.provider_message_id = update.providerMessageId;
     if (update.errorCode !== undefined) row.error_code = update.errorCode;

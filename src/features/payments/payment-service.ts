@@ -13,6 +13,8 @@ import type { StripeGateway } from './stripe-gateway.js';
 
 /** Sends a checkout link over WhatsApp; provided by the WhatsApp channel when it is configured. */
 export interface WhatsAppLinkSender {
+  /** Refuses (not configured, outside the window) before a link is made for nothing. */
+  check?(tenant: Tenant, toE164: string): Promise<void>;
   send(tenant: Tenant, toE164: string, text: string): Promise<{ messageId: string }>;
 }
 
@@ -178,6 +180,7 @@ export class PaymentService implements CheckoutCreator {
   async sendLink(tenant: Tenant, toE164: string, source: LinkSource): Promise<{ link: CheckoutLink; messageId: string }> {
     const sender = this.deps.whatsapp;
     if (!sender) throw new NotConfiguredError('WhatsApp not configured: checkout links cannot be sent over WhatsApp yet');
+    await sender.check?.(tenant, toE164);
     const link = await this.linkFor(tenant, source);
     const price = this.formatPrice(tenant, link.amount, link.currency);
     const what = link.quantity > 1 ? `${link.quantity} × ${link.name}` : link.name;

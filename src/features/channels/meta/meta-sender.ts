@@ -6,7 +6,7 @@ import { PermanentJobError } from '../../jobs/jobs.types.js';
 import type { ChannelSender, OutboundMessage, SendResult } from '../channel.types.js';
 import type { OutboundStore, SendOutcome } from '../outbound-store.js';
 import { GraphError, type GraphClient, type SendApiBody } from './graph-client.js';
-import { charCount, splitText, utf8Bytes } from './split-text.js';
+import { charCount, splitText, utf8Bytes } from '../split-text.js';
 
 export const WINDOW_MS = 24 * 3_600_000;
 export const LIMITS = {

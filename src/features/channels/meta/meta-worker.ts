@@ -8,16 +8,11 @@ import { parseInput } from '../../../validation.js';
 import { GraphError } from './graph-client.js';
 import { LIMITS, type MetaDmSender, type MetaSends } from './meta-sender.js';
 import { metaCommentItemSchema, metaMessageItemSchema, type MetaCommentItem } from './meta.schemas.js';
-import { truncateText } from './split-text.js';
+import { savedTurn, type SavedTurn } from '../saved-turn.js';
+import { truncateText } from '../split-text.js';
 
 const PRIVATE_REPLY_WINDOW_MS = 7 * 24 * 3_600_000;
 const DEFAULT_PUBLIC_REPLY = "Thanks for your comment! We've sent you a private message.";
-
-interface SavedTurn {
-  conversationId: string;
-  reply: string | null;
-  replyMessageId: string | null;
-}
 
 export interface MetaWorkerDeps {
   tenants: TenantService;
@@ -60,21 +55,8 @@ export class MetaWorker {
   }
 
   /** The engine's turn, run once per delivery; a retry reuses the saved reply. */
-  private async turn(d: DeliveryRecord, run: () => Promise<TurnResult>): Promise<SavedTurn | null> {
-    const saved = d.result as (SavedTurn & { turn?: boolean }) | null;
-    if (saved?.turn) return saved;
-    const result = await run();
-    // An engine that returns the earlier reply for a duplicate lets a retry still deliver it (sends are
-    // keyed, so this never sends twice); one that returns null leaves nothing to send.
-    if (result.duplicate && result.reply === null) {
-      // The engine already answered this message id, but the reply was not saved here: the process
-      // stopped between the two. Re-asking would answer twice, so the item ends without a send.
-      this.deps.logger.warn({ delivery: d.id, external_id: d.externalId }, 'turn already ran for this message before a crash; its reply was not saved, nothing sent');
-      return null;
-    }
-    const turn: SavedTurn = { conversationId: result.conversationId, reply: result.reply, replyMessageId: result.replyMessageId };
-    await this.deps.inbox.saveResult(d.id, { ...turn, turn: true });
-    return turn;
+  private turn(d: DeliveryRecord, run: () => Promise<TurnResult>): Promise<SavedTurn | null> {
+    return savedTurn(this.deps.inbox, this.deps.logger, d, run);
   }
 
   private async message(d: DeliveryRecord): Promise<void> {

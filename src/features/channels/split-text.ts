@@ -1,6 +1,7 @@
 /**
  * Splits a reply into messages within a channel's limit (Messenger: 2,000 characters; Instagram:
- * 1,000 UTF-8 bytes), preferring paragraph, then line, then word boundaries, never cutting a character.
+ * 1,000 UTF-8 bytes; WhatsApp: 1,600 characters), preferring paragraph, then line, then sentence, then
+ * word boundaries, never cutting a character.
  */
 export type Measure = (s: string) => number;
 
@@ -20,12 +21,20 @@ export function splitText(text: string, limit: number, measure: Measure): string
     const window = rest.slice(0, cut + 1);
     let at = window.lastIndexOf('\n\n');
     if (at < cut / 2) at = window.lastIndexOf('\n');
+    if (at < cut / 2) at = lastSentenceEnd(window);
     if (at < cut / 2) at = window.search(/\s\S*$/);
     if (at <= 0) at = cut;
     parts.push(rest.slice(0, at).trimEnd());
     rest = rest.slice(at).trimStart();
   }
   return parts.filter((p) => p.length > 0);
+}
+
+/** Index just after the last sentence end (., ! ?, … and any closing quote or bracket) followed by a space. */
+function lastSentenceEnd(window: string): number {
+  let at = -1;
+  for (const m of window.matchAll(/[.!?…]["'”’)\]]*(?=\s)/g)) at = m.index + m[0].length;
+  return at;
 }
 
 /** Truncates to one message within the limit (a private reply is a single message). */

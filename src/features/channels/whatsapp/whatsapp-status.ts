@@ -1,0 +1,26 @@
+/**
+ * Twilio's message statuses in the order a message moves through them. Status callbacks can arrive out
+ * of order, so a report only replaces a status that comes before it; failed, undelivered and canceled
+ * are terminal.
+ */
+const RANK: Record<string, number> = {
+  accepted: 0,
+  scheduled: 0,
+  queued: 0,
+  sending: 1,
+  sent: 2,
+  delivered: 3,
+  read: 4,
+  failed: 5,
+  undelivered: 5,
+  canceled: 5,
+};
+
+export const TERMINAL_FAILURES = new Set(['failed', 'undelivered', 'canceled']);
+
+/** The statuses a report of `status` may replace (null: none recorded yet); undefined for a status zia does not track. */
+export function replaceableBy(status: string): Array<string | null> | undefined {
+  const rank = RANK[status];
+  if (rank === undefined) return undefined;
+  return [null, ...Object.keys(RANK).filter((s) => RANK[s]! < rank)];
+}
