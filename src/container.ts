@@ -177,6 +177,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     });
 
   const jobs = createJobQueue(config, db, logger);
+  closers.push(() => jobs.close());
   const webhooks = new WebhookService(db, new WebhookStore(db), jobs, logger);
   const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
   const metaSends = new MetaSends(tenants, graph, outbound, events, logger);

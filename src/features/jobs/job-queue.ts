@@ -6,6 +6,8 @@ export interface ManagedJobQueue extends JobQueue {
   readonly backend: 'sqlite' | 'graphile-worker';
   /** Prepares the backend's own storage (idempotent); enqueue does it on first use too. */
   prepare(): Promise<void>;
+  /** Releases the backend's own connections (after any worker has stopped). */
+  close(): Promise<void>;
   listDead(limit?: number): Promise<JobRow[]>;
   /** Requeues a dead job with a fresh attempt budget. */
   replayDead(id: string): Promise<void>;

@@ -38,6 +38,7 @@ export class PgJobQueue implements ManagedJobQueue {
   readonly backend = 'graphile-worker' as const;
   private readonly handlers = new Map<string, JobHandler>();
   private ready: Promise<void> | undefined;
+  private pool: import('pg').Pool | undefined;
 
   constructor(
     private readonly db: Db,
@@ -54,11 +55,35 @@ export class PgJobQueue implements ManagedJobQueue {
     return this.ready;
   }
 
+  /**
+   * The engine's connections, in a pool zia owns: graphile-worker's own pool drops its error listeners
+   * while it is still ending, so a connection the server closes at that moment (a restart, a failover)
+   * would be an uncaught error that takes the process down. These listeners stay for the pool's life.
+   */
+  private async enginePool(): Promise<import('pg').Pool> {
+    if (!this.pool) {
+      const { default: pg } = await import('pg');
+      const pool = new pg.Pool({ connectionString: this.options.connectionString, max: Math.min(10, this.options.concurrency + 2) });
+      pool.on('error', (err) => this.logger.warn({ err }, 'job queue: an idle PostgreSQL connection failed'));
+      pool.on('connect', (client) => client.on('error', (err) => this.logger.warn({ err }, 'job queue: a PostgreSQL connection failed')));
+      this.pool = pool;
+    }
+    return this.pool;
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    this.ready = undefined;
+    await pool?.end();
+  }
+
   private async migrate(): Promise<void> {
     const { runMigrations } = await import('graphile-worker');
+    const pgPool = await this.enginePool();
     await this.db.knex.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
-      await runMigrations({ connectionString: this.options.connectionString, logger: await this.engineLogger() });
+      await runMigrations({ pgPool, logger: await this.engineLogger() });
     });
   }
 
@@ -91,10 +116,9 @@ export class PgJobQueue implements ManagedJobQueue {
     events.on('worker:stop', ({ worker }) => workerIds.delete(worker.workerId));
 
     const runner = await run({
-      connectionString: this.options.connectionString,
-      concurrency: this.options.concurrency,
       // LISTEN takes one connection; job fetches and completions are batched, so a few more suffice.
-      maxPoolSize: Math.min(10, this.options.concurrency + 2),
+      pgPool: await this.enginePool(),
+      concurrency: this.options.concurrency,
       pollInterval: this.options.pollMs ?? 2_000,
       noHandleSignals: true,
       taskList,

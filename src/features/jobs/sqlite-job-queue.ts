@@ -29,6 +29,8 @@ export class SqliteJobQueue implements ManagedJobQueue {
 
   async prepare(): Promise<void> {}
 
+  async close(): Promise<void> {}
+
   async enqueue(kind: string, payload: Record<string, unknown>, options: EnqueueOptions = {}): Promise<void> {
     await this.store.insert(
       {
