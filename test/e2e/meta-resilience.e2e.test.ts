@@ -99,6 +99,13 @@ for (const dialect of dialects()) {
     const ackedBeforeRestart = acked.size;
 
     a = await start(env, cwd);
+    const restarted = a;
+    t.teardown(async () => {
+      restarted.child.kill('SIGKILL');
+      await exit(restarted.child);
+      await graph.close();
+      await db.cleanup();
+    });
     // Meta redelivers what was not acknowledged (and some that were).
     for (let i = 0; i < N; i++) if (!acked.has(i) || i % 7 === 0) await post(a.url, i);
     t.is(acked.size, N);
@@ -122,11 +129,6 @@ for (const dialect of dialects()) {
     for (const i of uncertain) t.regex(a.output(), new RegExp(`send was in flight.*m_k${i}:|m_k${i}:.*send was in flight`));
     const lost = [...uncertain].filter((i) => graph.sendsTo(`P${i}`).length === 0).length;
     t.log(`${dialect}: ${ackedBeforeRestart} acknowledged before the kill, ${graph.sends.length} replies sent, ${uncertain.size} uncertain (logged, not repeated; ${lost} of them never reached the Graph API)`);
-
-    a.child.kill('SIGTERM');
-    await exit(a.child);
-    await graph.close();
-    await db.cleanup();
   });
 }
 
