@@ -21,8 +21,8 @@ export function withTransaction<T>(db: Db, fn: TransactionFn<T>): Promise<T> {
 }
 
 /**
- * SQLite: transactions asked for within one turn of the event loop are committed together, each in
- * its own savepoint (a failing one rolls back alone and its caller gets its error; the others commit).
+ * SQLite: under load, transactions asked for within one turn of the event loop are committed together,
+ * each in its own savepoint (a failing one rolls back alone and its caller gets its error; the others commit).
  * better-sqlite3 is synchronous, so a commit (the WAL frames of every page it changed, and now and then
  * a checkpoint with its fsyncs) blocks the process; chat turns change mostly the same last leaves of
  * the same tables and indexes, so one commit for the turns that queued up costs little more than one
@@ -84,15 +84,22 @@ export function sqliteGroupCommit(knex: Knex): <T>(fn: TransactionFn<T>) => Prom
     }
   };
 
+  // Waiting a turn of the event loop lets requests already received queue their transactions too, but
+  // it is latency: only worth it under load, when the last commit was a moment ago.
+  const BUSY_WINDOW_MS = 2;
+  let lastCommit = -Infinity;
+
   const drain = async (): Promise<void> => {
     running = true;
     try {
+      let gather = performance.now() - lastCommit < BUSY_WINDOW_MS;
       while (queue.length > 0) {
-        // One turn of the event loop: requests already received get to queue their transactions too.
-        await new Promise((resolve) => setImmediate(resolve));
+        if (gather) await new Promise((resolve) => setImmediate(resolve));
         const batch = queue;
         queue = [];
         await runBatch(batch);
+        lastCommit = performance.now();
+        gather = true;
       }
     } finally {
       running = false;
