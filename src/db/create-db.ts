@@ -4,6 +4,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../config.js';
+import { sqliteGroupCommit } from './transaction.js';
 
 export type Dialect = 'sqlite' | 'pg';
 
@@ -16,6 +17,8 @@ export interface Db {
    * main connection keeps writing). knex's own .stream() buffers every row on SQLite.
    */
   iterate(query: Knex.QueryBuilder): AsyncIterable<Record<string, unknown>>;
+  /** One transaction (on SQLite possibly committed together with others); see withTransaction. */
+  transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -50,6 +53,7 @@ export function createDb(
           stream.destroy();
         }
       },
+      transaction: (fn) => knex.transaction(fn),
       close: () => knex.destroy(),
     };
   }
@@ -94,6 +98,7 @@ export function createDb(
         reader.close();
       }
     },
+    transaction: sqliteGroupCommit(knex),
     close: () => knex.destroy(),
   };
 }

@@ -9,7 +9,40 @@ export interface SseStream {
   end(): void;
 }
 
+/**
+ * One interval for all open streams instead of a timer per stream: with thousands of streams held
+ * open, per-stream timers are memory and wake-ups for nothing. It runs only while a stream is open.
+ */
+export class SseHeartbeat {
+  private readonly streams = new Set<Response>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly intervalMs = 15_000) {}
+
+  add(res: Response): void {
+    this.streams.add(res);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.beat(), this.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  delete(res: Response): void {
+    this.streams.delete(res);
+    if (this.streams.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private beat(): void {
+    for (const res of this.streams) if (!res.writableEnded) res.write(': ping\n\n');
+  }
+}
+
 export interface SseOptions {
+  /** Shared heartbeat of the route's streams; without it the stream gets its own, every heartbeatMs. */
+  heartbeat?: SseHeartbeat;
   heartbeatMs?: number;
   /** The server's shutdown signal: open streams end when it fires. */
   shutdown?: AbortSignal;
@@ -23,9 +56,9 @@ export interface SseOptions {
 export function createSse(res: Response, options: SseOptions = {}): SseStream {
   const controller = new AbortController();
   let started = false;
-  let heartbeat: NodeJS.Timeout | undefined;
+  const heartbeat = options.heartbeat ?? new SseHeartbeat(options.heartbeatMs);
   const stop = () => {
-    clearInterval(heartbeat);
+    heartbeat.delete(res);
     options.shutdown?.removeEventListener('abort', onShutdown);
   };
   const onShutdown = () => {
@@ -50,10 +83,7 @@ export function createSse(res: Response, options: SseOptions = {}): SseStream {
     res.flushHeaders();
     // Each token should leave at once, not wait for Nagle to batch it.
     res.socket?.setNoDelay(true);
-    heartbeat = setInterval(() => {
-      if (!res.writableEnded) res.write(': ping\n\n');
-    }, options.heartbeatMs ?? 15_000);
-    heartbeat.unref();
+    heartbeat.add(res);
   };
 
   return {

@@ -3,6 +3,7 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import { AppError, RateLimitError, UpstreamError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { AiUsageStore } from './ai-usage-store.js';
+import { createLeanFetch } from './lean-fetch.js';
 import type { AiProvider, GenerateRequest, GenerateResult } from './provider.js';
 
 export interface OpenAiSettings {
@@ -60,6 +61,7 @@ export class OpenAiProvider implements AiProvider {
         baseURL: this.settings.baseURL,
         timeout: this.settings.timeoutMs,
         maxRetries: 0,
+        fetch: createLeanFetch(),
       });
     }
     return this.client;

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { NotFoundError } from '../../errors.js';
 import { nowIso } from '../../db/dialect.js';
 import type { Logger } from '../../logger.js';
@@ -39,29 +40,46 @@ interface Answer {
 export class DefaultChatEngine implements ChatEngine {
   constructor(private readonly deps: ChatEngineDeps) {}
 
+  /**
+   * Two transactions per turn, none held across the model call: one records the user's message (with
+   * its conversation and events), one the reply. A commit per statement was most of a turn's cost.
+   */
   async runTurn(input: TurnInput): Promise<TurnResult> {
     const { store, events } = this.deps;
     const tenantId = input.tenant.id;
-    const conversation = await this.resolveConversation(input);
-    input.onConversation?.(conversation.id);
-
-    const inbound = await store.insertMessage(tenantId, {
-      conversationId: conversation.id,
-      channel: conversation.channel,
-      role: 'user',
-      text: input.text,
-      providerMessageId: input.providerMessageId,
-      media: input.media?.length ? input.media : undefined,
+    const { conversation, inbound } = await store.transaction(async (trx) => {
+      const { conversation, created } = await this.resolveConversation(input, trx);
+      const inbound = await store.insertMessage(
+        tenantId,
+        {
+          conversationId: conversation.id,
+          channel: conversation.channel,
+          role: 'user',
+          text: input.text,
+          providerMessageId: input.providerMessageId,
+          media: input.media?.length ? input.media : undefined,
+        },
+        trx,
+      );
+      const recorded: Parameters<EventService['recordAll']>[1] = [];
+      if (created) recorded.push({ type: 'conversation_started', conversationId: conversation.id, data: { channel: conversation.channel } });
+      if (!inbound.duplicate) {
+        // The 24 h reply window of Meta and WhatsApp starts at the user's last message.
+        const patch = {
+          ...(conversation.channel !== 'web' ? { lastInboundAt: nowIso() } : {}),
+          ...(input.userName && input.userName !== conversation.userName ? { userName: input.userName } : {}),
+        };
+        // A conversation created just now already has this updated_at; only a patch needs the write.
+        if (!created || Object.keys(patch).length > 0) await store.update(tenantId, conversation.id, patch, trx);
+        recorded.push({ type: 'message_received', conversationId: conversation.id, data: { channel: conversation.channel } });
+      }
+      await events.recordAll(tenantId, recorded, { trx });
+      return { conversation, inbound };
     });
+    input.onConversation?.(conversation.id);
     if (inbound.duplicate) {
       return { conversationId: conversation.id, duplicate: true, reply: null, replyMessageId: null, userMessageId: null, leadFlowActive: Boolean(conversation.leadState) };
     }
-    // The 24 h reply window of Meta and WhatsApp starts at the user's last message.
-    await store.update(tenantId, conversation.id, {
-      ...(conversation.channel !== 'web' ? { lastInboundAt: nowIso() } : {}),
-      ...(input.userName && input.userName !== conversation.userName ? { userName: input.userName } : {}),
-    });
-    await events.record(tenantId, 'message_received', { conversationId: conversation.id, data: { channel: conversation.channel } });
 
     const base = { conversationId: conversation.id, duplicate: false, userMessageId: inbound.id };
     if (conversation.botPaused) {
@@ -69,14 +87,12 @@ export class DefaultChatEngine implements ChatEngine {
     }
 
     const answer = (await this.leadFlowAnswer(input, conversation)) ?? (await this.providerAnswer(input, conversation));
-    if (answer.leadState !== undefined) await store.update(tenantId, conversation.id, { leadState: answer.leadState });
-    const reply = await store.insertMessage(tenantId, {
-      conversationId: conversation.id,
-      channel: conversation.channel,
-      role: 'assistant',
-      text: answer.text,
+    const reply = await store.transaction(async (trx) => {
+      if (answer.leadState !== undefined) await store.update(tenantId, conversation.id, { leadState: answer.leadState }, trx);
+      const reply = await store.insertMessage(tenantId, { conversationId: conversation.id, channel: conversation.channel, role: 'assistant', text: answer.text }, trx);
+      await events.recordAll(tenantId, [{ type: 'reply_sent', conversationId: conversation.id, data: { channel: conversation.channel, length: answer.text.length } }], { trx });
+      return reply;
     });
-    await events.record(tenantId, 'reply_sent', { conversationId: conversation.id, data: { channel: conversation.channel, length: answer.text.length } });
     const leadState = answer.leadState === undefined ? conversation.leadState : answer.leadState;
     return {
       ...base,
@@ -88,18 +104,16 @@ export class DefaultChatEngine implements ChatEngine {
     };
   }
 
-  private async resolveConversation(input: TurnInput): Promise<ConversationRow> {
-    const { store, events } = this.deps;
+  private async resolveConversation(input: TurnInput, trx: Knex.Transaction): Promise<{ conversation: ConversationRow; created: boolean }> {
+    const { store } = this.deps;
     const tenantId = input.tenant.id;
     if (input.conversationId) {
-      const c = await store.findById(tenantId, input.conversationId);
+      const c = await store.findById(tenantId, input.conversationId, trx);
       // Another tenant's conversation, or another channel's, is as unknown as a made-up id.
       if (!c || c.channel !== input.channel) throw new NotFoundError('conversation not found');
-      return c;
+      return { conversation: c, created: false };
     }
-    const { conversation, created } = await store.findOrCreate(tenantId, input.channel, input.externalUserId, input.userName ?? null);
-    if (created) await events.record(tenantId, 'conversation_started', { conversationId: conversation.id, data: { channel: input.channel } });
-    return conversation;
+    return store.findOrCreate(tenantId, input.channel, input.externalUserId, input.userName ?? null, trx);
   }
 
   /** The lead flow answers when it is running, or when the tenant's lead mode says it starts now. */

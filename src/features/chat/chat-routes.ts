@@ -3,7 +3,7 @@ import type { Config } from '../../config.js';
 import { newId } from '../../db/dialect.js';
 import { isAppError } from '../../errors.js';
 import type { Api } from '../../http/api.js';
-import { createSse } from '../../http/sse.js';
+import { createSse, SseHeartbeat } from '../../http/sse.js';
 import type { Logger } from '../../logger.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 import { tenantQuerySchema } from '../tenants/tenant.schemas.js';
@@ -50,6 +50,7 @@ function outcome(result: TurnResult) {
 
 export function chatRoutes(api: Api, deps: ChatRouteDeps): Router {
   const router = Router();
+  const heartbeat = new SseHeartbeat(deps.heartbeatMs);
 
   api.route(
     router,
@@ -86,7 +87,7 @@ export function chatRoutes(api: Api, deps: ChatRouteDeps): Router {
     async ({ req, res, query, body }) => {
       const tenant = await deps.tenants.get(query.tenant);
       enforceRateLimit(deps, tenant, req, 'chat');
-      const sse = createSse(res, { shutdown: deps.shutdown, heartbeatMs: deps.heartbeatMs });
+      const sse = createSse(res, { shutdown: deps.shutdown, heartbeat });
       try {
         const result = await deps.chat.runTurn({
           ...turnInput(tenant, body),

@@ -1,6 +1,8 @@
+import type { Knex } from 'knex';
 import type { Db } from '../../db/create-db.js';
 import { isUniqueViolation, translateDbError } from '../../db/db-errors.js';
 import { newId, nowIso, readBool, readJson, readTime, writeJson } from '../../db/dialect.js';
+import { withTransaction } from '../../db/transaction.js';
 import type { LeadState } from '../leads/lead-flow.js';
 import type { Channel, ConversationRecord, DeliveryUpdate, MessageRole } from './chat.types.js';
 
@@ -34,14 +36,18 @@ function fromRow(r: any): ConversationRow {
 export class ConversationStore {
   constructor(private readonly db: Db) {}
 
-  async findById(tenantId: string, id: string): Promise<ConversationRow | undefined> {
-    const r = await this.db.knex('conversations').where({ tenant_id: tenantId, id }).first();
+  /** The methods below take the `trx` this hands out, so a turn's writes commit together. */
+  transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    return withTransaction(this.db, fn);
+  }
+
+  async findById(tenantId: string, id: string, trx?: Knex.Transaction): Promise<ConversationRow | undefined> {
+    const r = await (trx ?? this.db.knex)('conversations').where({ tenant_id: tenantId, id }).first();
     return r ? fromRow(r) : undefined;
   }
 
-  async findByUser(tenantId: string, channel: Channel, externalUserId: string): Promise<ConversationRow | undefined> {
-    const r = await this.db
-      .knex('conversations')
+  async findByUser(tenantId: string, channel: Channel, externalUserId: string, trx?: Knex.Transaction): Promise<ConversationRow | undefined> {
+    const r = await (trx ?? this.db.knex)('conversations')
       .where({ tenant_id: tenantId, channel, external_user_id: externalUserId })
       .first();
     return r ? fromRow(r) : undefined;
@@ -56,8 +62,9 @@ export class ConversationStore {
     channel: Channel,
     externalUserId: string,
     userName: string | null,
+    trx?: Knex.Transaction,
   ): Promise<{ conversation: ConversationRow; created: boolean }> {
-    const existing = await this.findByUser(tenantId, channel, externalUserId);
+    const existing = await this.findByUser(tenantId, channel, externalUserId, trx);
     if (existing) return { conversation: existing, created: false };
     const now = nowIso();
     const row = {
@@ -70,13 +77,18 @@ export class ConversationStore {
       created_at: now,
       updated_at: now,
     };
+    // ON CONFLICT DO NOTHING rather than catching the violation: on PostgreSQL an error would abort the
+    // caller's transaction. The loser of a race waits for the winner's commit, then reads its row.
+    let inserted: unknown[];
     try {
-      await this.db.knex('conversations').insert(row);
+      inserted = await (trx ?? this.db.knex)('conversations').insert(row).onConflict().ignore().returning('id');
     } catch (err) {
-      if (!isUniqueViolation(err)) throw translateDbError(err, 'conversation');
-      const winner = await this.findByUser(tenantId, channel, externalUserId);
+      throw translateDbError(err, 'conversation');
+    }
+    if (inserted.length === 0) {
+      const winner = await this.findByUser(tenantId, channel, externalUserId, trx);
       if (winner) return { conversation: winner, created: false };
-      throw err;
+      throw new Error('conversation insert ignored, yet no conversation found');
     }
     // The row is exactly what was written (no column has a database-side value), so it is not read back:
     // every new web chat saves a query.
@@ -87,13 +99,14 @@ export class ConversationStore {
     tenantId: string,
     id: string,
     patch: { leadState?: LeadState | null; botPaused?: boolean; lastInboundAt?: string; userName?: string },
+    trx?: Knex.Transaction,
   ): Promise<void> {
     const row: Record<string, unknown> = { updated_at: nowIso() };
     if (patch.leadState !== undefined) row.lead_state = writeJson(patch.leadState);
     if (patch.botPaused !== undefined) row.bot_paused = patch.botPaused;
     if (patch.lastInboundAt !== undefined) row.last_inbound_at = patch.lastInboundAt;
     if (patch.userName !== undefined) row.user_name = patch.userName;
-    await this.db.knex('conversations').where({ tenant_id: tenantId, id }).update(row);
+    await (trx ?? this.db.knex)('conversations').where({ tenant_id: tenantId, id }).update(row);
   }
 
   /** Inserts a message; a repeated provider message id (per tenant and channel) reports a duplicate. */
@@ -108,11 +121,12 @@ export class ConversationStore {
       deliveryStatus?: string;
       media?: unknown;
     },
+    trx?: Knex.Transaction,
   ): Promise<{ id: string; duplicate: boolean }> {
     const id = newId();
     const now = nowIso();
     try {
-      await this.db.knex('messages').insert({
+      const insert = (trx ?? this.db.knex)('messages').insert({
         id,
         tenant_id: tenantId,
         conversation_id: m.conversationId,
@@ -125,6 +139,14 @@ export class ConversationStore {
         created_at: now,
         updated_at: now,
       });
+      // Only a provider message id can collide (the id is new): a repeat is skipped, not raised, so that
+      // on PostgreSQL it does not abort the caller's transaction.
+      if (m.providerMessageId) {
+        const inserted: unknown[] = await insert.onConflict().ignore().returning('id');
+        if (inserted.length === 0) return { id: '', duplicate: true };
+      } else {
+        await insert;
+      }
     } catch (err) {
       if (m.providerMessageId && isUniqueViolation(err)) return { id: '', duplicate: true };
       throw translateDbError(err, 'message');

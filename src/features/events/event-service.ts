@@ -48,14 +48,39 @@ export class EventService {
     opts: { conversationId?: string | null; data?: Record<string, unknown>; trx?: Knex.Transaction } = {},
   ): Promise<EventRecord> {
     const event = await this.store.insert(tenantId, type, opts.conversationId ?? null, opts.data ?? {}, opts.trx);
-    for (const l of this.listeners) {
-      try {
-        l(event);
-      } catch (err) {
-        this.logger.warn({ err, type }, 'event listener failed');
+    this.notify([event]);
+    return event;
+  }
+
+  /**
+   * Several events in one insert. Inside a transaction the listeners hear of them once it has
+   * committed, so a rolled-back (or retried) transaction announces nothing.
+   */
+  async recordAll(
+    tenantId: string,
+    items: Array<{ type: EventType; conversationId?: string | null; data?: Record<string, unknown> }>,
+    opts: { trx?: Knex.Transaction } = {},
+  ): Promise<EventRecord[]> {
+    const events = await this.store.insertAll(
+      tenantId,
+      items.map((e) => ({ type: e.type, conversationId: e.conversationId ?? null, data: e.data ?? {} })),
+      opts.trx,
+    );
+    if (opts.trx) opts.trx.executionPromise.then(() => this.notify(events), () => undefined);
+    else this.notify(events);
+    return events;
+  }
+
+  private notify(events: EventRecord[]): void {
+    for (const event of events) {
+      for (const l of this.listeners) {
+        try {
+          l(event);
+        } catch (err) {
+          this.logger.warn({ err, type: event.type }, 'event listener failed');
+        }
       }
     }
-    return event;
   }
 
   list(tenantId: string, filter: Parameters<EventStore['list']>[1]): Promise<EventRecord[]> {

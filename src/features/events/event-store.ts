@@ -27,6 +27,19 @@ export class EventStore {
     return { id: row.id, tenantId, type, conversationId, data, createdAt: row.created_at };
   }
 
+  /** Inserts several events of one tenant in one statement. */
+  async insertAll(
+    tenantId: string,
+    items: Array<{ type: string; conversationId: string | null; data: Record<string, unknown> }>,
+    trx?: Knex.Transaction,
+  ): Promise<EventRecord[]> {
+    if (items.length === 0) return [];
+    const now = nowIso();
+    const rows = items.map((e) => ({ id: newId(), tenant_id: tenantId, type: e.type, conversation_id: e.conversationId, data: writeJson(e.data), created_at: now }));
+    await (trx ?? this.db.knex)('events').insert(rows);
+    return rows.map((r, i) => ({ id: r.id, tenantId, type: r.type, conversationId: r.conversation_id, data: items[i]!.data, createdAt: now }));
+  }
+
   async list(
     tenantId: string,
     filter: { type?: string; conversationId?: string; since?: string; until?: string; limit: number },

@@ -40,12 +40,21 @@ export interface BootstrapView {
 
 export type TenantChangeListener = (tenant: Tenant) => void;
 
+/**
+ * How long a tenant read by slug is reused. Every public request (chat, widget, bootstrap) starts with
+ * that lookup; the cache saves a query per request. A change made through this process clears it at
+ * once; a change made by another process (the CLI, another server) is seen within this time.
+ */
+export const TENANT_CACHE_TTL_MS = 5_000;
+
 export class TenantService {
   private readonly listeners: TenantChangeListener[] = [];
+  private readonly bySlug = new Map<string, { tenant: Tenant; until: number }>();
 
   constructor(
     private readonly store: TenantStore,
     private readonly box: SecretBox,
+    private readonly cacheTtlMs = TENANT_CACHE_TTL_MS,
   ) {}
 
   /** Features that cache per tenant (catalog, rate limits) subscribe to hear about changes. */
@@ -54,13 +63,34 @@ export class TenantService {
   }
 
   async get(slug: string): Promise<Tenant> {
-    const t = await this.store.findBySlug(slug);
+    const t = await this.find(slug);
     if (!t) throw new NotFoundError(`tenant '${slug}' not found`);
     return t;
   }
 
+  /** A tenant by slug, possibly as read up to the cache TTL ago (unknown slugs are never cached). */
   async find(slug: string): Promise<Tenant | undefined> {
-    return this.store.findBySlug(slug);
+    const now = Date.now();
+    const hit = this.bySlug.get(slug);
+    if (hit && hit.until > now) return hit.tenant;
+    const t = await this.store.findBySlug(slug);
+    if (!t) {
+      this.bySlug.delete(slug);
+      return undefined;
+    }
+    if (this.cacheTtlMs > 0) {
+      // Expired entries of slugs nobody asks for again would otherwise stay forever.
+      if (this.bySlug.size >= 10_000) this.bySlug.clear();
+      this.bySlug.set(slug, { tenant: t, until: now + this.cacheTtlMs });
+    }
+    return t;
+  }
+
+  /** Read-modify-write starts from the stored row, never from the cache. */
+  private async current(slug: string): Promise<Tenant> {
+    const t = await this.store.findBySlug(slug);
+    if (!t) throw new NotFoundError(`tenant '${slug}' not found`);
+    return t;
   }
 
   async getById(id: string): Promise<Tenant> {
@@ -97,7 +127,7 @@ export class TenantService {
   }
 
   async update(slug: string, input: TenantUpdateInput): Promise<Tenant> {
-    const current = await this.get(slug);
+    const current = await this.current(slug);
     const { settings, secrets } = this.merge(current.settings, this.secrets(current), input.settings);
     await this.store.update(current.id, {
       slug: current.slug,
@@ -109,7 +139,7 @@ export class TenantService {
   }
 
   async delete(slug: string): Promise<void> {
-    const t = await this.get(slug);
+    const t = await this.current(slug);
     await this.store.delete(t.id);
     this.changed(t);
   }
@@ -211,6 +241,8 @@ export class TenantService {
   }
 
   private changed(tenant: Tenant): Tenant {
+    // All of it: a changed row may be cached under its old slug as well.
+    this.bySlug.clear();
     for (const l of this.listeners) l(tenant);
     return tenant;
   }

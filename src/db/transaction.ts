@@ -1,0 +1,114 @@
+import type { Knex } from 'knex';
+import type { Db } from './create-db.js';
+
+/** How often a SQLite transaction that lost a race with another process's writer is run again. */
+const SQLITE_BUSY_RETRIES = 3;
+
+type TransactionFn<T> = (trx: Knex.Transaction) => Promise<T>;
+
+function isSqliteBusy(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT';
+}
+
+/**
+ * Runs `fn` in one transaction: one commit for several statements. `fn` must run every query on `trx`
+ * and touch nothing but the database (it may be run again; notifications belong after the commit,
+ * see EventService.recordAll). On PostgreSQL a plain transaction; on SQLite see sqliteGroupCommit.
+ */
+export function withTransaction<T>(db: Db, fn: TransactionFn<T>): Promise<T> {
+  return db.transaction(fn);
+}
+
+/**
+ * SQLite: under load, transactions asked for within one turn of the event loop are committed together,
+ * each in its own savepoint (a failing one rolls back alone and its caller gets its error; the others commit).
+ * better-sqlite3 is synchronous, so a commit (the WAL frames of every page it changed, and now and then
+ * a checkpoint with its fsyncs) blocks the process; chat turns change mostly the same last leaves of
+ * the same tables and indexes, so one commit for the turns that queued up costs little more than one
+ * for a single turn. Each caller resolves only after the commit that contains its changes.
+ *
+ * SQLite starts a transaction as a reader; when another process (the CLI, a second server) has written
+ * since, the first write cannot upgrade and fails at once with SQLITE_BUSY, busy_timeout or not. The
+ * batch is then rolled back and run again, which is why `fn` must only touch the database.
+ */
+export function sqliteGroupCommit(knex: Knex): <T>(fn: TransactionFn<T>) => Promise<T> {
+  interface Pending {
+    fn: TransactionFn<unknown>;
+    resolve(value: unknown): void;
+    reject(err: unknown): void;
+  }
+  type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+  let queue: Pending[] = [];
+  let running = false;
+
+  const attempt = async (batch: Pending[]): Promise<Outcome[]> => {
+    const outcomes: Outcome[] = [];
+    const alone = batch.length === 1;
+    // One knex transaction per batch (creating one costs ~50 us of JavaScript); savepoints are plain statements.
+    await knex.transaction(async (trx) => {
+      for (const p of batch) {
+        if (!alone) await trx.raw('SAVEPOINT turn');
+        try {
+          const value = await p.fn(trx);
+          if (!alone) await trx.raw('RELEASE turn');
+          outcomes.push({ ok: true, value });
+        } catch (error) {
+          if (alone || isSqliteBusy(error)) throw error;
+          await trx.raw('ROLLBACK TO turn');
+          await trx.raw('RELEASE turn');
+          outcomes.push({ ok: false, error });
+        }
+      }
+    });
+    return outcomes;
+  };
+
+  const runBatch = async (batch: Pending[]): Promise<void> => {
+    for (let n = 0; ; n++) {
+      let outcomes: Outcome[];
+      try {
+        outcomes = await attempt(batch);
+      } catch (err) {
+        if (isSqliteBusy(err) && n < SQLITE_BUSY_RETRIES) continue;
+        // Alone in its batch a failing transaction was rolled back, and its caller gets the error.
+        for (const p of batch) p.reject(err);
+        return;
+      }
+      batch.forEach((p, i) => {
+        const o = outcomes[i]!;
+        if (o.ok) p.resolve(o.value);
+        else p.reject(o.error);
+      });
+      return;
+    }
+  };
+
+  // Waiting a turn of the event loop lets requests already received queue their transactions too, but
+  // it is latency: only worth it under load, when the last commit was a moment ago.
+  const BUSY_WINDOW_MS = 2;
+  let lastCommit = -Infinity;
+
+  const drain = async (): Promise<void> => {
+    running = true;
+    try {
+      let gather = performance.now() - lastCommit < BUSY_WINDOW_MS;
+      while (queue.length > 0) {
+        if (gather) await new Promise((resolve) => setImmediate(resolve));
+        const batch = queue;
+        queue = [];
+        await runBatch(batch);
+        lastCommit = performance.now();
+        gather = true;
+      }
+    } finally {
+      running = false;
+    }
+  };
+
+  return <T>(fn: TransactionFn<T>) =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (!running) void drain();
+    });
+}

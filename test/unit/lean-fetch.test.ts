@@ -1,0 +1,85 @@
+import test from 'ava';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLeanFetch } from '../../src/features/ai/lean-fetch.js';
+
+/** A server whose handler the test picks per request; it records when a client's socket closes. */
+async function server(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
+  const closed: Array<() => void> = [];
+  const s = http.createServer((req, res) => {
+    req.socket.once('close', () => closed.shift()?.());
+    handler(req, res);
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,
+    socketClosed: () => new Promise<void>((r) => closed.push(r)),
+    close: () => {
+      s.closeAllConnections();
+      s.close();
+    },
+  };
+}
+
+test('lean fetch: method, headers and body go out; status, headers and a streamed body come back', async (t) => {
+  const srv = await server((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d)).on('end', () => {
+      res.writeHead(429, { 'retry-after': '2', 'content-type': 'application/json' });
+      res.write(JSON.stringify({ method: req.method, auth: req.headers.authorization, length: req.headers['content-length'] }));
+      setTimeout(() => res.end(`|${body}`), 20);
+    });
+  });
+  try {
+    const fetch = createLeanFetch();
+    const res = await fetch(`${srv.url}/v1/chat/completions`, { method: 'POST', headers: new Headers({ authorization: 'Bearer k' }), body: '{"a":"é"}' });
+    t.is(res.status, 429);
+    t.is(res.headers.get('retry-after'), '2');
+    t.is(await res.text(), `${JSON.stringify({ method: 'POST', auth: 'Bearer k', length: '10' })}|{"a":"é"}`);
+  } finally {
+    srv.close();
+  }
+});
+
+test('lean fetch: an abort before the headers rejects and closes the socket', async (t) => {
+  const srv = await server(() => undefined); // never answers
+  try {
+    const ctrl = new AbortController();
+    const closed = srv.socketClosed();
+    const pending = createLeanFetch()(`${srv.url}/stall`, { signal: ctrl.signal });
+    setTimeout(() => ctrl.abort(), 30);
+    // Like undici's fetch: the signal's reason, by default a DOMException named AbortError.
+    const err = await pending.then(
+      () => undefined,
+      (e: unknown) => e as { name?: string },
+    );
+    t.is(err?.name, 'AbortError');
+    await closed;
+  } finally {
+    srv.close();
+  }
+});
+
+test('lean fetch: an abort while the body streams ends the body with an error and closes the socket', async (t) => {
+  const srv = await server((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: first\n\n'); // and never ends
+  });
+  try {
+    const ctrl = new AbortController();
+    const closed = srv.socketClosed();
+    const res = await createLeanFetch()(`${srv.url}/stream`, { signal: ctrl.signal });
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    t.is(new TextDecoder().decode(first.value), 'data: first\n\n');
+    ctrl.abort();
+    const failed = await reader.read().then(
+      () => undefined,
+      (e: unknown) => e as { name?: string },
+    );
+    t.is(failed?.name, 'AbortError');
+    await closed;
+  } finally {
+    srv.close();
+  }
+});
