@@ -92,8 +92,18 @@ for (const dialect of dialects()) {
       t.is(first.reply, 'Nine to five.');
       const repeat = await chat.runTurn({ ...base, text: 'opening hours?', providerMessageId: 'SM1' });
       t.true(repeat.duplicate);
-      t.is(repeat.reply, null);
+      t.is(repeat.reply, 'Nine to five.', 'a retried turn gets the stored reply back, to deliver it');
+      t.is(repeat.replyMessageId, first.replyMessageId);
       t.is(repeat.conversationId, first.conversationId);
+      const stored = await app.services.db.knex('messages').where({ conversation_id: first.conversationId });
+      t.is(stored.length, 2, 'stored once, answered once');
+      // A crash after the message was stored but before the reply: the retry answers it.
+      await app.services.db.knex('messages').where({ id: first.replyMessageId }).delete();
+      const resumed = await chat.runTurn({ ...base, text: 'opening hours?', providerMessageId: 'SM1' });
+      t.false(resumed.duplicate);
+      t.is(resumed.reply, 'Nine to five.');
+      t.is(resumed.userMessageId, first.userMessageId);
+      t.is((await app.services.db.knex('messages').where({ conversation_id: first.conversationId })).length, 2);
       // The same provider id on another channel is another message.
       const messenger = await chat.runTurn({ tenant, channel: 'messenger', externalUserId: 'psid-1', text: 'hours?', providerMessageId: 'SM1' });
       t.false(messenger.duplicate);

@@ -77,11 +77,26 @@ export class DefaultChatEngine implements ChatEngine {
       return { conversation, inbound };
     });
     input.onConversation?.(conversation.id);
+    let userMessageId = inbound.id;
     if (inbound.duplicate) {
-      return { conversationId: conversation.id, duplicate: true, reply: null, replyMessageId: null, userMessageId: null, leadFlowActive: Boolean(conversation.leadState) };
+      // A provider message seen before: the worker is retrying a turn that a crash interrupted. If the
+      // reply was stored, hand it back so it can still be delivered; if the crash came before the reply,
+      // answer now. Either way the message is stored once and answered once.
+      const earlier = input.providerMessageId ? await store.inboundWithReply(tenantId, conversation.channel, input.providerMessageId) : undefined;
+      if (!earlier || earlier.reply) {
+        return {
+          conversationId: conversation.id,
+          duplicate: true,
+          reply: earlier?.reply?.text ?? null,
+          replyMessageId: earlier?.reply?.id ?? null,
+          userMessageId: earlier?.userMessageId ?? null,
+          leadFlowActive: Boolean(conversation.leadState),
+        };
+      }
+      userMessageId = earlier.userMessageId;
     }
 
-    const base = { conversationId: conversation.id, duplicate: false, userMessageId: inbound.id };
+    const base = { conversationId: conversation.id, duplicate: false, userMessageId };
     if (conversation.botPaused) {
       return { ...base, reply: null, replyMessageId: null, leadFlowActive: Boolean(conversation.leadState) };
     }

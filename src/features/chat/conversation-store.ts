@@ -168,6 +168,26 @@ export class ConversationStore {
     return rows.reverse().map((r: any) => ({ id: r.id, role: r.role, text: r.text, createdAt: readTime(r.created_at)! }));
   }
 
+  /**
+   * An inbound message already stored under this provider id, and the assistant's reply that followed
+   * it, if one was stored: what a retried turn needs to deliver the reply instead of losing it.
+   */
+  async inboundWithReply(
+    tenantId: string,
+    channel: Channel,
+    providerMessageId: string,
+  ): Promise<{ userMessageId: string; reply: { id: string; text: string } | null } | undefined> {
+    const k = this.db.knex;
+    const user = await k('messages').where({ tenant_id: tenantId, channel, provider_message_id: providerMessageId }).first('id', 'conversation_id', 'created_at');
+    if (!user) return undefined;
+    const reply = await k('messages')
+      .where({ tenant_id: tenantId, conversation_id: user.conversation_id, role: 'assistant' })
+      .andWhere((q) => q.where('created_at', '>', user.created_at).orWhere((w) => w.where('created_at', user.created_at).andWhere('id', '>', user.id)))
+      .orderBy([{ column: 'created_at' }, { column: 'id' }])
+      .first('id', 'text');
+    return { userMessageId: user.id, reply: reply ? { id: reply.id, text: reply.text } : null };
+  }
+
   async countUserMessages(tenantId: string, conversationId: string): Promise<number> {
     const r = await this.db
       .knex('messages')
