@@ -160,7 +160,11 @@ export class CatalogService implements CatalogLookup {
     if (!cached || cached.snapshot.sourceUrl !== url || !this.fresh(tenant, cached.snapshot)) {
       // Another process may have refreshed it since.
       const stored = await this.deps.store.get(tenant.id);
-      if (stored) cached = this.remember(stored);
+      // ...and a caller in this process may have finished a fetch while that read was waiting: its copy
+      // is newer than what the read saw, so keep it rather than fetch a second time.
+      const meanwhile = this.memory.get(tenant.id);
+      if (meanwhile && meanwhile !== cached && meanwhile.snapshot.sourceUrl === url && meanwhile.snapshot.report) cached = meanwhile;
+      else if (stored) cached = this.remember(stored);
     }
     const snapshot = cached?.snapshot;
     if (cached && snapshot && snapshot.sourceUrl === url && snapshot.report) {
