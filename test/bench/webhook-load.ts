@@ -1,11 +1,13 @@
 // A fixed-rate sender of signed Meta webhooks, run as its own process by p3-webhook.ts:
-// `node --import=tsx webhook-load.ts <url> <appSecret> <pageId> <rate> <seconds>`; prints JSON latencies.
+// `node --import=tsx webhook-load.ts <url> <appSecret> <pageId> <rate> <seconds> [warmupSeconds]`; prints
+// JSON latencies of the measured requests (the warm-up's are sent the same way and not counted).
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 
-const [url, secret, pageId, rateArg, secondsArg] = process.argv.slice(2) as [string, string, string, string, string];
+const [url, secret, pageId, rateArg, secondsArg, warmupArg] = process.argv.slice(2) as [string, string, string, string, string, string?];
 const rate = Number(rateArg);
-const total = rate * Number(secondsArg);
+const warmup = rate * Number(warmupArg ?? 0);
+const total = warmup + rate * Number(secondsArg);
 const target = new URL(url);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -51,7 +53,7 @@ for (let i = 0; i < total; i++) {
   if (wait > 1) await new Promise((r) => setTimeout(r, wait));
   results.push(send(i));
 }
-const done = await Promise.all(results);
-const elapsed = (performance.now() - start) / 1000;
+const done = (await Promise.all(results)).slice(warmup);
+const elapsed = (performance.now() - start) / 1000 - warmup / rate;
 agent.destroy();
 process.stdout.write(JSON.stringify({ elapsed, latencies: done.map((d) => d.ms), errors: done.filter((d) => d.status !== 200).length }));
