@@ -28,15 +28,8 @@ export function registerStripe(program: Command, io: CliIO, exit: ExitHolder): v
         const tenant = await tenants.get(slug);
         const r = await payments.onboard(tenant, { country: opts.country?.toUpperCase(), email: opts.email });
         if (opts.json) {
-          printJson(io, {
-            tenant: tenant.slug,
-            account_id: r.accountId,
-            url: r.url,
-            expires_at: r.expiresAt,
-            account_created: r.accountCreated,
-            charges_enabled: r.chargesEnabled,
-            details_submitted: r.detailsSubmitted,
-          });
+          const { onboardingView } = await import('../../features/payments/payment-service.js');
+          printJson(io, onboardingView(tenant, r));
         } else {
           const c = colors(io);
           println(io.stdout, `${r.accountCreated ? 'created' : 'using'} connected account ${r.accountId} for ${tenant.slug}`);

@@ -17,7 +17,8 @@ export interface StoredMessage {
   createdAt: string;
 }
 
-function fromRow(r: any): ConversationRow {
+/** A conversations row as the app sees it; the handoff read model maps rows the same way. */
+export function conversationFromRow(r: any): ConversationRow {
   return {
     id: r.id,
     tenantId: r.tenant_id,
@@ -43,14 +44,14 @@ export class ConversationStore {
 
   async findById(tenantId: string, id: string, trx?: Knex.Transaction): Promise<ConversationRow | undefined> {
     const r = await (trx ?? this.db.knex)('conversations').where({ tenant_id: tenantId, id }).first();
-    return r ? fromRow(r) : undefined;
+    return r ? conversationFromRow(r) : undefined;
   }
 
   async findByUser(tenantId: string, channel: Channel, externalUserId: string, trx?: Knex.Transaction): Promise<ConversationRow | undefined> {
     const r = await (trx ?? this.db.knex)('conversations')
       .where({ tenant_id: tenantId, channel, external_user_id: externalUserId })
       .first();
-    return r ? fromRow(r) : undefined;
+    return r ? conversationFromRow(r) : undefined;
   }
 
   /**
@@ -92,7 +93,7 @@ export class ConversationStore {
     }
     // The row is exactly what was written (no column has a database-side value), so it is not read back:
     // every new web chat saves a query.
-    return { conversation: fromRow({ ...row, lead_state: null, last_inbound_at: null }), created: true };
+    return { conversation: conversationFromRow({ ...row, lead_state: null, last_inbound_at: null }), created: true };
   }
 
   async update(

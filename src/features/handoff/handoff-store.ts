@@ -1,5 +1,6 @@
 import type { Db } from '../../db/create-db.js';
-import { readBool, readTime } from '../../db/dialect.js';
+import { readTime } from '../../db/dialect.js';
+import { conversationFromRow } from '../chat/conversation-store.js';
 import type { Channel, ConversationRecord, MessageRole } from '../chat/chat.types.js';
 
 export interface MessageView {
@@ -17,17 +18,8 @@ export interface ConversationSummary extends ConversationRecord {
 }
 
 function conversation(r: any): ConversationRecord {
-  return {
-    id: r.id,
-    tenantId: r.tenant_id,
-    channel: r.channel,
-    externalUserId: r.external_user_id,
-    userName: r.user_name ?? null,
-    botPaused: readBool(r.bot_paused),
-    lastInboundAt: readTime(r.last_inbound_at),
-    createdAt: readTime(r.created_at)!,
-    updatedAt: readTime(r.updated_at)!,
-  };
+  const { leadState: _internal, ...record } = conversationFromRow(r);
+  return record;
 }
 
 function message(r: any): MessageView {

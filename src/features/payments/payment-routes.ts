@@ -3,7 +3,7 @@ import type { Api } from '../../http/api.js';
 import { BadRequestError } from '../../errors.js';
 import { assertTenantAccess } from '../tenants/tenant-routes.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
-import { linkView, type PaymentService } from './payment-service.js';
+import { linkView, onboardingView, type PaymentService } from './payment-service.js';
 import { PageRenderer } from './pages.js';
 import {
   byItemBodySchema,
@@ -37,15 +37,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
     async ({ body }) => {
       const tenant = await tenants.get(body.tenant);
       const r = await payments.onboard(tenant, { country: body.country, email: body.email });
-      return {
-        tenant: tenant.slug,
-        account_id: r.accountId,
-        url: r.url,
-        expires_at: r.expiresAt,
-        account_created: r.accountCreated,
-        charges_enabled: r.chargesEnabled,
-        details_submitted: r.detailsSubmitted,
-      };
+      return onboardingView(tenant, r);
     },
   );
 

@@ -39,6 +39,19 @@ export interface OnboardResult {
   detailsSubmitted: boolean;
 }
 
+/** The onboarding result as the API and `zia stripe onboard --json` show it. */
+export function onboardingView(tenant: Tenant, r: OnboardResult) {
+  return {
+    tenant: tenant.slug,
+    account_id: r.accountId,
+    url: r.url,
+    expires_at: r.expiresAt,
+    account_created: r.accountCreated,
+    charges_enabled: r.chargesEnabled,
+    details_submitted: r.detailsSubmitted,
+  };
+}
+
 interface Priced {
   name: string;
   description?: string;
