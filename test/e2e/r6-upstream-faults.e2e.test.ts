@@ -36,6 +36,8 @@ for (const dialect of dialects()) {
       await waitFor('first reply', () => graph.sends.length === 1);
       t.is(graph.sends[0]!.text, FAQ[0]!.a);
       t.is(graph.sends[0]!.target, 'PSID_OK');
+      await waitFor('the delivery recorded', async () => (await app.services.db.knex('events').where({ type: 'reply_sent' })).length > 0);
+      t.is((await app.services.db.knex('events').where({ type: 'reply_sent' })).length, 1, 'one reply, counted once');
 
       // Persistent 5xx, then a dropped connection: every attempt fails, the item is parked.
       graph.failNext(2, { status: 503, message: 'Service Unavailable' });

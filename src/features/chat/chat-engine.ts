@@ -105,7 +105,11 @@ export class DefaultChatEngine implements ChatEngine {
     const reply = await store.transaction(async (trx) => {
       if (answer.leadState !== undefined) await store.update(tenantId, conversation.id, { leadState: answer.leadState }, trx);
       const reply = await store.insertMessage(tenantId, { conversationId: conversation.id, channel: conversation.channel, role: 'assistant', text: answer.text }, trx);
-      await events.recordAll(tenantId, [{ type: 'reply_sent', conversationId: conversation.id, data: { channel: conversation.channel, length: answer.text.length } }], { trx });
+      // A web reply is delivered in the response itself; on Meta and WhatsApp the channel's sender records
+      // reply_sent when the provider has taken the message, so each reply is counted once.
+      if (conversation.channel === 'web') {
+        await events.recordAll(tenantId, [{ type: 'reply_sent', conversationId: conversation.id, data: { channel: conversation.channel, length: answer.text.length } }], { trx });
+      }
       return reply;
     });
     const leadState = answer.leadState === undefined ? conversation.leadState : answer.leadState;
