@@ -137,3 +137,15 @@ export async function startFakeOpenAI(args: string[]): Promise<Started> {
   const s = await startProcess(['--import=tsx', path.join(ROOT, 'test/bench/fake-openai.ts'), ...args], {}, /fake-openai listening on http:\/\/[^:]+:(\d+)/);
   return { ...s, url: `${s.url}/v1` };
 }
+
+/** zia on the OpenAI provider pointed at the fake, rate limit off, with a tenant; returns its stream URL. */
+export async function startStreamingZia(dbEnv: Record<string, string>, fakeUrl: string): Promise<{ zia: Started; url: string }> {
+  const zia = await startZia({ ...dbEnv, ADMIN_KEY, ZIA_SECRET_KEY: SECRET_KEY, ZIA_RATE_LIMIT_PER_MINUTE: '0', OPENAI_API_KEY: 'test', OPENAI_BASE_URL: fakeUrl });
+  try {
+    await createTenant(zia.url, { slug: 'bench', name: 'Bench Shop', settings: { lead: { mode: 'off' } } });
+  } catch (err) {
+    await zia.stop();
+    throw err;
+  }
+  return { zia, url: `${zia.url}/v1/chat/stream?tenant=bench` };
+}

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { benchDb } from './db.js';
-import { ADMIN_KEY, SECRET_KEY, createTenant, fmt, percentile, startFakeOpenAI, startZia, type Row } from './lib.js';
+import { fmt, percentile, startFakeOpenAI, startStreamingZia, type Row } from './lib.js';
 import { chatStream } from './sse-client.js';
 
 const STREAMS = 100;
@@ -44,17 +44,8 @@ export async function p2(dialect: 'sqlite' | 'pg'): Promise<Row[]> {
   });
   const db = await benchDb(dialect);
   try {
-    const zia = await startZia({
-      ...db.env,
-      ADMIN_KEY,
-      ZIA_SECRET_KEY: SECRET_KEY,
-      ZIA_RATE_LIMIT_PER_MINUTE: '0',
-      OPENAI_API_KEY: 'test',
-      OPENAI_BASE_URL: fake.url,
-    });
+    const { zia, url } = await startStreamingZia(db.env, fake.url);
     try {
-      await createTenant(zia.url, { slug: 'bench', name: 'Bench Shop', settings: { lead: { mode: 'off' } } });
-      const url = `${zia.url}/v1/chat/stream?tenant=bench`;
       // Warm-up (SDK loaded, code paths compiled), not counted.
       await Promise.all(Array.from({ length: 10 }, (_, i) => chatStream(url, `warm up ${i}`).ended));
 

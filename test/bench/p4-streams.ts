@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { benchDb } from './db.js';
-import { ADMIN_KEY, ROOT, SECRET_KEY, createTenant, fmt, rssOf, startFakeOpenAI, startZia, type Row } from './lib.js';
+import { ROOT, fmt, rssOf, startFakeOpenAI, startStreamingZia, type Row } from './lib.js';
 
 const STREAMS = Number(process.env.ZIA_BENCH_STREAMS ?? 5000);
 const LIMIT_KB = 40;
@@ -50,17 +50,8 @@ export async function p4(dialect: 'sqlite' | 'pg'): Promise<Row[]> {
   const fake = await startFakeOpenAI(['hold', '0', '0', '5000']);
   const db = await benchDb(dialect);
   try {
-    const zia = await startZia({
-      ...db.env,
-      ADMIN_KEY,
-      ZIA_SECRET_KEY: SECRET_KEY,
-      ZIA_RATE_LIMIT_PER_MINUTE: '0',
-      OPENAI_API_KEY: 'test',
-      OPENAI_BASE_URL: fake.url,
-    });
+    const { zia, url } = await startStreamingZia(db.env, fake.url);
     try {
-      await createTenant(zia.url, { slug: 'bench', name: 'Bench Shop', settings: { lead: { mode: 'off' } } });
-      const url = `${zia.url}/v1/chat/stream?tenant=bench`;
       const pid = zia.child.pid!;
       // Warm-up: the SDK loaded and the paths compiled before "idle" is read, as in a server that has run.
       const warm = await openStreams(url, 20);

@@ -122,6 +122,13 @@ for (const dialect of dialects()) {
       const html = await page.text();
       t.regex(html, /Payment received/);
       t.regex(html, /Basic coffee club/);
+      t.regex(html, /go back to your chat with Shop guarded/);
+      const cancel = await (await fetch(`${h.app.url}/checkout/cancel?tenant=guarded`)).text();
+      t.regex(cancel, /Checkout cancelled/);
+      t.regex(cancel, /Nothing was charged/);
+      const expired = await (await fetch(`${h.app.url}/stripe/connect/refresh?tenant=guarded`)).text();
+      t.regex(expired, /zia stripe onboard guarded/);
+      t.regex(expired, /Stripe Connect onboarding for Shop guarded/);
     } finally {
       await h.close();
     }

@@ -1,20 +1,22 @@
 import { readFileSync } from 'node:fs';
+import type { Response } from 'express';
+import { fillTemplate } from '../../http/html.js';
 import { templatePath } from '../../paths.js';
 
-/** The small HTML pages zia serves around Stripe (checkout return, onboarding return/refresh). */
-export class PageRenderer {
-  private readonly cache = new Map<string, string>();
-
-  render(name: string, vars: Record<string, string>): string {
-    let tpl = this.cache.get(name);
-    if (tpl === undefined) {
-      tpl = readFileSync(templatePath(name), 'utf8');
-      this.cache.set(name, tpl);
-    }
-    return tpl.replace(/\{\{(\w+)\}\}/g, (_m, key: string) => escapeHtml(vars[key] ?? ''));
-  }
+export interface PageText {
+  title: string;
+  business: string;
+  message: string;
+  detail: string;
+  footer: string;
 }
 
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+/** The small pages zia serves around Stripe (checkout return, onboarding return/refresh): one layout. */
+export class PageRenderer {
+  private template: string | undefined;
+
+  send(res: Response, text: PageText): void {
+    this.template ??= readFileSync(templatePath('page.html'), 'utf8');
+    res.type('html').setHeader('cache-control', 'no-store').send(fillTemplate(this.template, { ...text }));
+  }
 }

@@ -117,8 +117,9 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
         business: tenant?.name ?? 'the shop',
         message: order ? `Your order: ${order.quantity > 1 ? `${order.quantity} × ` : ''}${order.name ?? order.ref} (${payments.formatPrice(tenant!, order.amount, order.currency)}).` : 'Your checkout is complete.',
         detail: paid ? 'Your payment is confirmed.' : 'We are confirming your payment with Stripe; a confirmation follows in your chat.',
+        footer: `You can close this page and go back to your chat with ${tenant?.name ?? 'the shop'}.`,
       };
-      res.type('html').setHeader('cache-control', 'no-store').send(pages.render('checkout-success.html', vars));
+      pages.send(res, vars);
       return undefined;
     },
   );
@@ -128,8 +129,14 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
     { method: 'get', path: '/checkout/cancel', summary: 'Page shown when a buyer leaves checkout', tag: 'pages', auth: 'public', query: pageQuerySchema, produces: 'text/html' },
     async ({ query, res }) => {
       const tenant = query.tenant ? await tenants.find(query.tenant) : undefined;
-      const vars = { title: 'Checkout cancelled', business: tenant?.name ?? 'the shop', message: 'Your checkout was cancelled.', detail: 'Ask in the chat for a new link whenever you are ready.' };
-      res.type('html').setHeader('cache-control', 'no-store').send(pages.render('checkout-cancel.html', vars));
+      const business = tenant?.name ?? 'the shop';
+      pages.send(res, {
+        title: 'Checkout cancelled',
+        business,
+        message: 'Your checkout was cancelled.',
+        detail: 'Ask in the chat for a new link whenever you are ready.',
+        footer: `Nothing was charged. You can close this page and go back to your chat with ${business}.`,
+      });
       return undefined;
     },
   );
@@ -145,8 +152,9 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
         business: tenant?.name ?? 'your business',
         message: ready ? 'Payments are enabled: customers can pay from the chat.' : 'Stripe is checking the details you gave. Payments switch on by themselves once Stripe confirms.',
         detail: tenant && !ready ? `If Stripe asked for more information, run \`zia stripe onboard ${tenant.slug}\` for a new link.` : '',
+        footer: `zia · Stripe Connect onboarding for ${tenant?.name ?? 'your business'}`,
       };
-      res.type('html').setHeader('cache-control', 'no-store').send(pages.render('stripe-connect-return.html', vars));
+      pages.send(res, vars);
       return undefined;
     },
   );
@@ -162,8 +170,9 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
         business: tenant?.name ?? 'your business',
         message: 'Stripe onboarding links work once and only for a few minutes.',
         detail: `Ask your zia operator for a new one: zia stripe onboard ${tenant?.slug ?? '<slug>'}`,
+        footer: `zia · Stripe Connect onboarding for ${tenant?.name ?? 'your business'}`,
       };
-      res.type('html').setHeader('cache-control', 'no-store').send(pages.render('stripe-connect-refresh.html', vars));
+      pages.send(res, vars);
       return undefined;
     },
   );

@@ -2,14 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Router } from 'express';
 import type { Api } from '../../http/api.js';
+import { fillTemplate } from '../../http/html.js';
 import { templatePath } from '../../paths.js';
 import type { TenantService } from '../tenants/tenant-service.js';
 import { tenantQuerySchema } from '../tenants/tenant.schemas.js';
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
-}
 
 /** `GET /widget.js` (one script tag on any site) and `GET /demo?tenant=slug` (a page that embeds it). */
 export function widgetRoutes(api: Api, deps: { tenants: TenantService; siteUrl: string }): Router {
@@ -39,9 +36,7 @@ export function widgetRoutes(api: Api, deps: { tenants: TenantService; siteUrl: 
       const tenant = await deps.tenants.get(query.tenant);
       // The page loads the widget from the origin it was served from, so the demo works on any host.
       const base = `${req.protocol}://${req.get('host')}`;
-      const html = demo.replace(/\{\{(\w+)\}\}/g, (_m, key: string) =>
-        escapeHtml(({ name: tenant.name, slug: tenant.slug, site: deps.siteUrl, base } as Record<string, string>)[key] ?? ''),
-      );
+      const html = fillTemplate(demo, { name: tenant.name, slug: tenant.slug, site: deps.siteUrl, base });
       res.setHeader('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src * data:; connect-src 'self'");
       res.type('html').send(html);
       return undefined;
