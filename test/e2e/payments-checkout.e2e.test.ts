@@ -1,7 +1,7 @@
 import test from 'ava';
 import { dialects } from '../helpers/db.js';
 import { startApp } from '../helpers/app.js';
-import { PLANS, connectedTenant, conversationOf, decodePng, fixedCatalog, startPayments } from '../helpers/stripe.js';
+import { connectedTenant, conversationOf, decodePng, fixedCatalog, startPayments } from '../helpers/stripe.js';
 
 const catalog = fixedCatalog([
   { id: 'beans-1kg', name: 'Espresso beans 1 kg', price: 34900, currency: 'nok', description: 'Dark roast' },
@@ -170,7 +170,7 @@ for (const dialect of dialects()) {
 
     const h = await startPayments(dialect);
     try {
-      await connectedTenant(h, 'nocat', { plans: PLANS });
+      await connectedTenant(h, 'nocat');
       let res = await post(`${h.app.url}/v1/stripe/checkout/by-item?tenant=nocat`, { item_id: 'mug' });
       t.is(res.status, 503);
       t.regex(((await res.json()) as any).error.message, /no catalog configured/);

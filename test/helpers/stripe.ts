@@ -20,6 +20,7 @@ export const CONNECT_SECRET = `whsec_${randomBytes(16).toString('hex')}`;
 export function fixedCatalog(items: Array<Partial<CatalogItem> & Pick<CatalogItem, 'id' | 'name' | 'price' | 'currency'>>): CatalogLookup {
   const full: CatalogItem[] = items.map((i) => ({ description: null, url: null, image: null, available: true, stock: null, ...i }));
   return {
+    configured: () => true,
     async search(_tenant, query) {
       return full.filter((i) => i.name.toLowerCase().includes(query.toLowerCase())).map((item) => ({ item, score: 1, priceText: `${item.price}` }));
     },
@@ -82,7 +83,7 @@ export const PLANS = [
 ];
 
 /** A tenant that went through onboarding: account created by zia, enabled by a signed account.updated. */
-export async function connectedTenant(h: PaymentsHarness, slug: string, settings: Record<string, unknown> = { plans: PLANS, catalog_url: 'https://shop.example.com/catalog.json' }): Promise<Tenant> {
+export async function connectedTenant(h: PaymentsHarness, slug: string, settings: Record<string, unknown> = { plans: PLANS }): Promise<Tenant> {
   let res = await h.app.admin('/v1/tenants', { method: 'POST', body: JSON.stringify({ slug, name: `Shop ${slug}`, settings }) });
   if (res.status !== 201) throw new Error(`tenant create: ${res.status} ${await res.text()}`);
   res = await h.app.admin('/v1/admin/stripe/connect/onboard', { method: 'POST', body: JSON.stringify({ tenant: slug }) });

@@ -29,7 +29,7 @@ export class PromptBuilder {
     const s = tenant.settings;
     const faq = (s.faq ?? []).map((f) => `Q: ${f.q}\nA: ${f.a}`).join('\n\n');
     const catalogLines: string[] = [];
-    if (opts.hasCatalog && s.catalog_url) catalogLines.push('This business has a product catalog: search it with search_catalog.');
+    if (opts.hasCatalog) catalogLines.push('This business has a product catalog: search it with search_catalog.');
     for (const p of s.plans ?? []) catalogLines.push(`Plan id "${p.id}": ${p.name}${p.description ? ` (${p.description})` : ''}`);
     const values: Record<string, string> = {
       business_name: tenant.name,

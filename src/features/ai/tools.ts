@@ -124,7 +124,7 @@ export class TurnTools implements ToolRunner {
 
   private async search(query: string): Promise<Record<string, unknown>> {
     const { catalog, tenant } = this.deps;
-    if (!catalog || !tenant.settings.catalog_url) return { ok: false, error: 'not_configured', message: 'The product catalog is not available for this business yet.' };
+    if (!catalog?.configured(tenant)) return { ok: false, error: 'not_configured', message: 'The product catalog is not available for this business yet.' };
     const hits = await catalog.search(tenant, query, 5);
     return {
       ok: true,

@@ -91,6 +91,10 @@ export class CatalogService implements CatalogLookup {
     return job;
   }
 
+  configured(tenant: Tenant): boolean {
+    return Boolean(tenant.settings.catalog_url);
+  }
+
   async search(tenant: Tenant, query: string, limit = 5): Promise<CatalogSearchHit[]> {
     const cached = await this.currentOrNothing(tenant);
     if (!cached) return [];

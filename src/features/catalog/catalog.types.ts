@@ -25,6 +25,8 @@ export interface CatalogSearchHit {
 
 /** What the chat engine and checkout need from the catalog. */
 export interface CatalogLookup {
+  /** Whether the tenant has a catalog at all: false means "not configured", which is not "no matches". */
+  configured(tenant: Tenant): boolean;
   /** Ranked matches on name and description; empty when the tenant has no catalog. */
   search(tenant: Tenant, query: string, limit?: number): Promise<CatalogSearchHit[]>;
   /** One item by id (or sku), from the server-side catalog: the only source of item prices. */

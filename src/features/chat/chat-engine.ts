@@ -189,7 +189,7 @@ export class DefaultChatEngine implements ChatEngine {
         tenant,
         channel: conversation.channel,
         conversationId: conversation.id,
-        system: prompts.build(tenant, conversation.channel, { hasCatalog: Boolean(catalog && tenant.settings.catalog_url) }),
+        system: prompts.build(tenant, conversation.channel, { hasCatalog: catalog?.configured(tenant) ?? false }),
         messages,
         tools,
         signal: input.signal,

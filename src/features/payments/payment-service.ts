@@ -105,7 +105,7 @@ export class PaymentService implements CheckoutCreator {
   async createCheckout(tenant: Tenant, request: CheckoutRequest): Promise<CheckoutLink> {
     const { gateway, orders, events, config } = this.deps;
     if (!gateway.configured) throw notConfigured();
-    if (request.kind === 'item' && (!this.deps.catalog || !tenant.settings.catalog_url)) {
+    if (request.kind === 'item' && !this.deps.catalog?.configured(tenant)) {
       throw new NotConfiguredError(`no catalog configured for tenant '${tenant.slug}': checkout by item needs settings.catalog_url`);
     }
     const accountId = assertCanCharge(tenant);
