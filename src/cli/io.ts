@@ -12,6 +12,10 @@ export interface CliIO {
   stopSignal?: AbortSignal;
 }
 
+/**
+ * The real process's streams and environment: the one place they enter. Commands get them through
+ * CliIO, and configuration is still read only by loadConfig(io.env) in src/config.ts.
+ */
 export function processIO(): CliIO {
   const controller = new AbortController();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort(sig));
