@@ -96,8 +96,14 @@ export function startProcess(args: string[], env: Record<string, string>, portPa
   });
 }
 
+/**
+ * zia as an operator runs it. With ZIA_BENCH_CPU_PROF=<dir> each zia process writes a V8 CPU profile
+ * there when it stops (open it in Chrome DevTools or speedscope) — how a figure that misses is explained.
+ */
 export function startZia(env: Record<string, string>, extraArgs: string[] = []): Promise<Started> {
-  return startProcess([BIN, 'serve', '--port', '0', '--host', '127.0.0.1', ...extraArgs], { LOG_LEVEL: 'warn', ...env }, /listening on http:\/\/[^:]+:(\d+)/);
+  const prof = process.env.ZIA_BENCH_CPU_PROF;
+  const nodeFlags = prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] : [];
+  return startProcess([...nodeFlags, BIN, 'serve', '--port', '0', '--host', '127.0.0.1', ...extraArgs], { LOG_LEVEL: 'warn', ...env }, /listening on http:\/\/[^:]+:(\d+)/);
 }
 
 /** Resident set size of a process in bytes, from /proc (Linux). */

@@ -22,8 +22,10 @@ const BENCHES: Bench[] = [
 ];
 
 const only = process.argv.slice(2).map((s) => s.toUpperCase());
-const dialects: Array<'sqlite' | 'pg'> = (await pgAvailable()) ? ['sqlite', 'pg'] : ['sqlite'];
-if (dialects.length === 1) console.error('PostgreSQL not reachable: benchmarking SQLite only (set ZIA_TEST_PG_URL)');
+// ZIA_BENCH_DIALECT=sqlite|pg runs one dialect only (while working on one figure).
+const wanted = process.env.ZIA_BENCH_DIALECT;
+const dialects: Array<'sqlite' | 'pg'> = ((await pgAvailable()) ? (['sqlite', 'pg'] as const) : (['sqlite'] as const)).filter((d) => !wanted || d === wanted);
+if (!wanted && dialects.length === 1) console.error('PostgreSQL not reachable: benchmarking SQLite only (set ZIA_TEST_PG_URL)');
 
 const rows: Row[] = [];
 for (const b of BENCHES) {
