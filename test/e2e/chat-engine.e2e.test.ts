@@ -2,9 +2,11 @@ import test from 'ava';
 import { NotFoundError } from '../../src/errors.js';
 import { OfflineProvider } from '../../src/features/ai/offline-provider.js';
 import { PromptBuilder } from '../../src/features/ai/prompt-builder.js';
+import type { AiProvider, GenerateRequest, GenerateResult } from '../../src/features/ai/provider.js';
 import type { CatalogItem, CatalogLookup } from '../../src/features/catalog/catalog.types.js';
 import { DefaultChatEngine } from '../../src/features/chat/chat-engine.js';
 import { ConversationStore } from '../../src/features/chat/conversation-store.js';
+import type { Knex } from 'knex';
 import type { CheckoutCreator, CheckoutRequest } from '../../src/features/payments/payments.types.js';
 import type { Tenant } from '../../src/features/tenants/tenant-service.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -128,6 +130,128 @@ for (const dialect of dialects()) {
 
       // The web channel cannot continue a WhatsApp thread by id.
       await t.throwsAsync(chat.runTurn({ tenant, channel: 'web', externalUserId: 'x', text: 'hi', conversationId: first.conversationId }), { instanceOf: NotFoundError });
+    } finally {
+      await app.close();
+    }
+  });
+
+  test(`${dialect}: the model is asked while the message is being committed; tokens, tools and errors wait for the commit`, async (t) => {
+    const app = await startApp(dialect);
+    try {
+      await createTenant(app, 'acme');
+      const tenant = await app.services.tenants.get('acme');
+      const s = app.services;
+      const log: string[] = [];
+      // A commit held until the test lets it go: the model must already be running by then.
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      class HeldStore extends ConversationStore {
+        holdNext = true;
+        override transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+          if (!this.holdNext) return super.transaction(fn);
+          this.holdNext = false;
+          return held.then(() => super.transaction(fn)).then((v) => (log.push('committed'), v));
+        }
+      }
+      let modelStarted!: () => void;
+      const started = new Promise<void>((r) => (modelStarted = r));
+      const provider: AiProvider = {
+        name: 'openai',
+        usesHistory: true,
+        async generate(req: GenerateRequest): Promise<GenerateResult> {
+          log.push(`model asked (${req.messages.map((m) => m.content).join('|')})`);
+          modelStarted();
+          req.onToken('Noted, ');
+          const lead = await req.tools.run('capture_lead', JSON.stringify({ name: 'Ada', email: 'ada@example.com' }));
+          log.push(`tool: ${JSON.stringify(lead).includes('"ok":true') ? 'ok' : JSON.stringify(lead)}`);
+          req.onToken('Ada.');
+          return { text: 'Noted, Ada.', tokens: 0 };
+        },
+      };
+      const store = new HeldStore(s.db);
+      const chat = new DefaultChatEngine({ store, leads: s.leads, events: s.events, provider, prompts: new PromptBuilder(), logger: s.logger });
+      const turn = chat.runTurn({
+        tenant,
+        channel: 'web',
+        externalUserId: 'visitor-1',
+        text: 'I am Ada',
+        onConversation: (id) => log.push(`meta ${id.length}`),
+        onToken: (text) => log.push(`token ${text}`),
+      });
+      await started;
+      t.deepEqual(log, ['model asked (I am Ada)'], 'the model runs before the commit, and nothing reaches the client yet');
+      t.is((await s.db.knex('conversations').where({ tenant_id: tenant.id })).length, 0);
+      release();
+      const r = await turn;
+      t.deepEqual(log, ['model asked (I am Ada)', 'committed', 'meta 26', 'token Noted, ', 'tool: ok', 'token Ada.']);
+      t.is(r.reply, 'Noted, Ada.');
+      const leads = await s.db.knex('leads').where({ tenant_id: tenant.id });
+      t.is(leads.length, 1);
+      t.is(leads[0].conversation_id, r.conversationId);
+      const messages = await s.db.knex('messages').where({ conversation_id: r.conversationId }).orderBy('id');
+      t.deepEqual(messages.map((m) => m.role), ['user', 'assistant']);
+      t.is(messages[0].id, r.userMessageId);
+
+      // The next turn of the same visitor continues the conversation, with its history.
+      log.length = 0;
+      const next = await chat.runTurn({ tenant, channel: 'web', externalUserId: 'visitor-1', text: 'thanks' });
+      t.is(next.conversationId, r.conversationId);
+      t.is(log[0], 'model asked (I am Ada|Noted, Ada.|thanks)');
+
+      // A commit that fails aborts the model request and the turn fails with the commit's error.
+      class FailingStore extends ConversationStore {
+        override transaction<T>(): Promise<T> {
+          return new Promise((_, reject) => setTimeout(() => reject(new Error('disk full')), 20));
+        }
+      }
+      let aborted = false;
+      const waiting: AiProvider = {
+        name: 'openai',
+        usesHistory: false,
+        generate: (req) =>
+          new Promise((_, reject) =>
+            req.signal!.addEventListener('abort', () => {
+              aborted = true;
+              reject(req.signal!.reason);
+            }),
+          ),
+      };
+      const failing = new DefaultChatEngine({ store: new FailingStore(s.db), leads: s.leads, events: s.events, provider: waiting, prompts: new PromptBuilder(), logger: s.logger });
+      await t.throwsAsync(failing.runTurn({ tenant, channel: 'web', externalUserId: 'visitor-2', text: 'hello' }), { message: 'disk full' });
+      t.true(aborted, 'the upstream request was aborted');
+      t.is((await s.db.knex('events').where({ tenant_id: tenant.id, type: 'ai_error' })).length, 0, 'an aborted request is not an AI error');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test(`${dialect}: two first messages of one visitor at once: one conversation, both answered in it`, async (t) => {
+    const app = await startApp(dialect);
+    try {
+      await createTenant(app, 'acme', { faq: [{ q: 'What are your opening hours?', a: 'Nine to five.' }] });
+      const tenant = await app.services.tenants.get('acme');
+      const s = app.services;
+      // Each answer names the conversation its model request was made for (tools write rows that refer to it).
+      const provider: AiProvider = {
+        name: 'openai',
+        usesHistory: true,
+        generate: (req) =>
+          new Promise((resolve, reject) => {
+            const timer = setTimeout(() => resolve({ text: `Nine to five. (${req.conversationId})`, tokens: 0 }), 50);
+            req.signal?.addEventListener('abort', () => (clearTimeout(timer), reject(req.signal!.reason)));
+          }),
+      };
+      const chat = new DefaultChatEngine({ store: new ConversationStore(s.db), leads: s.leads, events: s.events, provider, prompts: new PromptBuilder(), logger: s.logger });
+      const results = await Promise.all(
+        Array.from({ length: 4 }, () => chat.runTurn({ tenant, channel: 'web', externalUserId: 'same-visitor', text: 'opening hours?' })),
+      );
+      const id = results[0]!.conversationId;
+      t.true(results.every((r) => r.conversationId === id));
+      t.deepEqual(results.map((r) => r.reply), Array(4).fill(`Nine to five. (${id})`), 'an answer asked for a conversation id that lost the race is asked again');
+      const k = app.services.db.knex;
+      t.is((await k('conversations').where({ tenant_id: tenant.id })).length, 1);
+      t.is((await k('messages').where({ conversation_id: results[0]!.conversationId })).length, 8);
+      t.is((await k('events').where({ tenant_id: tenant.id, type: 'conversation_started' })).length, 1);
     } finally {
       await app.close();
     }

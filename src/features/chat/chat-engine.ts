@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import { NotFoundError } from '../../errors.js';
-import { nowIso } from '../../db/dialect.js';
+import { newId, nowIso } from '../../db/dialect.js';
 import type { Logger } from '../../logger.js';
 import type { PromptBuilder } from '../ai/prompt-builder.js';
-import type { AiProvider, ModelMessage } from '../ai/provider.js';
+import type { AiProvider, ModelMessage, ToolRunner } from '../ai/provider.js';
 import { wordChunks } from '../ai/text-match.js';
 import { TurnTools } from '../ai/tools.js';
 import type { CatalogLookup } from '../catalog/catalog.types.js';
@@ -29,6 +29,14 @@ export interface ChatEngineDeps {
   checkout?: CheckoutCreator;
 }
 
+interface Inbound {
+  conversation: ConversationRow;
+  inbound: { id: string; duplicate: boolean };
+}
+
+/** The visitor's conversation was created by another request between the read and the write. */
+class ConversationTaken extends Error {}
+
 interface Answer {
   text: string;
   leadState?: LeadState | null;
@@ -43,12 +51,42 @@ export class DefaultChatEngine implements ChatEngine {
   /**
    * Two transactions per turn, none held across the model call: one records the user's message (with
    * its conversation and events), one the reply. A commit per statement was most of a turn's cost.
+   *
+   * When the model will answer (no lead flow, not paused, not a provider's message that may be a
+   * repeat), the first transaction runs alongside the model request instead of before it: see
+   * overlappedTurn. Everything else records the message first and then decides.
    */
   async runTurn(input: TurnInput): Promise<TurnResult> {
+    if (!input.providerMessageId) {
+      const existing = await this.findConversation(input);
+      if (this.modelAnswersAtOnce(input, existing)) return this.overlappedTurn(input, existing);
+    }
+    return this.afterInbound(input, await this.recordInbound(input));
+  }
+
+  /** The conversation the turn continues, if there is one yet (a read, outside any transaction). */
+  private async findConversation(input: TurnInput): Promise<ConversationRow | undefined> {
+    const { store } = this.deps;
+    if (!input.conversationId) return store.findByUser(input.tenant.id, input.channel, input.externalUserId);
+    const c = await store.findById(input.tenant.id, input.conversationId);
+    // Another tenant's conversation, or another channel's, is as unknown as a made-up id.
+    if (!c || c.channel !== input.channel) throw new NotFoundError('conversation not found');
+    return c;
+  }
+
+  /** Whether the model answers this message whatever the first transaction finds (see leadFlowAnswer). */
+  private modelAnswersAtOnce(input: TurnInput, existing: ConversationRow | undefined): boolean {
+    if (existing?.botPaused || existing?.leadState) return false;
+    const mode = input.tenant.settings.lead?.mode ?? 'intent';
+    return mode === 'off' || (mode === 'intent' && !hasContactIntent(input.text));
+  }
+
+  /** The first transaction: the conversation (found or created), the user's message, its events. */
+  private recordInbound(input: TurnInput, newConversationId?: string): Promise<Inbound> {
     const { store, events } = this.deps;
     const tenantId = input.tenant.id;
-    const { conversation, inbound } = await store.transaction(async (trx) => {
-      const { conversation, created } = await this.resolveConversation(input, trx);
+    return store.transaction(async (trx) => {
+      const { conversation, created } = await this.resolveConversation(input, trx, newConversationId);
       const inbound = await store.insertMessage(
         tenantId,
         {
@@ -76,6 +114,12 @@ export class DefaultChatEngine implements ChatEngine {
       await events.recordAll(tenantId, recorded, { trx });
       return { conversation, inbound };
     });
+  }
+
+  /** The rest of a turn once the user's message is stored: repeats, pauses, lead flow or model, reply. */
+  private async afterInbound(input: TurnInput, { conversation, inbound }: Inbound): Promise<TurnResult> {
+    const { store } = this.deps;
+    const tenantId = input.tenant.id;
     input.onConversation?.(conversation.id);
     let userMessageId = inbound.id;
     if (inbound.duplicate) {
@@ -95,13 +139,72 @@ export class DefaultChatEngine implements ChatEngine {
       }
       userMessageId = earlier.userMessageId;
     }
-
-    const base = { conversationId: conversation.id, duplicate: false, userMessageId };
     if (conversation.botPaused) {
-      return { ...base, reply: null, replyMessageId: null, leadFlowActive: Boolean(conversation.leadState) };
+      return { conversationId: conversation.id, duplicate: false, userMessageId, reply: null, replyMessageId: null, leadFlowActive: Boolean(conversation.leadState) };
     }
+    const answer =
+      (await this.leadFlowAnswer(input, conversation)) ??
+      (await this.providerAnswer(input, conversation, await this.modelMessages(input, conversation.id, { stored: true })));
+    return this.finishTurn(input, conversation, userMessageId, answer);
+  }
 
-    const answer = (await this.leadFlowAnswer(input, conversation)) ?? (await this.providerAnswer(input, conversation));
+  /**
+   * A model answer needs nothing the first transaction writes, so the two run side by side: the
+   * upstream request leaves while the user's message is being committed, and the model's own time to
+   * first token hides the commit. Tokens wait for the commit (the `meta` event comes first), and so do
+   * tool calls and error events (their rows refer to the conversation); a failed commit aborts the
+   * request. A new conversation gets its id up front; if another request for the same visitor created
+   * one in between, that one is used and the model is asked again, before any token was relayed.
+   */
+  private async overlappedTurn(input: TurnInput, existing: ConversationRow | undefined): Promise<TurnResult> {
+    const conversationId = existing?.id ?? newId();
+    const messages = await this.modelMessages(input, existing?.id, { stored: false });
+    const upstream = new AbortController();
+    const forward = () => upstream.abort(input.signal?.reason);
+    if (input.signal?.aborted) forward();
+    input.signal?.addEventListener('abort', forward, { once: true });
+    try {
+      const stored = this.recordInbound(input, existing ? undefined : conversationId);
+      const ready = stored.then(({ conversation }) => {
+        if (conversation.id !== conversationId) throw new ConversationTaken();
+        input.onConversation?.(conversation.id);
+      });
+      ready.catch((err) => upstream.abort(err));
+      let held: string[] | undefined = [];
+      const onToken =
+        input.onToken &&
+        ((text: string) => {
+          if (held) held.push(text);
+          else input.onToken!(text);
+        });
+      void ready.then(
+        () => {
+          for (const text of held!) input.onToken!(text);
+          held = undefined;
+        },
+        () => undefined,
+      );
+      const asked = this.providerAnswer({ ...input, signal: upstream.signal, onToken }, { id: conversationId, channel: input.channel }, messages, ready);
+      asked.catch(() => undefined);
+      let inbound: Inbound;
+      try {
+        inbound = await stored;
+        await ready;
+      } catch (err) {
+        await asked.catch(() => undefined);
+        if (!(err instanceof ConversationTaken)) throw err;
+        return this.afterInbound(input, await stored);
+      }
+      return this.finishTurn(input, inbound.conversation, inbound.inbound.id, await asked);
+    } finally {
+      input.signal?.removeEventListener('abort', forward);
+    }
+  }
+
+  /** The second transaction: the reply (and the lead state it leaves), then what the caller gets back. */
+  private async finishTurn(input: TurnInput, conversation: ConversationRow, userMessageId: string, answer: Answer): Promise<TurnResult> {
+    const { store, events } = this.deps;
+    const tenantId = input.tenant.id;
     const reply = await store.transaction(async (trx) => {
       if (answer.leadState !== undefined) await store.update(tenantId, conversation.id, { leadState: answer.leadState }, trx);
       const reply = await store.insertMessage(tenantId, { conversationId: conversation.id, channel: conversation.channel, role: 'assistant', text: answer.text }, trx);
@@ -114,7 +217,9 @@ export class DefaultChatEngine implements ChatEngine {
     });
     const leadState = answer.leadState === undefined ? conversation.leadState : answer.leadState;
     return {
-      ...base,
+      conversationId: conversation.id,
+      duplicate: false,
+      userMessageId,
       reply: answer.text,
       replyMessageId: reply.id,
       leadFlowActive: Boolean(leadState),
@@ -123,7 +228,7 @@ export class DefaultChatEngine implements ChatEngine {
     };
   }
 
-  private async resolveConversation(input: TurnInput, trx: Knex.Transaction): Promise<{ conversation: ConversationRow; created: boolean }> {
+  private async resolveConversation(input: TurnInput, trx: Knex.Transaction, newId?: string): Promise<{ conversation: ConversationRow; created: boolean }> {
     const { store } = this.deps;
     const tenantId = input.tenant.id;
     if (input.conversationId) {
@@ -132,7 +237,7 @@ export class DefaultChatEngine implements ChatEngine {
       if (!c || c.channel !== input.channel) throw new NotFoundError('conversation not found');
       return { conversation: c, created: false };
     }
-    return store.findOrCreate(tenantId, input.channel, input.externalUserId, input.userName ?? null, trx);
+    return store.findOrCreate(tenantId, input.channel, input.externalUserId, input.userName ?? null, trx, newId);
   }
 
   /** The lead flow answers when it is running, or when the tenant's lead mode says it starts now. */
@@ -172,18 +277,28 @@ export class DefaultChatEngine implements ChatEngine {
     return { text, leadState: null, lead: leadView(lead) };
   }
 
-  private async providerAnswer(input: TurnInput, conversation: ConversationRow): Promise<Answer> {
-    const { store, provider, prompts, events, catalog, checkout, leads } = this.deps;
+  /** What the model sees of the conversation: its recent messages, ending with the user's new one. */
+  private async modelMessages(input: TurnInput, conversationId: string | undefined, opts: { stored: boolean }): Promise<ModelMessage[]> {
+    const current: ModelMessage = { role: 'user', content: input.text };
+    if (!this.deps.provider.usesHistory || !conversationId) return [current];
+    const limit = input.tenant.settings.memory_messages ?? DEFAULT_MEMORY_MESSAGES;
+    // Read after the message was stored, the history ends with it; read before, it is added here.
+    const history = await this.deps.store.recentMessages(input.tenant.id, conversationId, opts.stored ? limit : limit - 1);
+    const messages = history.filter((m) => m.role !== 'system').map((m): ModelMessage => ({ role: m.role === 'user' ? 'user' : 'assistant', content: m.text }));
+    return opts.stored ? messages : [...messages, current];
+  }
+
+  /** `stored` settles when the user's message is committed: tools and error events wait for it. */
+  private async providerAnswer(
+    input: TurnInput,
+    conversation: Pick<ConversationRow, 'id' | 'channel'>,
+    messages: ModelMessage[],
+    stored: Promise<void> = Promise.resolve(),
+  ): Promise<Answer> {
+    const { provider, prompts, events, catalog, checkout, leads } = this.deps;
     const tenant = input.tenant;
-    let messages: ModelMessage[] = [{ role: 'user', content: input.text }];
-    if (provider.usesHistory) {
-      const limit = tenant.settings.memory_messages ?? DEFAULT_MEMORY_MESSAGES;
-      const history = await store.recentMessages(tenant.id, conversation.id, limit);
-      messages = history
-        .filter((m) => m.role !== 'system')
-        .map((m) => ({ role: m.role === 'user' ? 'user' : 'assistant', content: m.text }));
-    }
-    const tools = new TurnTools({ tenant, channel: conversation.channel, conversationId: conversation.id, leads, events, catalog, checkout });
+    const turnTools = new TurnTools({ tenant, channel: conversation.channel, conversationId: conversation.id, leads, events, catalog, checkout });
+    const tools: ToolRunner = { specs: turnTools.specs, run: async (name, args) => (await stored, turnTools.run(name, args)) };
     try {
       const result = await provider.generate({
         tenant,
@@ -197,10 +312,11 @@ export class DefaultChatEngine implements ChatEngine {
         onToken: (t) => input.onToken?.(t),
       });
       const text = result.text.trim() || "Sorry, I don't have an answer to that right now.";
-      return { text, checkoutUrl: tools.checkoutUrl, lead: tools.lead };
+      return { text, checkoutUrl: turnTools.checkoutUrl, lead: turnTools.lead };
     } catch (err) {
       if (!input.signal?.aborted) {
         const e = err as { code?: string; status?: number; message?: string };
+        await stored;
         await events.record(tenant.id, 'ai_error', {
           conversationId: conversation.id,
           data: { provider: provider.name, code: e.code ?? 'error', status: e.status ?? null },

@@ -56,7 +56,8 @@ export class ConversationStore {
 
   /**
    * Finds or creates the conversation of a user on a channel. Two processes racing for the same user
-   * both end up with the one row the unique index let through.
+   * both end up with the one row the unique index let through. `id`: the caller has just found no
+   * conversation for this user and chose the new one's id; the insert is tried without reading first.
    */
   async findOrCreate(
     tenantId: string,
@@ -64,12 +65,15 @@ export class ConversationStore {
     externalUserId: string,
     userName: string | null,
     trx?: Knex.Transaction,
+    id?: string,
   ): Promise<{ conversation: ConversationRow; created: boolean }> {
-    const existing = await this.findByUser(tenantId, channel, externalUserId, trx);
-    if (existing) return { conversation: existing, created: false };
+    if (id === undefined) {
+      const existing = await this.findByUser(tenantId, channel, externalUserId, trx);
+      if (existing) return { conversation: existing, created: false };
+    }
     const now = nowIso();
     const row = {
-      id: newId(),
+      id: id ?? newId(),
       tenant_id: tenantId,
       channel,
       external_user_id: externalUserId,
