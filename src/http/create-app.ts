@@ -1,5 +1,4 @@
 import express, { Router, type Express } from 'express';
-import { pinoHttp } from 'pino-http';
 import type { Services } from '../container.js';
 import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
@@ -20,6 +19,7 @@ import { handoffRoutes } from '../features/handoff/handoff-routes.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
 import { createHttpMetrics } from './middleware/metrics.js';
 import { idOf, requestId } from './middleware/request-id.js';
+import { requestLog } from './middleware/request-log.js';
 import { packageVersion } from '../paths.js';
 
 /** The Express app, middleware in the order a request meets it. */
@@ -35,19 +35,7 @@ export function createApp(services: Services): Express {
 
   // 1. Identify and log every request; count it.
   app.use(requestId());
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req) => idOf(req),
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
-      // Method and path only: query strings and headers can carry tokens (hub.verify_token, x-api-key).
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ status: res.statusCode }),
-      },
-    }),
-  );
+  app.use(requestLog(logger));
   app.use(metrics.middleware);
 
   // 2. CORS for browsers (the widget): ALLOWED_ORIGINS everywhere, a tenant's allowed_origins on its public routes.
@@ -86,13 +74,7 @@ export function createApp(services: Services): Express {
   });
   app.use(ops);
 
-  // 6. Feature routes.
-  app.use(tenantRoutes(api, services.tenants));
-  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants, config }));
-  app.use(reportRoutes(api, services));
-  app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, store: services.handoffStore }));
-  app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
-  app.use(catalogRoutes(api, services.tenants, services.catalog));
+  // 6. Feature routes; chat first, as the most frequent (a request walks the routers in this order).
   const limiter = new WindowRateLimiter();
   app.use(
     chatRoutes(api, {
@@ -104,6 +86,12 @@ export function createApp(services: Services): Express {
       shutdown: services.shutdown.signal,
     }),
   );
+  app.use(tenantRoutes(api, services.tenants));
+  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants, config }));
+  app.use(reportRoutes(api, services));
+  app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, store: services.handoffStore }));
+  app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
+  app.use(catalogRoutes(api, services.tenants, services.catalog));
   app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations, limiter, config }));
   app.use(
     whatsappRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, sends: services.whatsapp, conversations: services.conversations, logger }),
