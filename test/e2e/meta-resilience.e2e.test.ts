@@ -184,7 +184,7 @@ for (const dialect of dialects()) {
     await exit(a.child);
     await posting;
     const sendsAtKill = graph.sends.length;
-    const ackedAtKill = new Set(burst.filter((d) => d.acked));
+    const ackedAtKill = burst.filter((d) => d.acked).length;
     t.true(sendsAtKill >= 20, 'the worker was sending when it was killed');
 
     a = await start(env, cwd);
@@ -237,8 +237,8 @@ for (const dialect of dialects()) {
     t.is(new Set(captured.map((e) => readJson<{ lead_id: string }>(e.data, { lead_id: '' }).lead_id)).size, LEADS);
     t.is(captured.length, LEADS, 'lead_captured recorded once per lead');
 
-    // Payments: every order paid, once; one payment_completed each; a thank-you at most once per buyer,
-    // and certainly for the payments acknowledged before the kill.
+    // Payments: every order paid, once; one payment_completed and one thank-you each (stored with the
+    // payment, sent once unless its send was in flight at the kill).
     const orders = await k('orders').select('id', 'status', 'paid_at', 'conversation_id');
     t.is(orders.length, BUYERS);
     t.deepEqual(orders.filter((o) => o.status !== 'paid' || !o.paid_at), [], 'every order paid');
@@ -249,17 +249,14 @@ for (const dialect of dialects()) {
       .join('conversations', 'conversations.id', 'messages.conversation_id')
       .where('messages.role', 'assistant')
       .where('messages.text', 'like', 'Thank you! Your payment%')
-      .select('messages.id', 'conversations.external_user_id as psid', 'messages.delivery_status as status');
+      .select('messages.id', 'conversations.external_user_id as psid');
     let thanked = 0;
     for (const j of range(BUYERS)) {
       const stored = thanks.filter((m) => m.psid === `B${j}`);
       const sent = textsTo(`B${j}`).filter((x) => x.startsWith('Thank you! Your payment')).length;
       thanked += sent;
-      t.true(stored.length <= 1 && sent <= 1, `B${j}: one thank-you at most (${stored.length} stored, ${sent} sent)`);
-      const payment = burst[j * 20 + 5]!;
-      if (ackedAtKill.has(payment)) t.is(stored.length, 1, `B${j}: the payment was acknowledged before the kill, so its thank-you was stored`);
-      if (stored[0] && stored[0].status !== 'queued') t.true(sent === 1 || uncertain.includes(`msg:${stored[0].id}:0`), `B${j}: the stored thank-you went out`);
-      if (stored[0]?.status === 'queued') t.false(ackedAtKill.has(payment), `B${j}: a thank-you left unsent belongs to a payment in flight at the kill`);
+      t.is(stored.length, 1, `B${j}: one thank-you stored`);
+      t.true(sent === 1 || (sent === 0 && uncertain.includes(`msg:${stored[0]?.id}:0`)), `B${j}: the thank-you went out once (${sent} sent)`);
     }
 
     // Whether an uncertain send reached the Graph API after all (the fake records a send before answering).
@@ -273,7 +270,7 @@ for (const dialect of dialects()) {
     };
     const lost = uncertain.filter((key) => !reached(key)).length;
     t.log(
-      `${dialect}: ${ackedAtKill.size} of ${N} acknowledged before the kill, ${unanswered.length} in flight (${recordedUnanswered} of them recorded but unanswered), ${sendsAtKill} Graph sends by then, ${graph.sends.length} in all; ` +
+      `${dialect}: ${ackedAtKill} of ${N} acknowledged before the kill, ${unanswered.length} in flight (${recordedUnanswered} of them recorded but unanswered), ${sendsAtKill} Graph sends by then, ${graph.sends.length} in all; ` +
         `${uncertain.length} uncertain (logged, not repeated; ${lost} of them never reached the Graph API); ${leads.length} leads; ${completed.length} orders paid, ${thanked} thank-yous sent`,
     );
   });
