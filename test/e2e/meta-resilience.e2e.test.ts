@@ -222,7 +222,7 @@ for (const dialect of dialects()) {
     t.is(twice, 0, 'no reply went out twice');
     t.is(missing, 0, 'every question was answered, except possibly a send in flight at the kill');
 
-    // Leads: every flow answered step by step, one lead and one lead_captured per sender.
+    // Leads: every flow answered step by step; one lead, one lead_started and one lead_captured per sender.
     const prompts = [/^Sure! What's your name\?$/, /^Thanks, Ada L\d+! What's your email address\?$/, /^Thank you, Ada L\d+! We'll get back to you at ada\.l\d+@example\.com\.$/];
     const leadReplies = range(LEADS).flatMap((j) => {
       const texts = textsTo(`L${j}`);
@@ -236,6 +236,9 @@ for (const dialect of dialects()) {
     const captured = await k('events').where({ type: 'lead_captured' }).select('data');
     t.is(new Set(captured.map((e) => readJson<{ lead_id: string }>(e.data, { lead_id: '' }).lead_id)).size, LEADS);
     t.is(captured.length, LEADS, 'lead_captured recorded once per lead');
+    const started = await k('events').where({ type: 'lead_started' }).select('conversation_id');
+    t.is(new Set(started.map((e) => e.conversation_id)).size, LEADS);
+    t.is(started.length, LEADS, 'lead_started recorded once per flow');
 
     // Payments: every order paid, once; one payment_completed and one thank-you each (stored with the
     // payment, sent once unless its send was in flight at the kill).
