@@ -9,7 +9,7 @@ import { TurnTools } from '../ai/tools.js';
 import type { CatalogLookup } from '../catalog/catalog.types.js';
 import type { EventService } from '../events/event-service.js';
 import { advanceLeadFlow, capturedReply, hasContactIntent, startLeadFlow, type LeadState } from '../leads/lead-flow.js';
-import { leadView, type LeadService, type LeadView } from '../leads/lead-service.js';
+import { leadView, type CaptureInput, type LeadService, type LeadView } from '../leads/lead-service.js';
 import type { CheckoutCreator } from '../payments/payments.types.js';
 import type { ChatEngine, TurnInput, TurnResult } from './chat.types.js';
 import type { ConversationRow, ConversationStore } from './conversation-store.js';
@@ -42,6 +42,9 @@ interface Answer {
   leadState?: LeadState | null;
   lead?: LeadView;
   checkoutUrl?: string;
+  /** Recorded, like the lead captured, in the transaction that stores the reply. */
+  events?: Parameters<EventService['recordAll']>[1];
+  capture?: CaptureInput;
 }
 
 /** Runs one turn of conversation for any channel: who answers, what is stored, which events are recorded. */
@@ -50,7 +53,9 @@ export class DefaultChatEngine implements ChatEngine {
 
   /**
    * Two transactions per turn, none held across the model call: one records the user's message (with
-   * its conversation and events), one the reply. A commit per statement was most of a turn's cost.
+   * its conversation and events), one the reply with what it says happened (the lead flow's state, a
+   * lead captured, their events). A commit per statement was most of a turn's cost, and a turn a crash
+   * interrupted is answered again from the state the last commit left, so nothing is done twice.
    *
    * When the model will answer (no lead flow, not paused, not a provider's message that may be a
    * repeat), the first transaction runs alongside the model request instead of before it: see
@@ -205,15 +210,16 @@ export class DefaultChatEngine implements ChatEngine {
   private async finishTurn(input: TurnInput, conversation: ConversationRow, userMessageId: string, answer: Answer): Promise<TurnResult> {
     const { store, events } = this.deps;
     const tenantId = input.tenant.id;
-    const reply = await store.transaction(async (trx) => {
+    const { reply, lead } = await store.transaction(async (trx) => {
       if (answer.leadState !== undefined) await store.update(tenantId, conversation.id, { leadState: answer.leadState }, trx);
+      const captured = answer.capture ? await this.deps.leads.capture(tenantId, answer.capture, trx) : undefined;
       const reply = await store.insertMessage(tenantId, { conversationId: conversation.id, channel: conversation.channel, role: 'assistant', text: answer.text }, trx);
+      const recorded = [...(answer.events ?? [])];
       // A web reply is delivered in the response itself; on Meta and WhatsApp the channel's sender records
       // reply_sent when the provider has taken the message, so each reply is counted once.
-      if (conversation.channel === 'web') {
-        await events.recordAll(tenantId, [{ type: 'reply_sent', conversationId: conversation.id, data: { channel: conversation.channel, length: answer.text.length } }], { trx });
-      }
-      return reply;
+      if (conversation.channel === 'web') recorded.push({ type: 'reply_sent', conversationId: conversation.id, data: { channel: conversation.channel, length: answer.text.length } });
+      if (recorded.length > 0) await events.recordAll(tenantId, recorded, { trx });
+      return { reply, lead: captured ? leadView(captured.lead) : answer.lead };
     });
     const leadState = answer.leadState === undefined ? conversation.leadState : answer.leadState;
     return {
@@ -224,7 +230,7 @@ export class DefaultChatEngine implements ChatEngine {
       replyMessageId: reply.id,
       leadFlowActive: Boolean(leadState),
       ...(answer.checkoutUrl ? { checkoutUrl: answer.checkoutUrl } : {}),
-      ...(answer.lead ? { lead: answer.lead } : {}),
+      ...(lead ? { lead } : {}),
     };
   }
 
@@ -253,10 +259,9 @@ export class DefaultChatEngine implements ChatEngine {
           : (await this.deps.store.countUserMessages(input.tenant.id, conversation.id)) === 1;
       if (!starts) return undefined;
       const started = startLeadFlow();
-      await this.deps.events.record(input.tenant.id, 'lead_started', { conversationId: conversation.id, data: { channel: conversation.channel, mode } });
       const text = mode === 'first_message' ? `Hi! I'm the ${input.tenant.name} assistant. Before we start, what's your name?` : started.reply;
       this.relay(input, text);
-      return { text, leadState: started.state };
+      return { text, leadState: started.state, events: [{ type: 'lead_started', conversationId: conversation.id, data: { channel: conversation.channel, mode } }] };
     }
     const outcome = advanceLeadFlow(state, input.text, { askWhatsapp: settings.ask_whatsapp !== false });
     if (outcome.kind === 'continue') {
@@ -267,14 +272,9 @@ export class DefaultChatEngine implements ChatEngine {
       this.relay(input, outcome.reply);
       return { text: outcome.reply, leadState: null };
     }
-    const { lead } = await this.deps.leads.capture(input.tenant.id, {
-      ...outcome.lead,
-      channel: conversation.channel,
-      conversationId: conversation.id,
-    });
     const text = capturedReply(outcome.lead);
     this.relay(input, text);
-    return { text, leadState: null, lead: leadView(lead) };
+    return { text, leadState: null, capture: { ...outcome.lead, channel: conversation.channel, conversationId: conversation.id } };
   }
 
   /** What the model sees of the conversation: its recent messages, ending with the user's new one. */

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { ConflictError, NotFoundError } from '../../errors.js';
 import type { Channel, ConversationRecord, ConversationService, DeliveryUpdate, MessageRole } from './chat.types.js';
 import type { ConversationRow, ConversationStore } from './conversation-store.js';
@@ -11,8 +12,8 @@ function toRecord(c: ConversationRow): ConversationRecord {
 export class DefaultConversationService implements ConversationService {
   constructor(private readonly store: ConversationStore) {}
 
-  async get(tenantId: string, conversationId: string): Promise<ConversationRecord> {
-    const c = await this.store.findById(tenantId, conversationId);
+  async get(tenantId: string, conversationId: string, trx?: Knex.Transaction): Promise<ConversationRecord> {
+    const c = await this.store.findById(tenantId, conversationId, trx);
     if (!c) throw new NotFoundError('conversation not found');
     return toRecord(c);
   }
@@ -26,11 +27,12 @@ export class DefaultConversationService implements ConversationService {
     tenantId: string,
     conversationId: string,
     message: { role: MessageRole; text: string; providerMessageId?: string; deliveryStatus?: string },
+    trx?: Knex.Transaction,
   ): Promise<{ id: string }> {
-    const c = await this.get(tenantId, conversationId);
-    const { id, duplicate } = await this.store.insertMessage(tenantId, { conversationId, channel: c.channel, ...message });
+    const c = await this.get(tenantId, conversationId, trx);
+    const { id, duplicate } = await this.store.insertMessage(tenantId, { conversationId, channel: c.channel, ...message }, trx);
     if (duplicate) throw new ConflictError('a message with that provider id already exists');
-    await this.store.update(tenantId, conversationId, {});
+    await this.store.update(tenantId, conversationId, {}, trx);
     return { id };
   }
 

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Logger } from '../../logger.js';
 import type { ChannelSenders } from '../channels/channel.types.js';
 import type { Channel, ConversationService, MessageRole } from '../chat/chat.types.js';
@@ -37,14 +38,17 @@ export class ConversationSends {
     return this.deps.senders[channel] !== undefined;
   }
 
-  /** Stores the message and queues its delivery; same shape as ConversationService.appendMessage. */
-  async appendMessage(tenantId: string, conversationId: string, message: { role: MessageRole; text: string }): Promise<{ id: string }> {
-    const conversation = await this.deps.conversations.get(tenantId, conversationId);
+  /**
+   * Stores the message and queues its delivery; same shape as ConversationService.appendMessage. In the
+   * caller's transaction both commit with the caller's own writes; without one, the message is stored
+   * before the job exists: a crash in between leaves it stored and 'queued', visible to an operator,
+   * rather than a job for a message that was never written.
+   */
+  async appendMessage(tenantId: string, conversationId: string, message: { role: MessageRole; text: string }, trx?: Knex.Transaction): Promise<{ id: string }> {
+    const conversation = await this.deps.conversations.get(tenantId, conversationId, trx);
     const sends = this.delivers(conversation.channel);
-    const { id } = await this.deps.conversations.appendMessage(tenantId, conversationId, { ...message, ...(sends ? { deliveryStatus: 'queued' } : {}) });
-    // The message is stored before the job exists: a crash in between leaves it stored and 'queued',
-    // visible to an operator, rather than a job for a message that was never written.
-    if (sends) await this.deps.jobs.enqueue(SEND_JOB, { tenantId, messageId: id }, { jobKey: `send:${id}` });
+    const { id } = await this.deps.conversations.appendMessage(tenantId, conversationId, { ...message, ...(sends ? { deliveryStatus: 'queued' } : {}) }, trx);
+    if (sends) await this.deps.jobs.enqueue(SEND_JOB, { tenantId, messageId: id }, { jobKey: `send:${id}`, trx });
     return { id };
   }
 

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { EventService } from '../events/event-service.js';
 import type { LeadRecord, LeadStore } from './lead-store.js';
 
@@ -27,21 +28,30 @@ export class LeadService {
     private readonly events: EventService,
   ) {}
 
-  async capture(tenantId: string, input: CaptureInput): Promise<{ lead: LeadRecord; created: boolean }> {
-    const result = await this.store.upsert(tenantId, {
-      name: input.name?.trim() || null,
-      email: input.email.trim().toLowerCase(),
-      whatsapp: input.whatsapp,
-      sourceChannel: input.channel,
-      conversationId: input.conversationId,
-    });
-    if (result.created) {
-      await this.events.record(tenantId, 'lead_captured', {
-        conversationId: input.conversationId,
-        data: { lead_id: result.lead.id, channel: input.channel, has_whatsapp: Boolean(result.lead.whatsapp) },
-      });
-    }
-    return result;
+  /**
+   * The lead and its lead_captured event commit together: in the caller's transaction when given one
+   * (a chat turn's, so the lead also commits with the reply that confirms it), else in their own.
+   */
+  async capture(tenantId: string, input: CaptureInput, trx?: Knex.Transaction): Promise<{ lead: LeadRecord; created: boolean }> {
+    const run = async (t: Knex.Transaction) => {
+      const result = await this.store.upsert(
+        tenantId,
+        {
+          name: input.name?.trim() || null,
+          email: input.email.trim().toLowerCase(),
+          whatsapp: input.whatsapp,
+          sourceChannel: input.channel,
+          conversationId: input.conversationId,
+        },
+        t,
+      );
+      if (result.created) {
+        const data = { lead_id: result.lead.id, channel: input.channel, has_whatsapp: Boolean(result.lead.whatsapp) };
+        await this.events.recordAll(tenantId, [{ type: 'lead_captured', conversationId: input.conversationId, data }], { trx: t });
+      }
+      return result;
+    };
+    return trx ? run(trx) : this.store.transaction(run);
   }
 
   findById(tenantId: string, id: string): Promise<LeadRecord | undefined> {

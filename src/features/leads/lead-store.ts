@@ -1,6 +1,8 @@
+import type { Knex } from 'knex';
 import type { Db } from '../../db/create-db.js';
-import { isUniqueViolation, translateDbError } from '../../db/db-errors.js';
+import { translateDbError } from '../../db/db-errors.js';
 import { newId, nowIso, readTime } from '../../db/dialect.js';
+import { withTransaction } from '../../db/transaction.js';
 
 export interface LeadRecord {
   id: string;
@@ -39,8 +41,12 @@ function fromRow(r: any): LeadRecord {
 export class LeadStore {
   constructor(private readonly db: Db) {}
 
-  async findByEmail(tenantId: string, email: string): Promise<LeadRecord | undefined> {
-    const r = await this.db.knex('leads').where({ tenant_id: tenantId, email }).first();
+  transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    return withTransaction(this.db, fn);
+  }
+
+  async findByEmail(tenantId: string, email: string, trx?: Knex.Transaction): Promise<LeadRecord | undefined> {
+    const r = await (trx ?? this.db.knex)('leads').where({ tenant_id: tenantId, email }).first();
     return r ? fromRow(r) : undefined;
   }
 
@@ -52,14 +58,16 @@ export class LeadStore {
   /**
    * One lead per tenant and email. The first capture keeps its source channel and conversation; later
    * ones fill in what they add (a name, a WhatsApp number). `created` tells the caller whether this
-   * was a new lead, so lead_captured is recorded once per lead.
+   * was a new lead, so lead_captured is recorded once per lead. ON CONFLICT DO NOTHING rather than
+   * catching the violation, so it can run inside a caller's PostgreSQL transaction.
    */
-  async upsert(tenantId: string, input: LeadInput): Promise<{ lead: LeadRecord; created: boolean }> {
-    const existing = await this.findByEmail(tenantId, input.email);
-    if (!existing) {
-      const now = nowIso();
-      try {
-        await this.db.knex('leads').insert({
+  async upsert(tenantId: string, input: LeadInput, trx?: Knex.Transaction): Promise<{ lead: LeadRecord; created: boolean }> {
+    const q = trx ?? this.db.knex;
+    const now = nowIso();
+    let inserted: unknown[];
+    try {
+      inserted = await q('leads')
+        .insert({
           id: newId(),
           tenant_id: tenantId,
           conversation_id: input.conversationId,
@@ -69,16 +77,20 @@ export class LeadStore {
           source_channel: input.sourceChannel,
           created_at: now,
           updated_at: now,
-        });
-        return { lead: (await this.findByEmail(tenantId, input.email))!, created: true };
-      } catch (err) {
-        if (!isUniqueViolation(err)) throw translateDbError(err, 'lead');
-      }
+        })
+        .onConflict()
+        .ignore()
+        .returning('id');
+    } catch (err) {
+      throw translateDbError(err, 'lead');
     }
-    const patch: Record<string, unknown> = { updated_at: nowIso() };
-    if (input.name) patch.name = input.name;
-    if (input.whatsapp) patch.whatsapp = input.whatsapp;
-    await this.db.knex('leads').where({ tenant_id: tenantId, email: input.email }).update(patch);
-    return { lead: (await this.findByEmail(tenantId, input.email))!, created: false };
+    const created = inserted.length > 0;
+    if (!created) {
+      const patch: Record<string, unknown> = { updated_at: now };
+      if (input.name) patch.name = input.name;
+      if (input.whatsapp) patch.whatsapp = input.whatsapp;
+      await q('leads').where({ tenant_id: tenantId, email: input.email }).update(patch);
+    }
+    return { lead: (await this.findByEmail(tenantId, input.email, trx))!, created };
   }
 }

@@ -7,7 +7,7 @@ import type { OrderRecord, OrderStore } from './order-store.js';
 import type { DeliveryOutcome, StripeDeliveryStore } from './stripe-delivery-store.js';
 import type { StripeEvent, StripeGateway } from './stripe-gateway.js';
 
-/** Called once per order, after the transaction that made it paid has committed. */
+/** Called once per order, after the transaction that made it paid (and stored its thank-you) has committed. */
 export type PaidOrderHook = (order: OrderRecord, tenant: Tenant) => Promise<void>;
 
 export interface WebhookDeps {
@@ -17,7 +17,11 @@ export interface WebhookDeps {
   tenants: TenantService;
   events: EventService;
   logger: Logger;
-  /** Where the thank-you goes: the buyer's conversation (the container's sends store it, then deliver it on the buyer's channel). */
+  /**
+   * Where the thank-you goes: the buyer's conversation (the container's sends store it and queue its
+   * delivery on the buyer's channel), in the transaction that marks the order paid, so a payment is
+   * never recorded without its thank-you.
+   */
   conversations?: Pick<ConversationService, 'appendMessage'>;
   onPaid?: PaidOrderHook;
 }
@@ -158,6 +162,7 @@ export class StripeWebhookService {
       trx,
     });
     const paid = (await this.deps.orders.get(tenant.id, order.id, trx))!;
+    await this.thankYou(paid, tenant, trx);
     return { outcome: 'processed', note: null, paid: [paid] };
   }
 
@@ -187,19 +192,23 @@ export class StripeWebhookService {
     }
   }
 
+  private async thankYou(order: OrderRecord, tenant: Tenant, trx: Knex.Transaction): Promise<void> {
+    const { conversations } = this.deps;
+    if (!conversations || !order.conversationId) return;
+    const what = order.quantity > 1 ? `${order.quantity} × ${order.name ?? order.ref}` : (order.name ?? order.ref);
+    await conversations.appendMessage(
+      tenant.id,
+      order.conversationId,
+      { role: 'assistant', text: `Thank you! Your payment for ${what} has been received. ${tenant.name} will be in touch if anything else is needed.` },
+      trx,
+    );
+  }
+
   private async afterPaid(order: OrderRecord, tenant: Tenant): Promise<void> {
-    const { conversations, onPaid, logger } = this.deps;
     try {
-      if (conversations && order.conversationId) {
-        const what = order.quantity > 1 ? `${order.quantity} × ${order.name ?? order.ref}` : (order.name ?? order.ref);
-        await conversations.appendMessage(tenant.id, order.conversationId, {
-          role: 'assistant',
-          text: `Thank you! Your payment for ${what} has been received. ${tenant.name} will be in touch if anything else is needed.`,
-        });
-      }
-      await onPaid?.(order, tenant);
+      await this.deps.onPaid?.(order, tenant);
     } catch (err) {
-      logger.error({ err, order_id: order.id }, 'payment recorded, but the thank-you could not be posted');
+      this.deps.logger.error({ err, order_id: order.id }, 'payment recorded, but the paid-order hook failed');
     }
   }
 }
