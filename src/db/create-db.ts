@@ -4,6 +4,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../config.js';
+import { BACKSTOP_WAL_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { sqliteGroupCommit } from './transaction.js';
 
 export type Dialect = 'sqlite' | 'pg';
@@ -58,6 +59,7 @@ export function createDb(
     };
   }
   mkdirSync(path.dirname(config.sqlitePath), { recursive: true });
+  let checkpointer: Checkpointer | undefined;
   const knex = knexFactory({
     client: 'better-sqlite3',
     connection: { filename: config.sqlitePath },
@@ -73,6 +75,9 @@ export function createDb(
           conn.pragma('foreign_keys = ON');
           conn.pragma('busy_timeout = 5000');
           conn.pragma('synchronous = NORMAL');
+          // Checkpoints run in a thread of their own (see startCheckpointer); this one is the backstop.
+          conn.pragma(`wal_autocheckpoint = ${BACKSTOP_WAL_PAGES}`);
+          checkpointer ??= startCheckpointer(config.sqlitePath, (message) => process.emitWarning(`SQLite checkpoint: ${message}`));
           cacheStatements(conn);
           done(null, conn);
         } catch (err) {
@@ -99,7 +104,10 @@ export function createDb(
       }
     },
     transaction: sqliteGroupCommit(knex),
-    close: () => knex.destroy(),
+    async close() {
+      await checkpointer?.stop();
+      await knex.destroy();
+    },
   };
 }
 
