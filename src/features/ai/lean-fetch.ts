@@ -1,80 +1,198 @@
 import http from 'node:http';
 import https from 'node:https';
-import { Readable } from 'node:stream';
 
 /**
  * A fetch for the OpenAI SDK over node:http. The SDK's default (undici's fetch) costs ~40 KB more per
  * open stream than a plain node:http request; with thousands of chat streams held open that is most of
  * the memory. Only what the SDK uses is supported: a string or buffer body, headers, the abort signal,
  * a streamed response body. Aborting destroys the request and its socket, before or after the headers.
+ *
+ * What stays reachable while a stream is open is kept small on purpose: no web ReadableStream around
+ * the body, headers read from node's raw list instead of copied into a Headers, the request's header
+ * block sent apart from the body so that it is written out as one flat string (node keeps it for the
+ * life of the request; built by concatenation it is a tree of ~50 pieces), and no closure holding the
+ * request body or the caller's init.
  */
 export type LeanFetch = (url: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
-function abortError(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+type Agents = { 'http:': http.Agent; 'https:': https.Agent };
+
+const encoder = new TextEncoder();
+
+export function createLeanFetch(): LeanFetch {
+  // Keep-alive: a new round of a turn (or the next turn) reuses a connection instead of a handshake.
+  const agents: Agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+  return async (input, init = {}) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const body = requestBody(init.body);
+    return send(agents, url, init.method ?? 'GET', requestHeaders(url, init.headers, body), body, init.signal ?? undefined);
+  };
 }
 
-function headerRecord(headers: HeadersInit | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!headers) return out;
-  new Headers(headers).forEach((value, key) => {
-    out[key] = value;
-  });
-  return out;
-}
-
-function requestBody(body: BodyInit | null | undefined): string | Uint8Array | undefined {
+/**
+ * The body as bytes. Bytes (not a string) also make node write the header block as a chunk of its own,
+ * which flattens the string it keeps. Encoded into memory of its own, not a slice of node's shared
+ * buffer pool: a few KB of request body in a pool slab would share it with small buffers that live on.
+ */
+function requestBody(body: BodyInit | null | undefined): Uint8Array | undefined {
   if (body === undefined || body === null) return undefined;
-  if (typeof body === 'string' || body instanceof Uint8Array) return body;
+  if (typeof body === 'string') return encoder.encode(body);
+  if (body instanceof Uint8Array) return body;
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
   // Uploads (FormData, streams) are not something the chat path sends.
   throw new TypeError('lean fetch: unsupported request body');
 }
 
-export function createLeanFetch(): LeanFetch {
-  // Keep-alive: a new round of a turn (or the next turn) reuses a connection instead of a handshake.
-  const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
-  return (input, init = {}) =>
-    new Promise<Response>((resolve, reject) => {
-      const url = new URL(input instanceof Request ? input.url : String(input));
-      const signal = init.signal ?? undefined;
-      if (signal?.aborted) return reject(abortError(signal));
-      const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
-      if (!transport) return reject(new TypeError(`lean fetch: unsupported protocol ${url.protocol}`));
-      const body = requestBody(init.body);
-      const headers = headerRecord(init.headers);
-      if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
-      const req = transport.request(url, { method: init.method ?? 'GET', headers, agent: agents[url.protocol as 'http:' | 'https:'] });
-      let res: http.IncomingMessage | undefined;
-      const onAbort = () => {
-        const reason = abortError(signal!);
-        // Before the headers the promise rejects; after, the body stream errors.
-        if (res) res.destroy(reason as Error);
-        req.destroy(reason as Error);
-        reject(reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const done = () => signal?.removeEventListener('abort', onAbort);
-      req.on('error', (err) => {
-        done();
-        reject(err);
-      });
-      req.on('response', (incoming) => {
-        res = incoming;
-        incoming.on('close', done);
-        const responseHeaders = new Headers();
-        for (let i = 0; i < incoming.rawHeaders.length; i += 2) responseHeaders.append(incoming.rawHeaders[i]!, incoming.rawHeaders[i + 1]!);
-        const status = incoming.statusCode ?? 500;
-        const empty = status === 204 || status === 304 || init.method === 'HEAD';
-        if (empty) incoming.resume();
-        resolve(
-          new Response(empty ? null : (Readable.toWeb(incoming) as ReadableStream<Uint8Array>), {
-            status,
-            statusText: incoming.statusMessage ?? '',
-            headers: responseHeaders,
-          }),
-        );
-      });
-      req.end(body);
+/** Name, value, name, value…: node:http takes that list as it is, without keeping a header object. */
+function requestHeaders(url: URL, headers: HeadersInit | undefined, body: Uint8Array | undefined): string[] {
+  const list = ['host', url.host];
+  new Headers(headers).forEach((value, name) => {
+    if (name !== 'host' && name !== 'content-length') list.push(name, value);
+  });
+  if (body !== undefined) list.push('content-length', String(body.byteLength));
+  return list;
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+function send(agents: Agents, url: URL, method: string, headers: string[], body: Uint8Array | undefined, signal: AbortSignal | undefined): Promise<Response> {
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
+  if (!transport) return Promise.reject(new TypeError(`lean fetch: unsupported protocol ${url.protocol}`));
+  const req = transport.request(url, { method, headers, agent: agents[url.protocol as keyof Agents] });
+  const href = url.href;
+  const response = new Promise<Response>((resolve, reject) => {
+    let res: http.IncomingMessage | undefined;
+    const onAbort = () => {
+      const reason = abortError(signal!);
+      // Before the headers the promise rejects; after, the body stream errors.
+      if (res) res.destroy(reason as Error);
+      req.destroy(reason as Error);
+      reject(reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const done = () => signal?.removeEventListener('abort', onAbort);
+    req.on('error', (err) => {
+      done();
+      reject(err);
     });
+    req.on('response', (incoming) => {
+      res = incoming;
+      incoming.on('close', done);
+      const status = incoming.statusCode ?? 500;
+      const empty = status === 204 || status === 304 || method === 'HEAD';
+      if (empty) incoming.resume();
+      const headers = new RawHeaders(incoming.rawHeaders);
+      resolve(new NodeResponse(status, incoming.statusMessage ?? '', headers, href, empty ? null : incoming) as unknown as Response);
+    });
+  });
+  req.end(body);
+  return response;
+}
+
+/**
+ * The response handed to the SDK: status, headers, text() and json() as in fetch's Response, and the
+ * body as the node:http response itself. The SDK reads any async-iterable body (as it does node-fetch's,
+ * a Node stream) and cancels one through its iterator; a web ReadableStream around it would add a
+ * stream, its controller, reader and queue to every open chat stream.
+ */
+export class NodeResponse {
+  readonly ok: boolean;
+  readonly redirected = false;
+
+  constructor(
+    readonly status: number,
+    readonly statusText: string,
+    readonly headers: Headers,
+    readonly url: string,
+    readonly body: AsyncIterable<Uint8Array> | null,
+  ) {
+    this.ok = status >= 200 && status < 300;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const chunks: Uint8Array[] = [];
+    if (this.body) for await (const chunk of this.body) chunks.push(chunk);
+    const all = Buffer.concat(chunks);
+    return all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+  }
+
+  async text(): Promise<string> {
+    return new TextDecoder().decode(await this.arrayBuffer());
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+}
+
+/**
+ * A response's headers, read from node's raw list (name, value, name, value…, which the response keeps
+ * anyway) instead of copied into a Headers and its maps. Read-only, as a fetch Response's are; names
+ * are matched without case, repeated headers joined with ", ", and iteration is sorted by lower-case
+ * name with set-cookie values kept apart, as Headers does.
+ */
+export class RawHeaders implements Headers {
+  constructor(private readonly raw: readonly string[]) {}
+
+  get(name: string): string | null {
+    const values = this.all(name.toLowerCase());
+    return values.length > 0 ? values.join(', ') : null;
+  }
+
+  getSetCookie(): string[] {
+    return this.all('set-cookie');
+  }
+
+  has(name: string): boolean {
+    return this.all(name.toLowerCase()).length > 0;
+  }
+
+  forEach(callback: (value: string, name: string, parent: Headers) => void, thisArg?: unknown): void {
+    for (const [name, value] of this.entries()) callback.call(thisArg, value, name, this);
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    const names = [...new Set(this.names())].sort();
+    for (const name of names) {
+      if (name === 'set-cookie') for (const value of this.all(name)) yield [name, value];
+      else yield [name, this.all(name).join(', ')];
+    }
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const [name] of this.entries()) yield name;
+  }
+
+  *values(): IterableIterator<string> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+
+  append(): void {
+    throw new TypeError('response headers are immutable');
+  }
+
+  set(): void {
+    throw new TypeError('response headers are immutable');
+  }
+
+  delete(): void {
+    throw new TypeError('response headers are immutable');
+  }
+
+  private *names(): Generator<string> {
+    for (let i = 0; i < this.raw.length; i += 2) yield this.raw[i]!.toLowerCase();
+  }
+
+  private all(lowerName: string): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.raw.length; i += 2) if (this.raw[i]!.toLowerCase() === lowerName) out.push(this.raw[i + 1]!);
+    return out;
+  }
 }
