@@ -84,6 +84,10 @@ function send(agents: Agents, url: URL, method: string, headers: string[], body:
       const status = incoming.statusCode ?? 500;
       const empty = status === 204 || status === 304 || method === 'HEAD';
       if (empty) incoming.resume();
+      // Text, not buffers: reading a node stream joins buffered chunks into a new buffer from the shared
+      // pool, and the SDK holds the last chunk until the next one arrives (minutes, on a quiet stream),
+      // pinning the pool's 8 KB slab. Strings pin nothing; the SDK takes string chunks as they are.
+      else incoming.setEncoding('utf8');
       const headers = new RawHeaders(incoming.rawHeaders);
       resolve(new NodeResponse(status, incoming.statusMessage ?? '', headers, href, empty ? null : incoming) as unknown as Response);
     });
@@ -94,9 +98,9 @@ function send(agents: Agents, url: URL, method: string, headers: string[], body:
 
 /**
  * The response handed to the SDK: status, headers, text() and json() as in fetch's Response, and the
- * body as the node:http response itself. The SDK reads any async-iterable body (as it does node-fetch's,
- * a Node stream) and cancels one through its iterator; a web ReadableStream around it would add a
- * stream, its controller, reader and queue to every open chat stream.
+ * body as the node:http response itself. The SDK reads any async-iterable body of bytes or text (as it
+ * does node-fetch's, a Node stream) and cancels one through its iterator; a web ReadableStream around
+ * it would add a stream, its controller, reader and queue to every open chat stream.
  */
 export class NodeResponse {
   readonly ok: boolean;
@@ -107,14 +111,14 @@ export class NodeResponse {
     readonly statusText: string,
     readonly headers: Headers,
     readonly url: string,
-    readonly body: AsyncIterable<Uint8Array> | null,
+    readonly body: AsyncIterable<Uint8Array | string> | null,
   ) {
     this.ok = status >= 200 && status < 300;
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {
     const chunks: Uint8Array[] = [];
-    if (this.body) for await (const chunk of this.body) chunks.push(chunk);
+    if (this.body) for await (const chunk of this.body) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     const all = Buffer.concat(chunks);
     return all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
   }
