@@ -106,3 +106,36 @@ test('lean fetch: response headers read from the raw list behave as a Response\'
   t.deepEqual(seen, [...reference.entries()].map(([n, v]) => `${n}=${v}`));
   t.throws(() => h.set(), { instanceOf: TypeError });
 });
+
+test('lean fetch: the body comes as text chunks in order, a character split across writes intact; return() closes the socket', async (t) => {
+  const euro = Buffer.from('€');
+  const srv = await server((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (let i = 0; i < 40; i++) res.write(`data: ${i}\n\n`);
+    res.write(euro.subarray(0, 1));
+    setTimeout(() => {
+      res.write(euro.subarray(1));
+      res.write('\n\nmore'); // and stays open
+    }, 20);
+  });
+  try {
+    const closed = srv.socketClosed();
+    const res = await createLeanFetch()(`${srv.url}/stream`);
+    const chunks = (res.body as unknown as AsyncIterable<string>)[Symbol.asyncIterator]();
+    let text = '';
+    // A slow reader: the response is paused while the queue is long, and nothing is lost.
+    await new Promise((r) => setTimeout(r, 50));
+    while (!text.includes('more')) {
+      const next = await chunks.next();
+      if (next.done) return t.fail('ended early');
+      t.is(typeof next.value, 'string');
+      text += next.value;
+    }
+    t.is(text, `${Array.from({ length: 40 }, (_, i) => `data: ${i}\n\n`).join('')}€\n\nmore`);
+    await chunks.return!();
+    await closed;
+    t.deepEqual(await chunks.next(), { value: undefined, done: true });
+  } finally {
+    srv.close();
+  }
+});

@@ -84,12 +84,8 @@ function send(agents: Agents, url: URL, method: string, headers: string[], body:
       const status = incoming.statusCode ?? 500;
       const empty = status === 204 || status === 304 || method === 'HEAD';
       if (empty) incoming.resume();
-      // Text, not buffers: reading a node stream joins buffered chunks into a new buffer from the shared
-      // pool, and the SDK holds the last chunk until the next one arrives (minutes, on a quiet stream),
-      // pinning the pool's 8 KB slab. Strings pin nothing; the SDK takes string chunks as they are.
-      else incoming.setEncoding('utf8');
       const headers = new RawHeaders(incoming.rawHeaders);
-      resolve(new NodeResponse(status, incoming.statusMessage ?? '', headers, href, empty ? null : incoming) as unknown as Response);
+      resolve(new NodeResponse(status, incoming.statusMessage ?? '', headers, href, empty ? null : textChunks(incoming)) as unknown as Response);
     });
   });
   req.end(body);
@@ -97,8 +93,67 @@ function send(agents: Agents, url: URL, method: string, headers: string[], body:
 }
 
 /**
+ * A response body as the SDK reads it: an async iterator of its chunks, as text, in order. Text, not
+ * buffers: the SDK holds the last chunk until the next one arrives (minutes, on a quiet stream), and a
+ * buffer can be a slice of node's shared pool that pins its 8 KB slab; the SDK takes string chunks as
+ * they are. Fed by 'data' events, with a short queue that pauses the response when the reader lags;
+ * node's own stream iterator would add an end-of-stream watcher (seven listeners and their closures)
+ * and a promise per chunk to every open stream. Returning early (the SDK cancelling) destroys the
+ * response and its socket; an error or a destroy ends the iteration with that error.
+ */
+export function textChunks(body: http.IncomingMessage): AsyncIterableIterator<string> {
+  const queue: string[] = [];
+  let ended = false;
+  let failure: { error: unknown } | undefined;
+  let waiting: { resolve(result: IteratorResult<string>): void; reject(error: unknown): void } | undefined;
+  const settle = () => {
+    if (!waiting) return;
+    const w = waiting;
+    if (queue.length > 0) w.resolve({ value: queue.shift()!, done: false });
+    else if (failure) w.reject(failure.error);
+    else if (ended) w.resolve({ value: undefined, done: true });
+    else return;
+    waiting = undefined;
+  };
+  body.setEncoding('utf8');
+  body.on('data', (chunk: string) => {
+    queue.push(chunk);
+    if (queue.length >= 16) body.pause();
+    settle();
+  });
+  body.on('end', () => {
+    ended = true;
+    settle();
+  });
+  body.on('error', (error) => {
+    failure ??= { error };
+    settle();
+  });
+  body.on('close', () => {
+    if (!ended) failure ??= { error: new Error('the response was closed before it ended') };
+    settle();
+  });
+  const iterator: AsyncIterableIterator<string> = {
+    next: () =>
+      new Promise<IteratorResult<string>>((resolve, reject) => {
+        waiting = { resolve, reject };
+        settle();
+        if (waiting && body.isPaused()) body.resume();
+      }),
+    return: async () => {
+      ended = true;
+      queue.length = 0;
+      body.destroy();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
+
+/**
  * The response handed to the SDK: status, headers, text() and json() as in fetch's Response, and the
- * body as the node:http response itself. The SDK reads any async-iterable body of bytes or text (as it
+ * body as an async iterator of its chunks. The SDK reads any async-iterable body of bytes or text (as it
  * does node-fetch's, a Node stream) and cancels one through its iterator; a web ReadableStream around
  * it would add a stream, its controller, reader and queue to every open chat stream.
  */
