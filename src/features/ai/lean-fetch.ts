@@ -9,15 +9,13 @@ import https from 'node:https';
  *
  * What stays reachable while a stream is open is kept small on purpose: no web ReadableStream around
  * the body, headers read from node's raw list instead of copied into a Headers, the request's header
- * block sent apart from the body so that it is written out as one flat string (node keeps it for the
- * life of the request; built by concatenation it is a tree of ~50 pieces), and no closure holding the
- * request body or the caller's init.
+ * block flushed apart from the body so that it is written out, and so flattened, on its own (node keeps
+ * it for the life of the request; built by concatenation it is a tree of ~50 pieces; joined to the body
+ * it stays one), and no closure holding the request body or the caller's init.
  */
 export type LeanFetch = (url: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 type Agents = { 'http:': http.Agent; 'https:': https.Agent };
-
-const encoder = new TextEncoder();
 
 export function createLeanFetch(): LeanFetch {
   // Keep-alive: a new round of a turn (or the next turn) reuses a connection instead of a handshake.
@@ -29,27 +27,21 @@ export function createLeanFetch(): LeanFetch {
   };
 }
 
-/**
- * The body as bytes. Bytes (not a string) also make node write the header block as a chunk of its own,
- * which flattens the string it keeps. Encoded into memory of its own, not a slice of node's shared
- * buffer pool: a few KB of request body in a pool slab would share it with small buffers that live on.
- */
-function requestBody(body: BodyInit | null | undefined): Uint8Array | undefined {
+function requestBody(body: BodyInit | null | undefined): string | Uint8Array | undefined {
   if (body === undefined || body === null) return undefined;
-  if (typeof body === 'string') return encoder.encode(body);
-  if (body instanceof Uint8Array) return body;
+  if (typeof body === 'string' || body instanceof Uint8Array) return body;
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
   // Uploads (FormData, streams) are not something the chat path sends.
   throw new TypeError('lean fetch: unsupported request body');
 }
 
 /** Name, value, name, value…: node:http takes that list as it is, without keeping a header object. */
-function requestHeaders(url: URL, headers: HeadersInit | undefined, body: Uint8Array | undefined): string[] {
+function requestHeaders(url: URL, headers: HeadersInit | undefined, body: string | Uint8Array | undefined): string[] {
   const list = ['host', url.host];
-  new Headers(headers).forEach((value, name) => {
+  (headers instanceof Headers ? headers : new Headers(headers)).forEach((value, name) => {
     if (name !== 'host' && name !== 'content-length') list.push(name, value);
   });
-  if (body !== undefined) list.push('content-length', String(body.byteLength));
+  if (body !== undefined) list.push('content-length', String(Buffer.byteLength(body)));
   return list;
 }
 
@@ -57,7 +49,7 @@ function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
-function send(agents: Agents, url: URL, method: string, headers: string[], body: Uint8Array | undefined, signal: AbortSignal | undefined): Promise<Response> {
+function send(agents: Agents, url: URL, method: string, headers: string[], body: string | Uint8Array | undefined, signal: AbortSignal | undefined): Promise<Response> {
   if (signal?.aborted) return Promise.reject(abortError(signal));
   const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
   if (!transport) return Promise.reject(new TypeError(`lean fetch: unsupported protocol ${url.protocol}`));
@@ -88,6 +80,7 @@ function send(agents: Agents, url: URL, method: string, headers: string[], body:
       resolve(new NodeResponse(status, incoming.statusMessage ?? '', headers, href, empty ? null : textChunks(incoming)) as unknown as Response);
     });
   });
+  req.flushHeaders();
   req.end(body);
   return response;
 }
