@@ -10,7 +10,7 @@ import { catalogRoutes } from '../features/catalog/catalog-routes.js';
 import { chatRoutes } from '../features/chat/chat-routes.js';
 import { WindowRateLimiter } from '../features/chat/rate-limiter.js';
 import { leadRoutes } from '../features/leads/lead-routes.js';
-import { paymentRoutes } from '../features/payments/payment-routes.js';
+import { paymentRoutes, stripeWebhookRoutes } from '../features/payments/payment-routes.js';
 import { Api } from './api.js';
 import { createAuthenticator } from './middleware/admin-auth.js';
 import { tenantCors } from './middleware/cors.js';
@@ -44,13 +44,13 @@ export function createApp(services: Services): Express {
   // 3. Signed webhooks read their own raw bodies (the signature covers the exact bytes received), so
   //    they are mounted before the shared parsers.
   app.use(metaRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, logger }));
+  app.use(stripeWebhookRoutes(api, services.stripeWebhooks));
 
-  // 4. Bodies: JSON with a limit; the raw bytes are kept for routes that check signatures.
-  const keepRaw = (req: unknown, _res: unknown, buf: Buffer) => {
-    (req as { rawBody?: Buffer }).rawBody = buf;
-  };
-  app.use(express.json({ limit: '256kb', verify: keepRaw }));
-  app.use(express.urlencoded({ extended: false, limit: '256kb', verify: keepRaw }));
+  // 4. Bodies: JSON and forms, with a limit. The raw bytes are not kept: a request's few bytes of body
+  //    would pin the 8 KB pool slab they were copied into for as long as the request lasts (a chat
+  //    stream: minutes), whatever else in the slab is long dead.
+  app.use(express.json({ limit: '256kb' }));
+  app.use(express.urlencoded({ extended: false, limit: '256kb' }));
 
   // 5. Operational routes.
   const ops = Router();
@@ -96,7 +96,7 @@ export function createApp(services: Services): Express {
   app.use(
     whatsappRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, sends: services.whatsapp, conversations: services.conversations, logger }),
   );
-  app.use(paymentRoutes(api, { tenants: services.tenants, payments: services.payments, webhooks: services.stripeWebhooks }));
+  app.use(paymentRoutes(api, { tenants: services.tenants, payments: services.payments }));
 
   // 7. Everything else: JSON 404, and one error handler.
   app.use(notFound());

@@ -55,7 +55,6 @@ export interface SseOptions {
  */
 export function createSse(res: Response, options: SseOptions = {}): SseStream {
   const controller = new AbortController();
-  let started = false;
   const heartbeat = options.heartbeat ?? new SseHeartbeat(options.heartbeatMs);
   const stop = () => {
     heartbeat.delete(res);
@@ -63,7 +62,7 @@ export function createSse(res: Response, options: SseOptions = {}): SseStream {
   };
   const onShutdown = () => {
     controller.abort(new Error('server shutting down'));
-    if (started && !res.writableEnded) res.end();
+    if (sse.started && !res.writableEnded) res.end();
   };
   options.shutdown?.addEventListener('abort', onShutdown, { once: true });
   res.on('close', () => {
@@ -73,8 +72,8 @@ export function createSse(res: Response, options: SseOptions = {}): SseStream {
   res.on('finish', stop);
 
   const open = () => {
-    if (started) return;
-    started = true;
+    if (sse.started) return;
+    sse.started = true;
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -86,12 +85,12 @@ export function createSse(res: Response, options: SseOptions = {}): SseStream {
     heartbeat.add(res);
   };
 
-  return {
-    get started() {
-      return started;
-    },
+  // A plain data property, not a getter: an object literal with an accessor is kept as a dictionary,
+  // a few hundred bytes per open stream.
+  const sse = {
+    started: false,
     signal: controller.signal,
-    send(event, data) {
+    send(event: string, data: unknown) {
       if (res.writableEnded || controller.signal.aborted) return;
       open();
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -99,7 +98,8 @@ export function createSse(res: Response, options: SseOptions = {}): SseStream {
     /** Ends a started stream; before the first event the route still owns the response. */
     end() {
       stop();
-      if (started && !res.writableEnded) res.end();
+      if (sse.started && !res.writableEnded) res.end();
     },
   };
+  return sse;
 }

@@ -212,6 +212,23 @@ for (const dialect of dialects()) {
     }
   });
 
+  test(`${dialect}: openai: a stream that falls silent after its first tokens is cut off after OPENAI_TIMEOUT_MS`, async (t) => {
+    const { fake, app, close } = await setup(dialect, { OPENAI_TIMEOUT_MS: '1000' });
+    try {
+      await createTenant(app, 'acme');
+      // Two fragments, then silence (the fake holds the stream open and sends nothing more).
+      fake.enqueue({ kind: 'hold', content: ['Hel', 'lo'] });
+      const s = await chatStream(app, 'acme', { message: 'hi' });
+      t.deepEqual(s.events.map((e) => e.event), ['meta', 'token', 'token', 'error']);
+      t.is(s.events.at(-1)!.data.code, 'upstream_error');
+      await fake.requests[0]!.settled;
+      t.truthy(fake.requests[0]!.closedEarlyAt, 'the silent upstream request was closed');
+      t.is(fake.requests.length, 1, 'not retried: its tokens already went out');
+    } finally {
+      await close();
+    }
+  });
+
   test(`${dialect}: openai: 429 retry-after is honoured up to a cap; the daily token quota answers 429`, async (t) => {
     const { fake, app, close } = await setup(dialect, { OPENAI_RETRY_AFTER_MAX_MS: '5000' });
     try {

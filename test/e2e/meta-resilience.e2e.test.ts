@@ -320,7 +320,8 @@ if (process.env.ZIA_TEST_PG_URL) {
     const logs = new LogCapture();
     const servicesB = createServices(config, createLogger('info', logs), { chat });
     const { createApp } = await import('../../src/http/create-app.js');
-    const serverB = createApp(servicesB).listen(0, '127.0.0.1');
+    const { createHttpServer } = await import('../../src/http/server.js');
+    const serverB = createHttpServer(createApp(servicesB)).listen(0, '127.0.0.1');
     await new Promise((r) => serverB.once('listening', r));
     const urlB = `http://127.0.0.1:${(serverB.address() as { port: number }).port}`;
     const workerA = await a.services.startWorker!();

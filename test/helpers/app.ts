@@ -7,6 +7,7 @@ import { createServices, type ServiceOptions, type Services } from '../../src/co
 import type { Dialect } from '../../src/db/create-db.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 import { createApp } from '../../src/http/create-app.js';
+import { createHttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { freshDatabase } from './db.js';
 
@@ -58,7 +59,7 @@ export async function startApp(
   await migrateLatest(services.db);
   const app = createApp(services);
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = createHttpServer(app).listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -32,7 +32,11 @@ export function registerServe(program: Command, io: CliIO, exit: ExitHolder): vo
 export async function serve(services: Services, io: CliIO, opts: { port?: number; host?: string; worker: boolean }): Promise<number> {
   const { config, logger } = services;
   const started = performance.now();
-  const [{ createApp }, { migrateLatest }] = await Promise.all([import('../../http/create-app.js'), import('../../db/migrate.js')]);
+  const [{ createApp }, { createHttpServer }, { migrateLatest }] = await Promise.all([
+    import('../../http/create-app.js'),
+    import('../../http/server.js'),
+    import('../../db/migrate.js'),
+  ]);
   const applied = await migrateLatest(services.db);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   // The job queue's own storage (graphile-worker's schema on PostgreSQL), prepared while the server
@@ -41,7 +45,7 @@ export async function serve(services: Services, io: CliIO, opts: { port?: number
   preparing.catch(() => undefined);
 
   const app = createApp(services);
-  const server: Server = app.listen(opts.port ?? config.PORT, opts.host ?? config.HOST);
+  const server: Server = createHttpServer(app).listen(opts.port ?? config.PORT, opts.host ?? config.HOST);
   await once(server, 'listening');
   // Keep-alive longer than typical load balancer idle timeouts, so the balancer closes first.
   server.keepAliveTimeout = 65_000;

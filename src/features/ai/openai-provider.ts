@@ -116,22 +116,14 @@ export class OpenAiProvider implements AiProvider {
   }
 
   private async round(client: OpenAI, messages: ChatCompletionMessageParam[], req: GenerateRequest, last: boolean): Promise<Round> {
-    // One controller per attempt: aborted by the client going away, or by silence longer than the timeout.
-    const ctrl = new AbortController();
-    const onAbort = () => ctrl.abort(req.signal?.reason);
-    req.signal?.addEventListener('abort', onAbort, { once: true });
+    // The turn's signal goes to the SDK as it is: a client that goes away aborts the request. Silence is
+    // cut off by the SDK's timeout until the response starts, then by the idle timer below, which every
+    // chunk restarts and which aborts the stream through its own controller. (No controller of our own
+    // per attempt: with thousands of streams held open, each is an AbortSignal, its listeners and maps.)
     let idle: NodeJS.Timeout | undefined;
     let timedOut = false;
-    const arm = () => {
-      clearTimeout(idle);
-      idle = setTimeout(() => {
-        timedOut = true;
-        ctrl.abort();
-      }, this.settings.timeoutMs);
-    };
     let started = false;
     try {
-      arm();
       const stream = await client.chat.completions.create(
         {
           model: this.settings.model,
@@ -142,14 +134,18 @@ export class OpenAiProvider implements AiProvider {
           stream_options: { include_usage: true },
           max_completion_tokens: this.settings.maxTokens,
         },
-        { signal: ctrl.signal },
+        { signal: req.signal },
       );
+      idle = setTimeout(() => {
+        timedOut = true;
+        stream.controller.abort();
+      }, this.settings.timeoutMs);
       let text = '';
       let tokens = 0;
       const calls: ToolCall[] = [];
       let finished = false;
       for await (const chunk of stream) {
-        arm();
+        idle.refresh();
         if (chunk.usage) tokens = chunk.usage.total_tokens ?? 0;
         const choice = chunk.choices?.[0];
         if (!choice) continue;
@@ -172,14 +168,13 @@ export class OpenAiProvider implements AiProvider {
       if (!finished) throw new UpstreamError('the AI provider stream ended before the reply was finished');
       return { text, tokens, toolCalls: calls.filter((c) => c && c.name).map((c, i) => ({ ...c, id: c.id || `call_${i}` })) };
     } catch (err) {
-      if (timedOut && !req.signal?.aborted) {
+      if ((timedOut || err instanceof this.sdk!.APIConnectionTimeoutError) && !req.signal?.aborted) {
         const timeout = new UpstreamError(`the AI provider did not answer within ${this.settings.timeoutMs} ms`);
         throw started ? new BrokenStream(timeout) : timeout;
       }
       throw started ? new BrokenStream(err) : err;
     } finally {
       clearTimeout(idle);
-      req.signal?.removeEventListener('abort', onAbort);
     }
   }
 

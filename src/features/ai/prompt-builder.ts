@@ -21,10 +21,25 @@ export function quote(text: string): string {
 
 export class PromptBuilder {
   private template: string | undefined;
+  /**
+   * Built prompts by tenant object (a changed tenant is a new object), channel and catalog flag. A turn
+   * keeps its prompt until it ends (retries and tool rounds resend it), so with thousands of chat streams
+   * held open a copy per turn was KBs per stream; one string per tenant is shared by all of its turns.
+   */
+  private readonly built = new WeakMap<Tenant, Map<string, string>>();
 
   constructor(private readonly file: string = templatePath('prompt.md')) {}
 
   build(tenant: Tenant, channel: Channel, opts: { hasCatalog: boolean }): string {
+    let forTenant = this.built.get(tenant);
+    if (!forTenant) this.built.set(tenant, (forTenant = new Map()));
+    const key = `${channel} ${opts.hasCatalog}`;
+    let prompt = forTenant.get(key);
+    if (prompt === undefined) forTenant.set(key, (prompt = this.render(tenant, channel, opts)));
+    return prompt;
+  }
+
+  private render(tenant: Tenant, channel: Channel, opts: { hasCatalog: boolean }): string {
     this.template ??= readFileSync(this.file, 'utf8');
     const s = tenant.settings;
     const faq = (s.faq ?? []).map((f) => `Q: ${f.q}\nA: ${f.a}`).join('\n\n');

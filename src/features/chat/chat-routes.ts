@@ -27,7 +27,11 @@ export function enforceRateLimit(deps: Pick<ChatRouteDeps, 'limiter' | 'config'>
   deps.limiter.hit(`${scope}:${tenant.id}:${req.ip ?? 'unknown'}`, limit);
 }
 
-function turnInput(tenant: Tenant, body: ChatBody): TurnInput {
+/**
+ * One object literal with every field (not a spread plus the live ones: V8 gives such an object a
+ * hidden class of its own, and a streaming turn keeps its input for as long as the stream lasts).
+ */
+function turnInput(tenant: Tenant, body: ChatBody, live: Pick<TurnInput, 'signal' | 'onConversation' | 'onToken'>): TurnInput {
   return {
     tenant,
     channel: 'web',
@@ -35,6 +39,9 @@ function turnInput(tenant: Tenant, body: ChatBody): TurnInput {
     externalUserId: body.visitor_id ?? `anon-${newId()}`,
     text: body.message,
     conversationId: body.conversation_id,
+    signal: live.signal,
+    onConversation: live.onConversation,
+    onToken: live.onToken,
   };
 }
 
@@ -63,7 +70,7 @@ export function chatRoutes(api: Api, deps: ChatRouteDeps): Router {
         if (!res.writableFinished) gone.abort(new Error('client disconnected'));
       });
       try {
-        return outcome(await deps.chat.runTurn({ ...turnInput(tenant, body), signal: gone.signal }));
+        return outcome(await deps.chat.runTurn(turnInput(tenant, body, { signal: gone.signal })));
       } catch (err) {
         // Nobody is left to answer: the abort is the expected end, not a server error.
         if (gone.signal.aborted) return undefined;
@@ -89,12 +96,13 @@ export function chatRoutes(api: Api, deps: ChatRouteDeps): Router {
       enforceRateLimit(deps, tenant, req, 'chat');
       const sse = createSse(res, { shutdown: deps.shutdown, heartbeat });
       try {
-        const result = await deps.chat.runTurn({
-          ...turnInput(tenant, body),
-          signal: sse.signal,
-          onConversation: (id) => sse.send('meta', { conversation_id: id }),
-          onToken: (text) => sse.send('token', { text }),
-        });
+        const result = await deps.chat.runTurn(
+          turnInput(tenant, body, {
+            signal: sse.signal,
+            onConversation: (id) => sse.send('meta', { conversation_id: id }),
+            onToken: (text) => sse.send('token', { text }),
+          }),
+        );
         const { conversation_id, ...done } = outcome(result);
         sse.send('done', { conversation_id, ...done });
       } catch (err) {

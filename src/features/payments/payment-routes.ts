@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import express, { Router } from 'express';
 import type { Api } from '../../http/api.js';
 import { BadRequestError } from '../../errors.js';
 import { assertTenantAccess } from '../tenants/tenant-routes.js';
@@ -18,6 +18,26 @@ import {
 import { qrPng, qrSvg } from './qr.js';
 import type { StripeWebhookService } from './stripe-webhook-service.js';
 
+/**
+ * POST /v1/stripe/webhook. Mounted before the app's JSON parser, as Meta's webhook is: the signature
+ * covers the exact bytes received, so the body is read here as raw bytes and only the webhook service
+ * parses it, once the signature holds.
+ */
+export function stripeWebhookRoutes(api: Api, webhooks: StripeWebhookService): Router {
+  const router = Router();
+  api.route(
+    router,
+    { method: 'post', path: '/v1/stripe/webhook', summary: 'Stripe webhook (platform and Connect endpoints; signature checked on the raw body)', tag: 'webhooks', auth: 'public' },
+    async ({ req }) => {
+      const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
+      const r = await webhooks.handle(raw, req.get('stripe-signature'));
+      return { received: true, duplicate: r.duplicate };
+    },
+    express.raw({ type: () => true, limit: '256kb' }),
+  );
+  return router;
+}
+
 /** The tenant comes from ?tenant= or the body; when both are given they must agree. */
 async function tenantOf(tenants: TenantService, query: { tenant?: string }, body: { tenant?: string }): Promise<Tenant> {
   if (query.tenant && body.tenant && query.tenant !== body.tenant) throw new BadRequestError('?tenant= and body.tenant name different tenants');
@@ -26,8 +46,8 @@ async function tenantOf(tenants: TenantService, query: { tenant?: string }, body
   return tenants.get(slug);
 }
 
-export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments: PaymentService; webhooks: StripeWebhookService }): Router {
-  const { tenants, payments, webhooks } = deps;
+export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments: PaymentService }): Router {
+  const { tenants, payments } = deps;
   const router = Router();
   const pages = new PageRenderer();
 
@@ -91,16 +111,6 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
       assertTenantAccess(principal, tenant);
       const { link, messageId } = await payments.sendLink(tenant, body.to, body);
       return { ...linkView(link), to: body.to, message_id: messageId };
-    },
-  );
-
-  api.route(
-    router,
-    { method: 'post', path: '/v1/stripe/webhook', summary: 'Stripe webhook (platform and Connect endpoints; signature checked on the raw body)', tag: 'webhooks', auth: 'public' },
-    async ({ req }) => {
-      const raw = (req as Request & { rawBody?: Buffer }).rawBody;
-      const r = await webhooks.handle(raw, req.get('stripe-signature'));
-      return { received: true, duplicate: r.duplicate };
     },
   );
 
