@@ -70,10 +70,10 @@ export class DefaultChatEngine implements ChatEngine {
   }
 
   /** The conversation the turn continues, if there is one yet (a read, outside any transaction). */
-  private async findConversation(input: TurnInput): Promise<ConversationRow | undefined> {
+  private async findConversation(input: TurnInput, trx?: Knex.Transaction): Promise<ConversationRow | undefined> {
     const { store } = this.deps;
-    if (!input.conversationId) return store.findByUser(input.tenant.id, input.channel, input.externalUserId);
-    const c = await store.findById(input.tenant.id, input.conversationId);
+    if (!input.conversationId) return store.findByUser(input.tenant.id, input.channel, input.externalUserId, trx);
+    const c = await store.findById(input.tenant.id, input.conversationId, trx);
     // Another tenant's conversation, or another channel's, is as unknown as a made-up id.
     if (!c || c.channel !== input.channel) throw new NotFoundError('conversation not found');
     return c;
@@ -86,12 +86,15 @@ export class DefaultChatEngine implements ChatEngine {
     return mode === 'off' || (mode === 'intent' && !hasContactIntent(input.text));
   }
 
-  /** The first transaction: the conversation (found or created), the user's message, its events. */
-  private recordInbound(input: TurnInput, newConversationId?: string): Promise<Inbound> {
+  /**
+   * The first transaction: the conversation (found or created), the user's message, its events. `known`:
+   * what the caller read just before — the conversation itself, or the id to create it under.
+   */
+  private recordInbound(input: TurnInput, known?: { conversation: ConversationRow } | { newId: string }): Promise<Inbound> {
     const { store, events } = this.deps;
     const tenantId = input.tenant.id;
     return store.transaction(async (trx) => {
-      const { conversation, created } = await this.resolveConversation(input, trx, newConversationId);
+      const { conversation, created } = await this.resolveConversation(input, trx, known);
       const inbound = await store.insertMessage(
         tenantId,
         {
@@ -169,7 +172,7 @@ export class DefaultChatEngine implements ChatEngine {
     if (input.signal?.aborted) forward();
     input.signal?.addEventListener('abort', forward, { once: true });
     try {
-      const stored = this.recordInbound(input, existing ? undefined : conversationId);
+      const stored = this.recordInbound(input, existing ? { conversation: existing } : { newId: conversationId });
       const ready = stored.then(({ conversation }) => {
         if (conversation.id !== conversationId) throw new ConversationTaken();
         input.onConversation?.(conversation.id);
@@ -234,16 +237,14 @@ export class DefaultChatEngine implements ChatEngine {
     };
   }
 
-  private async resolveConversation(input: TurnInput, trx: Knex.Transaction, newId?: string): Promise<{ conversation: ConversationRow; created: boolean }> {
-    const { store } = this.deps;
-    const tenantId = input.tenant.id;
-    if (input.conversationId) {
-      const c = await store.findById(tenantId, input.conversationId, trx);
-      // Another tenant's conversation, or another channel's, is as unknown as a made-up id.
-      if (!c || c.channel !== input.channel) throw new NotFoundError('conversation not found');
-      return { conversation: c, created: false };
-    }
-    return store.findOrCreate(tenantId, input.channel, input.externalUserId, input.userName ?? null, trx, newId);
+  private async resolveConversation(
+    input: TurnInput,
+    trx: Knex.Transaction,
+    known?: { conversation: ConversationRow } | { newId: string },
+  ): Promise<{ conversation: ConversationRow; created: boolean }> {
+    if (known && 'conversation' in known) return { conversation: known.conversation, created: false };
+    if (input.conversationId) return { conversation: (await this.findConversation(input, trx))!, created: false };
+    return this.deps.store.findOrCreate(input.tenant.id, input.channel, input.externalUserId, input.userName ?? null, trx, known?.newId);
   }
 
   /** The lead flow answers when it is running, or when the tenant's lead mode says it starts now. */
