@@ -6,7 +6,7 @@ import type { Logger } from '../../logger.js';
 import { retryDelayMs } from './backoff.js';
 import { errorText, type ManagedJobQueue, type QueueOptions } from './job-queue.js';
 import type { JobRow, JobStore } from './job-store.js';
-import { PermanentJobError, type EnqueueOptions, type JobHandler } from './jobs.types.js';
+import { PermanentJobError, type EnqueueOptions, type JobHandler, type SqlPart } from './jobs.types.js';
 
 /**
  * PostgreSQL backend on graphile-worker: jobs are added with its `add_job()` SQL function through the
@@ -95,6 +95,16 @@ export class PgJobQueue implements ManagedJobQueue {
       `select graphile_worker.add_job(identifier => ?, payload => ?::json, run_at => ?::timestamptz, max_attempts => ?::int, job_key => ?, job_key_mode => 'preserve_run_at')`,
       [kind, JSON.stringify(envelope), options.runAt ? toIso(options.runAt) : null, max, options.jobKey ?? null],
     );
+  }
+
+  async addJobsSql(kind: string, source: string, key: string): Promise<SqlPart> {
+    await this.prepare();
+    const max = this.options.maxAttempts;
+    // The same envelope enqueue() writes: the payload, no attempts consumed yet, the chain's budget.
+    return {
+      sql: `select graphile_worker.add_job(identifier => ?, payload => json_build_object('p', json_build_object(?::text, ${source}.id), 'a', 0, 'm', ?::int), max_attempts => ?::int) as job from ${source}`,
+      bindings: [kind, key, max, max],
+    };
   }
 
   register(kind: string, handler: JobHandler): void {

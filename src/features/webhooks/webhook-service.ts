@@ -1,10 +1,29 @@
+import type { Knex } from 'knex';
 import type { Db } from '../../db/create-db.js';
 import { ConflictError, NotFoundError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { JobContext, JobQueue } from '../jobs/jobs.types.js';
 import { PermanentJobError } from '../jobs/jobs.types.js';
 import { errorText } from '../jobs/job-queue.js';
-import type { DeliveryRecord, DeliveryStatus, WebhookStore } from './webhook-store.js';
+import type { DeliveryRecord, DeliveryStatus, NewDelivery, WebhookStore } from './webhook-store.js';
+
+function isIgnored(item: InboxItem): boolean {
+  return item.ignoredReason !== undefined || item.tenantId === null;
+}
+
+/** The inbox row of an item: 'ignored' ones keep their reason in last_error. */
+function delivery(provider: string, item: InboxItem): NewDelivery {
+  const ignored = isIgnored(item);
+  return {
+    provider,
+    externalId: item.externalId,
+    tenantId: item.tenantId,
+    kind: item.kind,
+    status: ignored ? 'ignored' : 'received',
+    payload: item.payload,
+    lastError: ignored ? (item.ignoredReason ?? 'no tenant') : undefined,
+  };
+}
 
 /** One unit of work split out of a provider's webhook payload. */
 export interface InboxItem {
@@ -42,34 +61,59 @@ export class WebhookService {
     const summary: AcceptSummary = { accepted: 0, duplicates: 0, ignored: 0 };
     if (items.length === 0) return summary;
     const dupes: string[] = [];
-    await this.db.knex.transaction(async (trx) => {
-      for (const item of items) {
-        const ignored = item.ignoredReason !== undefined || item.tenantId === null;
-        const { id, duplicate } = await this.store.record(
-          {
-            provider,
-            externalId: item.externalId,
-            tenantId: item.tenantId,
-            kind: item.kind,
-            status: ignored ? 'ignored' : 'received',
-            payload: item.payload,
-            lastError: ignored ? (item.ignoredReason ?? 'no tenant') : undefined,
-          },
-          trx,
-        );
-        if (duplicate) {
-          summary.duplicates++;
-          dupes.push(item.externalId);
-        } else if (ignored) summary.ignored++;
-        else {
-          summary.accepted++;
+    const count = (item: InboxItem, ignored: boolean, duplicate: boolean) => {
+      if (duplicate) {
+        summary.duplicates++;
+        dupes.push(item.externalId);
+      } else if (ignored) summary.ignored++;
+      else summary.accepted++;
+    };
+    if (this.jobs.addJobsSql) {
+      await this.acceptInOneStatement(provider, items, count);
+    } else {
+      await this.db.knex.transaction(async (trx) => {
+        for (const item of items) {
+          const ignored = isIgnored(item);
+          const { id, duplicate } = await this.store.record(delivery(provider, item), trx);
+          count(item, ignored, duplicate);
           // No job key: the delivery is new in this transaction, so it cannot have a job yet.
-          await this.jobs.enqueue(item.kind, { deliveryId: id }, { trx });
+          if (!duplicate && !ignored) await this.jobs.enqueue(item.kind, { deliveryId: id }, { trx });
         }
-      }
-    });
+      });
+    }
     if (dupes.length > 0) this.logger.info({ provider, external_ids: dupes.slice(0, 20), count: dupes.length }, 'duplicate webhook items ignored');
     return summary;
+  }
+
+  /**
+   * PostgreSQL: every item's row and, for a new one, its job in one statement (atomic on its own):
+   * `with d0 as (insert … on conflict do nothing returning id), j0 as (add a job for d0's id), …`.
+   * A repeat inserts nothing, so it gets no job; it is counted on the first delivery's row afterwards.
+   */
+  private async acceptInOneStatement(provider: string, items: InboxItem[], count: (item: InboxItem, ignored: boolean, duplicate: boolean) => void): Promise<void> {
+    const ctes: string[] = [];
+    const columns: string[] = [];
+    const bindings: unknown[] = [];
+    for (const [i, item] of items.entries()) {
+      const insert = this.store.insertSql(delivery(provider, item));
+      ctes.push(`d${i} as (${insert.sql})`);
+      bindings.push(...insert.bindings);
+      columns.push(`(select id from d${i}) as d${i}`);
+      if (!isIgnored(item)) {
+        const job = await this.jobs.addJobsSql!(item.kind, `d${i}`, 'deliveryId');
+        ctes.push(`j${i} as (${job.sql})`);
+        bindings.push(...job.bindings);
+        // Referenced, so the jobs are added (count() reads each one).
+        columns.push(`(select count(job) from j${i}) as j${i}`);
+      }
+    }
+    const result = await this.db.knex.raw(`with ${ctes.join(', ')} select ${columns.join(', ')}`, bindings as Knex.RawBinding[]);
+    const row = (result as { rows: Array<Record<string, unknown>> }).rows[0]!;
+    for (const [i, item] of items.entries()) {
+      const duplicate = row[`d${i}`] === null;
+      if (duplicate) await this.store.countDuplicate(provider, item.externalId);
+      count(item, isIgnored(item), duplicate);
+    }
   }
 
   /** Registers the processing of one kind of item; the row's status follows the job's fate. */

@@ -1,9 +1,20 @@
 import type { Knex } from 'knex';
 import type { Db } from '../../db/create-db.js';
 import { newId, nowIso, readJson, readTime, writeJson } from '../../db/dialect.js';
+import type { SqlPart } from '../jobs/jobs.types.js';
 
 export const DELIVERY_STATUSES = ['received', 'processed', 'failed', 'ignored', 'dead'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export interface NewDelivery {
+  provider: string;
+  externalId: string;
+  tenantId: string | null;
+  kind: string;
+  status: DeliveryStatus;
+  payload: unknown;
+  lastError?: string;
+}
 
 export interface DeliveryRecord {
   id: string;
@@ -53,37 +64,47 @@ export class WebhookStore {
     return (trx ?? this.db.knex)('webhook_deliveries');
   }
 
+  /** The row of a new delivery. */
+  private row(item: NewDelivery, id: string, now: string): Record<string, unknown> {
+    return {
+      id,
+      provider: item.provider,
+      external_id: item.externalId,
+      tenant_id: item.tenantId,
+      kind: item.kind,
+      status: item.status,
+      attempts: 0,
+      duplicates: 0,
+      last_error: item.lastError ?? null,
+      payload: JSON.stringify(item.payload),
+      created_at: now,
+      updated_at: now,
+    };
+  }
+
   /**
    * Inserts the item unless the provider already delivered it; a repeat bumps `duplicates` on the
    * existing row. Works the same on both engines: insert-or-ignore, then read back whose row it is.
    */
-  async record(
-    item: { provider: string; externalId: string; tenantId: string | null; kind: string; status: DeliveryStatus; payload: unknown; lastError?: string },
-    trx: Knex.Transaction,
-  ): Promise<{ id: string; duplicate: boolean }> {
+  async record(item: NewDelivery, trx: Knex.Transaction): Promise<{ id: string; duplicate: boolean }> {
     const id = newId();
     const now = nowIso();
-    await this.q(trx)
-      .insert({
-        id,
-        provider: item.provider,
-        external_id: item.externalId,
-        tenant_id: item.tenantId,
-        kind: item.kind,
-        status: item.status,
-        attempts: 0,
-        duplicates: 0,
-        last_error: item.lastError ?? null,
-        payload: JSON.stringify(item.payload),
-        created_at: now,
-        updated_at: now,
-      })
-      .onConflict(['provider', 'external_id'])
-      .ignore();
+    await this.q(trx).insert(this.row(item, id, now)).onConflict(['provider', 'external_id']).ignore();
     const row = await this.q(trx).where({ provider: item.provider, external_id: item.externalId }).first('id');
     if (row.id === id) return { id, duplicate: false };
-    await this.q(trx).where({ id: row.id }).update({ duplicates: this.db.knex.raw('duplicates + 1'), updated_at: now });
+    await this.countDuplicate(item.provider, item.externalId, trx);
     return { id: row.id, duplicate: true };
+  }
+
+  /** The insert-or-ignore of record() as SQL returning the new row's id (none for a repeat), to compose into one statement. */
+  insertSql(item: NewDelivery): SqlPart {
+    const { sql, bindings } = this.q().insert(this.row(item, newId(), nowIso())).onConflict(['provider', 'external_id']).ignore().returning('id').toSQL();
+    return { sql, bindings: [...bindings] };
+  }
+
+  /** A repeat delivery: counted on the row the first one made. */
+  async countDuplicate(provider: string, externalId: string, trx?: Knex.Transaction): Promise<void> {
+    await this.q(trx).where({ provider, external_id: externalId }).update({ duplicates: this.db.knex.raw('duplicates + 1'), updated_at: nowIso() });
   }
 
   async get(id: string): Promise<DeliveryRecord | undefined> {
