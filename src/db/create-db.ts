@@ -20,6 +20,12 @@ export interface Db {
   iterate(query: Knex.QueryBuilder): AsyncIterable<Record<string, unknown>>;
   /** One transaction (on SQLite possibly committed together with others); see withTransaction. */
   transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
+  /**
+   * Writes that need nothing from one another, committed together: on PostgreSQL one statement (each
+   * write a data-modifying CTE: one round trip, no BEGIN/COMMIT), on SQLite one transaction.
+   * The writes must not touch the same row twice (PostgreSQL applies only one of two such changes).
+   */
+  writeAll(queries: Knex.QueryBuilder[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -55,6 +61,14 @@ export function createDb(
         }
       },
       transaction: (fn) => knex.transaction(fn),
+      async writeAll(queries) {
+        if (queries.length <= 1) {
+          await queries[0];
+          return;
+        }
+        const parts = queries.map((q) => q.toSQL());
+        await knex.raw(`with ${parts.map((p, i) => `w${i} as (${p.sql})`).join(', ')} select 1`, parts.flatMap((p) => p.bindings));
+      },
       close: () => knex.destroy(),
     };
   }
@@ -86,6 +100,7 @@ export function createDb(
       },
     },
   });
+  const transaction = sqliteGroupCommit(knex);
   return {
     knex,
     dialect: 'sqlite',
@@ -103,7 +118,11 @@ export function createDb(
         reader.close();
       }
     },
-    transaction: sqliteGroupCommit(knex),
+    transaction,
+    writeAll: (queries) =>
+      transaction(async (trx) => {
+        for (const q of queries) await q.transacting(trx);
+      }),
     async close() {
       await checkpointer?.stop();
       await knex.destroy();

@@ -152,6 +152,12 @@ for (const dialect of dialects()) {
           this.holdNext = false;
           return held.then(() => super.transaction(fn)).then((v) => (log.push('committed'), v));
         }
+        // The other commit point: independent writes sent together.
+        override writeAll(queries: Knex.QueryBuilder[]): Promise<void> {
+          if (!this.holdNext) return super.writeAll(queries);
+          this.holdNext = false;
+          return held.then(() => super.writeAll(queries)).then(() => void log.push('committed'));
+        }
       }
       let modelStarted!: () => void;
       const started = new Promise<void>((r) => (modelStarted = r));
@@ -202,6 +208,9 @@ for (const dialect of dialects()) {
       class FailingStore extends ConversationStore {
         override transaction<T>(): Promise<T> {
           return new Promise((_, reject) => setTimeout(() => reject(new Error('disk full')), 20));
+        }
+        override writeAll(): Promise<void> {
+          return this.transaction();
         }
       }
       let aborted = false;

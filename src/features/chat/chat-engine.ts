@@ -12,7 +12,7 @@ import { advanceLeadFlow, capturedReply, hasContactIntent, startLeadFlow, type L
 import { leadView, type CaptureInput, type LeadService, type LeadView } from '../leads/lead-service.js';
 import type { CheckoutCreator } from '../payments/payments.types.js';
 import type { ChatEngine, TurnInput, TurnResult } from './chat.types.js';
-import type { ConversationRow, ConversationStore } from './conversation-store.js';
+import type { ConversationRow, ConversationStore, NewMessage } from './conversation-store.js';
 
 export const DEFAULT_MEMORY_MESSAGES = 12;
 
@@ -88,40 +88,75 @@ export class DefaultChatEngine implements ChatEngine {
 
   /**
    * The first transaction: the conversation (found or created), the user's message, its events. `known`:
-   * what the caller read just before — the conversation itself, or the id to create it under.
+   * what the caller read just before — the conversation itself, or the id to create it under. Then
+   * nothing needs a result from another write, so they go together (Db.writeAll: one statement on
+   * PostgreSQL); if the new conversation's insert was skipped (another request of the same visitor
+   * created one first) the message's foreign key fails them all, and the transaction below, which
+   * reads first, finds the other conversation.
    */
-  private recordInbound(input: TurnInput, known?: { conversation: ConversationRow } | { newId: string }): Promise<Inbound> {
-    const { store, events } = this.deps;
+  private async recordInbound(input: TurnInput, known?: { conversation: ConversationRow } | { newId: string }): Promise<Inbound> {
+    const { store } = this.deps;
     const tenantId = input.tenant.id;
-    return store.transaction(async (trx) => {
-      const { conversation, created } = await this.resolveConversation(input, trx, known);
-      const inbound = await store.insertMessage(
-        tenantId,
-        {
-          conversationId: conversation.id,
-          channel: conversation.channel,
-          role: 'user',
-          text: input.text,
-          providerMessageId: input.providerMessageId,
-          media: input.media?.length ? input.media : undefined,
-        },
-        trx,
-      );
-      const recorded: Parameters<EventService['recordAll']>[1] = [];
-      if (created) recorded.push({ type: 'conversation_started', conversationId: conversation.id, data: { channel: conversation.channel } });
-      if (!inbound.duplicate) {
-        // The 24 h reply window of Meta and WhatsApp starts at the user's last message.
-        const patch = {
-          ...(conversation.channel !== 'web' ? { lastInboundAt: nowIso() } : {}),
-          ...(input.userName && input.userName !== conversation.userName ? { userName: input.userName } : {}),
-        };
-        // A conversation created just now already has this updated_at; only a patch needs the write.
-        if (!created || Object.keys(patch).length > 0) await store.update(tenantId, conversation.id, patch, trx);
-        recorded.push({ type: 'message_received', conversationId: conversation.id, data: { channel: conversation.channel } });
+    // A new conversation on a messaging channel is also patched (last_inbound_at): one statement cannot
+    // both insert a row and update it, so that one takes the transaction.
+    if (known && !input.providerMessageId && !('newId' in known && input.channel !== 'web')) {
+      const created = 'newId' in known ? store.conversationInsert(tenantId, input.channel, input.externalUserId, input.userName ?? null, known.newId) : undefined;
+      const conversation = created?.conversation ?? (known as { conversation: ConversationRow }).conversation;
+      const message = store.messageInsert(tenantId, this.userMessage(input, conversation));
+      const rest = this.inboundFollowUp(input, conversation, Boolean(created));
+      try {
+        await store.writeAll([...(created ? [created.query] : []), message.query, ...rest.queries]);
+      } catch (err) {
+        if (!created) throw err;
+        return this.recordInbound(input);
       }
-      await events.recordAll(tenantId, recorded, { trx });
+      rest.announce();
+      return { conversation, inbound: { id: message.id, duplicate: false } };
+    }
+    let announce = () => {};
+    const recorded = await store.transaction(async (trx) => {
+      const { conversation, created } = await this.resolveConversation(input, trx, known);
+      const inbound = await store.insertMessage(tenantId, this.userMessage(input, conversation), trx);
+      const rest = this.inboundFollowUp(input, conversation, created, inbound.duplicate);
+      for (const q of rest.queries) await q.transacting(trx);
+      announce = rest.announce;
       return { conversation, inbound };
     });
+    announce();
+    return recorded;
+  }
+
+  private userMessage(input: TurnInput, conversation: ConversationRow): NewMessage {
+    return {
+      conversationId: conversation.id,
+      channel: conversation.channel,
+      role: 'user',
+      text: input.text,
+      providerMessageId: input.providerMessageId,
+      media: input.media?.length ? input.media : undefined,
+    };
+  }
+
+  /** What a user's message changes besides itself: the conversation's patch and the events, not yet run. */
+  private inboundFollowUp(input: TurnInput, conversation: ConversationRow, created: boolean, duplicate = false): { queries: Knex.QueryBuilder[]; announce(): void } {
+    const { store, events } = this.deps;
+    const tenantId = input.tenant.id;
+    const queries: Knex.QueryBuilder[] = [];
+    const recorded: Parameters<EventService['recordAll']>[1] = [];
+    if (created) recorded.push({ type: 'conversation_started', conversationId: conversation.id, data: { channel: conversation.channel } });
+    if (!duplicate) {
+      // The 24 h reply window of Meta and WhatsApp starts at the user's last message.
+      const patch = {
+        ...(conversation.channel !== 'web' ? { lastInboundAt: nowIso() } : {}),
+        ...(input.userName && input.userName !== conversation.userName ? { userName: input.userName } : {}),
+      };
+      // A conversation created just now already has this updated_at; only a patch needs the write.
+      if (!created || Object.keys(patch).length > 0) queries.push(store.updateQuery(tenantId, conversation.id, patch));
+      recorded.push({ type: 'message_received', conversationId: conversation.id, data: { channel: conversation.channel } });
+    }
+    const prepared = events.prepareAll(tenantId, recorded);
+    if (prepared.query) queries.push(prepared.query);
+    return { queries, announce: prepared.announce };
   }
 
   /** The rest of a turn once the user's message is stored: repeats, pauses, lead flow or model, reply. */
@@ -213,17 +248,28 @@ export class DefaultChatEngine implements ChatEngine {
   private async finishTurn(input: TurnInput, conversation: ConversationRow, userMessageId: string, answer: Answer): Promise<TurnResult> {
     const { store, events } = this.deps;
     const tenantId = input.tenant.id;
-    const { reply, lead } = await store.transaction(async (trx) => {
-      if (answer.leadState !== undefined) await store.update(tenantId, conversation.id, { leadState: answer.leadState }, trx);
-      const captured = answer.capture ? await this.deps.leads.capture(tenantId, answer.capture, trx) : undefined;
-      const reply = await store.insertMessage(tenantId, { conversationId: conversation.id, channel: conversation.channel, role: 'assistant', text: answer.text }, trx);
-      const recorded = [...(answer.events ?? [])];
-      // A web reply is delivered in the response itself; on Meta and WhatsApp the channel's sender records
-      // reply_sent when the provider has taken the message, so each reply is counted once.
-      if (conversation.channel === 'web') recorded.push({ type: 'reply_sent', conversationId: conversation.id, data: { channel: conversation.channel, length: answer.text.length } });
-      if (recorded.length > 0) await events.recordAll(tenantId, recorded, { trx });
-      return { reply, lead: captured ? leadView(captured.lead) : answer.lead };
-    });
+    const reply = store.messageInsert(tenantId, { conversationId: conversation.id, channel: conversation.channel, role: 'assistant', text: answer.text });
+    const writes = [reply.query];
+    if (answer.leadState !== undefined) writes.push(store.updateQuery(tenantId, conversation.id, { leadState: answer.leadState }));
+    const recorded = [...(answer.events ?? [])];
+    // A web reply is delivered in the response itself; on Meta and WhatsApp the channel's sender records
+    // reply_sent when the provider has taken the message, so each reply is counted once.
+    if (conversation.channel === 'web') recorded.push({ type: 'reply_sent', conversationId: conversation.id, data: { channel: conversation.channel, length: answer.text.length } });
+    const prepared = events.prepareAll(tenantId, recorded);
+    if (prepared.query) writes.push(prepared.query);
+    let lead = answer.lead;
+    const capture = answer.capture;
+    if (capture) {
+      // A lead is merged with the tenant's earlier ones: it reads, so it needs the transaction.
+      const captured = await store.transaction(async (trx) => {
+        for (const q of writes) await q.transacting(trx);
+        return this.deps.leads.capture(tenantId, capture, trx);
+      });
+      lead = leadView(captured.lead);
+    } else {
+      await store.writeAll(writes);
+    }
+    prepared.announce();
     const leadState = answer.leadState === undefined ? conversation.leadState : answer.leadState;
     return {
       conversationId: conversation.id,

@@ -34,6 +34,23 @@ export function conversationFromRow(r: any): ConversationRow {
 }
 
 /** Conversations and their messages. Every method is scoped by tenant id first. */
+export interface ConversationPatch {
+  leadState?: LeadState | null;
+  botPaused?: boolean;
+  lastInboundAt?: string;
+  userName?: string;
+}
+
+export interface NewMessage {
+  conversationId: string;
+  channel: Channel;
+  role: MessageRole;
+  text: string;
+  providerMessageId?: string;
+  deliveryStatus?: string;
+  media?: unknown;
+}
+
 export class ConversationStore {
   constructor(private readonly db: Db) {}
 
@@ -71,22 +88,12 @@ export class ConversationStore {
       const existing = await this.findByUser(tenantId, channel, externalUserId, trx);
       if (existing) return { conversation: existing, created: false };
     }
-    const now = nowIso();
-    const row = {
-      id: id ?? newId(),
-      tenant_id: tenantId,
-      channel,
-      external_user_id: externalUserId,
-      user_name: userName,
-      bot_paused: false,
-      created_at: now,
-      updated_at: now,
-    };
+    const { conversation, query } = this.conversationInsert(tenantId, channel, externalUserId, userName, id ?? newId());
     // ON CONFLICT DO NOTHING rather than catching the violation: on PostgreSQL an error would abort the
     // caller's transaction. The loser of a race waits for the winner's commit, then reads its row.
     let inserted: unknown[];
     try {
-      inserted = await (trx ?? this.db.knex)('conversations').insert(row).onConflict().ignore().returning('id');
+      inserted = await (trx ? query.transacting(trx) : query).returning('id');
     } catch (err) {
       throw translateDbError(err, 'conversation');
     }
@@ -95,55 +102,76 @@ export class ConversationStore {
       if (winner) return { conversation: winner, created: false };
       throw new Error('conversation insert ignored, yet no conversation found');
     }
-    // The row is exactly what was written (no column has a database-side value), so it is not read back:
-    // every new web chat saves a query.
-    return { conversation: conversationFromRow({ ...row, lead_state: null, last_inbound_at: null }), created: true };
+    return { conversation, created: true };
+  }
+
+  /**
+   * The insert of a new conversation (skipped when the user already has one), not yet run, and the
+   * row it writes: no column has a database-side value, so the row is not read back.
+   */
+  conversationInsert(tenantId: string, channel: Channel, externalUserId: string, userName: string | null, id: string): { conversation: ConversationRow; query: Knex.QueryBuilder } {
+    const now = nowIso();
+    const row = { id, tenant_id: tenantId, channel, external_user_id: externalUserId, user_name: userName, bot_paused: false, created_at: now, updated_at: now };
+    return {
+      conversation: conversationFromRow({ ...row, lead_state: null, last_inbound_at: null }),
+      query: this.db.knex('conversations').insert(row).onConflict().ignore(),
+    };
   }
 
   async update(
     tenantId: string,
     id: string,
-    patch: { leadState?: LeadState | null; botPaused?: boolean; lastInboundAt?: string; userName?: string },
+    patch: ConversationPatch,
     trx?: Knex.Transaction,
   ): Promise<void> {
+    const q = this.updateQuery(tenantId, id, patch);
+    await (trx ? q.transacting(trx) : q);
+  }
+
+  /** The update of update(), not yet run (for Db.writeAll). */
+  updateQuery(tenantId: string, id: string, patch: ConversationPatch): Knex.QueryBuilder {
     const row: Record<string, unknown> = { updated_at: nowIso() };
     if (patch.leadState !== undefined) row.lead_state = writeJson(patch.leadState);
     if (patch.botPaused !== undefined) row.bot_paused = patch.botPaused;
     if (patch.lastInboundAt !== undefined) row.last_inbound_at = patch.lastInboundAt;
     if (patch.userName !== undefined) row.user_name = patch.userName;
-    await (trx ?? this.db.knex)('conversations').where({ tenant_id: tenantId, id }).update(row);
+    return this.db.knex('conversations').where({ tenant_id: tenantId, id }).update(row);
+  }
+
+  /** Writes that need nothing from one another, committed together (see Db.writeAll). */
+  writeAll(queries: Knex.QueryBuilder[]): Promise<void> {
+    return this.db.writeAll(queries);
+  }
+
+  /** The insert of a new message, not yet run, and the id it gives the message. */
+  messageInsert(tenantId: string, m: NewMessage): { id: string; query: Knex.QueryBuilder } {
+    const id = newId();
+    const now = nowIso();
+    const query = this.db.knex('messages').insert({
+      id,
+      tenant_id: tenantId,
+      conversation_id: m.conversationId,
+      channel: m.channel,
+      role: m.role,
+      text: m.text,
+      provider_message_id: m.providerMessageId ?? null,
+      delivery_status: m.deliveryStatus ?? null,
+      media: writeJson(m.media),
+      created_at: now,
+      updated_at: now,
+    });
+    return { id, query };
   }
 
   /** Inserts a message; a repeated provider message id (per tenant and channel) reports a duplicate. */
   async insertMessage(
     tenantId: string,
-    m: {
-      conversationId: string;
-      channel: Channel;
-      role: MessageRole;
-      text: string;
-      providerMessageId?: string;
-      deliveryStatus?: string;
-      media?: unknown;
-    },
+    m: NewMessage,
     trx?: Knex.Transaction,
   ): Promise<{ id: string; duplicate: boolean }> {
-    const id = newId();
-    const now = nowIso();
+    const { id, query } = this.messageInsert(tenantId, m);
+    const insert = trx ? query.transacting(trx) : query;
     try {
-      const insert = (trx ?? this.db.knex)('messages').insert({
-        id,
-        tenant_id: tenantId,
-        conversation_id: m.conversationId,
-        channel: m.channel,
-        role: m.role,
-        text: m.text,
-        provider_message_id: m.providerMessageId ?? null,
-        delivery_status: m.deliveryStatus ?? null,
-        media: writeJson(m.media),
-        created_at: now,
-        updated_at: now,
-      });
       // Only a provider message id can collide (the id is new): a repeat is skipped, not raised, so that
       // on PostgreSQL it does not abort the caller's transaction.
       if (m.providerMessageId) {

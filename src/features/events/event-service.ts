@@ -61,14 +61,26 @@ export class EventService {
     items: Array<{ type: EventType; conversationId?: string | null; data?: Record<string, unknown> }>,
     opts: { trx?: Knex.Transaction } = {},
   ): Promise<EventRecord[]> {
-    const events = await this.store.insertAll(
+    const { query, events, announce } = this.prepareAll(tenantId, items);
+    if (query) await (opts.trx ? query.transacting(opts.trx) : query);
+    if (opts.trx) opts.trx.executionPromise.then(announce, () => undefined);
+    else announce();
+    return events;
+  }
+
+  /**
+   * recordAll in two halves, for a caller that commits the insert with other writes (Db.writeAll): the
+   * insert, not yet run, and `announce` to call once it has committed.
+   */
+  prepareAll(
+    tenantId: string,
+    items: Array<{ type: EventType; conversationId?: string | null; data?: Record<string, unknown> }>,
+  ): { query: Knex.QueryBuilder | undefined; events: EventRecord[]; announce(): void } {
+    const { query, events } = this.store.insertQuery(
       tenantId,
       items.map((e) => ({ type: e.type, conversationId: e.conversationId ?? null, data: e.data ?? {} })),
-      opts.trx,
     );
-    if (opts.trx) opts.trx.executionPromise.then(() => this.notify(events), () => undefined);
-    else this.notify(events);
-    return events;
+    return { query, events, announce: () => this.notify(events) };
   }
 
   private notify(events: EventRecord[]): void {

@@ -33,11 +33,23 @@ export class EventStore {
     items: Array<{ type: string; conversationId: string | null; data: Record<string, unknown> }>,
     trx?: Knex.Transaction,
   ): Promise<EventRecord[]> {
-    if (items.length === 0) return [];
+    const { query, events } = this.insertQuery(tenantId, items);
+    if (query) await (trx ? query.transacting(trx) : query);
+    return events;
+  }
+
+  /** The insert of insertAll, not yet run (none for no events), and the records it writes. */
+  insertQuery(
+    tenantId: string,
+    items: Array<{ type: string; conversationId: string | null; data: Record<string, unknown> }>,
+  ): { query: Knex.QueryBuilder | undefined; events: EventRecord[] } {
+    if (items.length === 0) return { query: undefined, events: [] };
     const now = nowIso();
     const rows = items.map((e) => ({ id: newId(), tenant_id: tenantId, type: e.type, conversation_id: e.conversationId, data: writeJson(e.data), created_at: now }));
-    await (trx ?? this.db.knex)('events').insert(rows);
-    return rows.map((r, i) => ({ id: r.id, tenantId, type: r.type, conversationId: r.conversation_id, data: items[i]!.data, createdAt: now }));
+    return {
+      query: this.db.knex('events').insert(rows),
+      events: rows.map((r, i) => ({ id: r.id, tenantId, type: r.type, conversationId: r.conversation_id, data: items[i]!.data, createdAt: now })),
+    };
   }
 
   async list(
