@@ -103,6 +103,8 @@ export function startProcess(args: string[], env: Record<string, string>, portPa
 export function startZia(env: Record<string, string>, extraArgs: string[] = []): Promise<Started> {
   const prof = process.env.ZIA_BENCH_CPU_PROF;
   const nodeFlags = prof ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`] : [];
+  // ZIA_BENCH_NODE_FLAGS: extra node flags for every zia (V8 heap experiments).
+  nodeFlags.push(...(process.env.ZIA_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean));
   return startProcess([...nodeFlags, BIN, 'serve', '--port', '0', '--host', '127.0.0.1', ...extraArgs], { LOG_LEVEL: 'warn', ...env }, /listening on http:\/\/[^:]+:(\d+)/);
 }
 
