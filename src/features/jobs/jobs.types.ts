@@ -41,12 +41,13 @@ export interface SqlPart {
 export interface JobQueue {
   enqueue(kind: string, payload: Record<string, unknown>, options?: EnqueueOptions): Promise<void>;
   /**
-   * Where jobs live in the application's own PostgreSQL database: a SELECT that adds one job of `kind`
-   * for every row of `source` (a CTE of the caller's statement with an `id` column), with the payload
-   * `{ [key]: id }` and a `job` column. A producer then writes its rows and their jobs in one statement
-   * — one round trip instead of a transaction's five. Absent on SQLite, where a transaction is cheap.
+   * Where jobs live in the application's own PostgreSQL database: a SELECT that adds one job for every
+   * row of `source` (a CTE of the caller's statement with `id` and `kind` columns; `kind` names the job),
+   * with the payload `{ [key]: id }`, one row per job added. A producer then writes its rows and their
+   * jobs in one statement — one round trip instead of a transaction's five, and one call of the queue's
+   * SQL function for many rows. Absent on SQLite, where a transaction is cheap.
    */
-  addJobsSql?(kind: string, source: string, key: string): Promise<SqlPart>;
+  addJobsSql?(source: string, key: string): Promise<SqlPart>;
   register(kind: string, handler: JobHandler): void;
   start(): Promise<{ stop(): Promise<void> }>;
 }

@@ -97,14 +97,13 @@ export class PgJobQueue implements ManagedJobQueue {
     );
   }
 
-  async addJobsSql(kind: string, source: string, key: string): Promise<SqlPart> {
+  async addJobsSql(source: string, key: string): Promise<SqlPart> {
     await this.prepare();
     const max = this.options.maxAttempts;
-    // The same envelope enqueue() writes: the payload, no attempts consumed yet, the chain's budget.
-    return {
-      sql: `select graphile_worker.add_job(identifier => ?, payload => json_build_object('p', json_build_object(?::text, ${source}.id), 'a', 0, 'm', ?::int), max_attempts => ?::int) as job from ${source}`,
-      bindings: [kind, key, max, max],
-    };
+    // The engine's add_jobs() takes them all in one call (one task lookup, one insert, one NOTIFY); each
+    // payload is the envelope enqueue() writes: the payload, no attempts consumed yet, the chain's budget.
+    const spec = `row(${source}.kind, json_build_object('p', json_build_object(?::text, ${source}.id), 'a', 0, 'm', ?::int), null, null, ?::smallint, null, null, null)::graphile_worker.job_spec`;
+    return { sql: `select job.id from graphile_worker.add_jobs(array(select ${spec} from ${source})) as job`, bindings: [key, max, max] };
   }
 
   register(kind: string, handler: JobHandler): void {

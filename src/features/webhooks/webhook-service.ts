@@ -7,6 +7,14 @@ import { PermanentJobError } from '../jobs/jobs.types.js';
 import { errorText } from '../jobs/job-queue.js';
 import type { DeliveryRecord, DeliveryStatus, NewDelivery, WebhookStore } from './webhook-store.js';
 
+/** See inOneStatement. */
+const STATEMENTS_IN_FLIGHT = 4;
+
+interface Entry {
+  provider: string;
+  item: InboxItem;
+}
+
 function isIgnored(item: InboxItem): boolean {
   return item.ignoredReason !== undefined || item.tenantId === null;
 }
@@ -61,59 +69,94 @@ export class WebhookService {
     const summary: AcceptSummary = { accepted: 0, duplicates: 0, ignored: 0 };
     if (items.length === 0) return summary;
     const dupes: string[] = [];
-    const count = (item: InboxItem, ignored: boolean, duplicate: boolean) => {
-      if (duplicate) {
-        summary.duplicates++;
-        dupes.push(item.externalId);
-      } else if (ignored) summary.ignored++;
-      else summary.accepted++;
-    };
+    let duplicates: boolean[];
     if (this.jobs.addJobsSql) {
-      await this.acceptInOneStatement(provider, items, count);
+      duplicates = await this.inOneStatement(provider, items);
     } else {
-      await this.db.knex.transaction(async (trx) => {
+      duplicates = await this.db.knex.transaction(async (trx) => {
+        const flags: boolean[] = [];
         for (const item of items) {
-          const ignored = isIgnored(item);
           const { id, duplicate } = await this.store.record(delivery(provider, item), trx);
-          count(item, ignored, duplicate);
+          flags.push(duplicate);
           // No job key: the delivery is new in this transaction, so it cannot have a job yet.
-          if (!duplicate && !ignored) await this.jobs.enqueue(item.kind, { deliveryId: id }, { trx });
+          if (!duplicate && !isIgnored(item)) await this.jobs.enqueue(item.kind, { deliveryId: id }, { trx });
         }
+        return flags;
       });
     }
+    items.forEach((item, i) => {
+      if (duplicates[i]) {
+        summary.duplicates++;
+        dupes.push(item.externalId);
+      } else if (isIgnored(item)) summary.ignored++;
+      else summary.accepted++;
+    });
     if (dupes.length > 0) this.logger.info({ provider, external_ids: dupes.slice(0, 20), count: dupes.length }, 'duplicate webhook items ignored');
     return summary;
   }
 
   /**
-   * PostgreSQL: every item's row and, for a new one, its job in one statement (atomic on its own):
-   * `with d0 as (insert … on conflict do nothing returning id), j0 as (add a job for d0's id), …`.
-   * A repeat inserts nothing, so it gets no job; it is counted on the first delivery's row afterwards.
+   * PostgreSQL: the items' rows and the jobs of the new ones in one statement (atomic on its own).
+   * Webhooks that arrive while STATEMENTS_IN_FLIGHT statements are out wait and go in the next one
+   * together: under load the queue's SQL function is called once for many jobs instead of once each
+   * (the most expensive part of an acknowledgement), and a quiet server still sends each one at once.
+   * A combined statement that fails is split into one per webhook, so each caller gets its own outcome.
+   * Resolves with whether each item was a repeat.
    */
-  private async acceptInOneStatement(provider: string, items: InboxItem[], count: (item: InboxItem, ignored: boolean, duplicate: boolean) => void): Promise<void> {
+  private inOneStatement(provider: string, items: InboxItem[]): Promise<boolean[]> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ entries: items.map((item) => ({ provider, item })), resolve, reject });
+      this.sendWaiting();
+    });
+  }
+
+  private readonly waiting: Array<{ entries: Entry[]; resolve(flags: boolean[]): void; reject(err: unknown): void }> = [];
+  private inFlight = 0;
+
+  private sendWaiting(): void {
+    if (this.inFlight >= STATEMENTS_IN_FLIGHT || this.waiting.length === 0) return;
+    const batch = this.waiting.splice(0);
+    this.inFlight++;
+    const run = async () => {
+      try {
+        const flags = await this.writeEntries(batch.flatMap((b) => b.entries));
+        let at = 0;
+        for (const b of batch) b.resolve(flags.slice(at, (at += b.entries.length)));
+      } catch (err) {
+        if (batch.length === 1) batch[0]!.reject(err);
+        else await Promise.all(batch.map((b) => this.writeEntries(b.entries).then(b.resolve, b.reject)));
+      }
+    };
+    void run().finally(() => {
+      this.inFlight--;
+      this.sendWaiting();
+    });
+  }
+
+  /**
+   * `with d0 as (insert … on conflict do nothing returning id, kind, status), d1 as (…), fresh as (the
+   * new, not ignored rows), jobs as (add a job for each) select …`. A repeat inserts nothing and gets no
+   * job; it is counted on the first delivery's row afterwards.
+   */
+  private async writeEntries(entries: Entry[]): Promise<boolean[]> {
     const ctes: string[] = [];
-    const columns: string[] = [];
     const bindings: unknown[] = [];
-    for (const [i, item] of items.entries()) {
+    for (const [i, { provider, item }] of entries.entries()) {
       const insert = this.store.insertSql(delivery(provider, item));
       ctes.push(`d${i} as (${insert.sql})`);
       bindings.push(...insert.bindings);
-      columns.push(`(select id from d${i}) as d${i}`);
-      if (!isIgnored(item)) {
-        const job = await this.jobs.addJobsSql!(item.kind, `d${i}`, 'deliveryId');
-        ctes.push(`j${i} as (${job.sql})`);
-        bindings.push(...job.bindings);
-        // Referenced, so the jobs are added (count() reads each one).
-        columns.push(`(select count(job) from j${i}) as j${i}`);
-      }
     }
+    const fresh = entries.map((_, i) => `select id, kind from d${i} where status = 'received'`).join(' union all ');
+    const jobs = await this.jobs.addJobsSql!('fresh', 'deliveryId');
+    ctes.push(`fresh as (${fresh})`, `jobs as (${jobs.sql})`);
+    bindings.push(...jobs.bindings);
+    // `jobs` is referenced, so the jobs are added.
+    const columns = [...entries.map((_, i) => `(select id from d${i}) as d${i}`), '(select count(*) from jobs) as jobs'];
     const result = await this.db.knex.raw(`with ${ctes.join(', ')} select ${columns.join(', ')}`, bindings as Knex.RawBinding[]);
     const row = (result as { rows: Array<Record<string, unknown>> }).rows[0]!;
-    for (const [i, item] of items.entries()) {
-      const duplicate = row[`d${i}`] === null;
-      if (duplicate) await this.store.countDuplicate(provider, item.externalId);
-      count(item, isIgnored(item), duplicate);
-    }
+    const flags = entries.map((_, i) => row[`d${i}`] === null);
+    for (const [i, { provider, item }] of entries.entries()) if (flags[i]) await this.store.countDuplicate(provider, item.externalId);
+    return flags;
   }
 
   /** Registers the processing of one kind of item; the row's status follows the job's fate. */

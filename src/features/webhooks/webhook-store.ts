@@ -96,9 +96,12 @@ export class WebhookStore {
     return { id: row.id, duplicate: true };
   }
 
-  /** The insert-or-ignore of record() as SQL returning the new row's id (none for a repeat), to compose into one statement. */
+  /**
+   * The insert-or-ignore of record() as SQL to compose into one statement, returning the new row's
+   * id, kind and status (no row for a repeat).
+   */
   insertSql(item: NewDelivery): SqlPart {
-    const { sql, bindings } = this.q().insert(this.row(item, newId(), nowIso())).onConflict(['provider', 'external_id']).ignore().returning('id').toSQL();
+    const { sql, bindings } = this.q().insert(this.row(item, newId(), nowIso())).onConflict(['provider', 'external_id']).ignore().returning(['id', 'kind', 'status']).toSQL();
     return { sql, bindings: [...bindings] };
   }
 
