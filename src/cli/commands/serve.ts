@@ -37,12 +37,13 @@ export async function serve(services: Services, io: CliIO, opts: { port?: number
     import('../../http/server.js'),
     import('../../db/migrate.js'),
   ]);
-  const applied = await migrateLatest(services.db);
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-  // The job queue's own storage (graphile-worker's schema on PostgreSQL), prepared while the server
-  // starts listening; an enqueue before it is ready waits for the same promise.
+  // The job queue's own storage (graphile-worker's schema on PostgreSQL, apart from zia's tables) is
+  // prepared alongside zia's migrations and while the server starts listening; an enqueue before it is
+  // ready waits for the same promise.
   const preparing = services.jobs.prepare();
   preparing.catch(() => undefined);
+  const applied = await migrateLatest(services.db);
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 
   const app = createApp(services);
   const server: Server = createHttpServer(app).listen(opts.port ?? config.PORT, opts.host ?? config.HOST);
