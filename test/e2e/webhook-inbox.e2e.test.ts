@@ -49,3 +49,27 @@ for (const dialect of dialects()) {
     }
   });
 }
+
+if (dialects().includes('pg')) {
+  test('pg: a webhook whose row cannot be written fails alone, not the others that went in its statement', async (t) => {
+    const app = await startApp('pg');
+    try {
+      const s = app.services;
+      await s.db.knex('tenants').insert({ id: 't1', slug: 'acme', name: 'Acme', settings: '{}', created_at: new Date().toISOString(), updated_at: new Date().toISOString() });
+      const item = (id: string): InboxItem => ({ externalId: id, tenantId: 't1', kind: 'meta.message', payload: {} });
+      // 12 at once: the first four go alone, the other eight wait and go together; the tenth has an id
+      // longer than the column allows, which fails the statement it is in.
+      const ids = Array.from({ length: 12 }, (_, n) => (n === 9 ? 'x'.repeat(300) : `mid.${n}`));
+      const outcomes = await Promise.allSettled(ids.map((id) => s.webhooks.accept('meta', [item(id)])));
+      t.deepEqual(
+        outcomes.map((o) => o.status),
+        ids.map((_, n) => (n === 9 ? 'rejected' : 'fulfilled')),
+      );
+      t.deepEqual((await s.db.knex('webhook_deliveries').orderBy('external_id')).map((r) => r.external_id), ids.filter((_, n) => n !== 9).sort());
+      const jobs = (await s.db.knex.raw('select count(*)::int as n from graphile_worker._private_jobs')).rows[0].n;
+      t.is(jobs, 11);
+    } finally {
+      await app.close();
+    }
+  });
+}
