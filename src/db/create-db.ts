@@ -13,11 +13,12 @@ export interface Db {
   knex: Knex;
   dialect: Dialect;
   /**
-   * Rows of a (large) query one at a time, in constant memory: a server-side cursor on PostgreSQL, a
+   * Rows of a (large) query in batches, in constant memory: a server-side cursor on PostgreSQL, a
    * statement iterator over a separate read-only connection on SQLite (WAL lets it read while the
-   * main connection keeps writing). knex's own .stream() buffers every row on SQLite.
+   * main connection keeps writing). knex's own .stream() buffers every row on SQLite. Batches, not
+   * rows: an await per row was a fifth of an export's time.
    */
-  iterate(query: Knex.QueryBuilder): AsyncIterable<Record<string, unknown>>;
+  iterate(query: Knex.QueryBuilder): AsyncIterable<Array<Record<string, unknown>>>;
   /** One transaction (on SQLite possibly committed together with others); see withTransaction. */
   transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
   /**
@@ -28,6 +29,9 @@ export interface Db {
   writeAll(queries: Knex.QueryBuilder[]): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Rows per batch of Db.iterate (the PostgreSQL cursor fetches as many per round trip). */
+const ITERATE_BATCH = 200;
 
 export interface DbOptions {
   /** Connection pool size on PostgreSQL. */
@@ -55,7 +59,15 @@ export function createDb(
         // Small batches: with 2,000-row batches an export grew the heap by ~70 MB; with 200 by ~20 MB, at the same speed.
         const stream = query.stream({ highWaterMark: 200, batchSize: 200 });
         try {
-          for await (const row of stream) yield row as Record<string, unknown>;
+          let batch: Array<Record<string, unknown>> = [];
+          for await (const row of stream) {
+            batch.push(row as Record<string, unknown>);
+            if (batch.length === ITERATE_BATCH) {
+              yield batch;
+              batch = [];
+            }
+          }
+          if (batch.length > 0) yield batch;
         } finally {
           stream.destroy();
         }
@@ -108,12 +120,17 @@ export function createDb(
       const { sql, bindings } = query.toSQL().toNative();
       const reader = new Database(config.sqlitePath, { readonly: true, fileMustExist: true });
       try {
-        let n = 0;
+        let batch: Array<Record<string, unknown>> = [];
         for (const row of reader.prepare(sql).iterate(...(bindings as unknown[]))) {
-          yield row as Record<string, unknown>;
-          // Synchronous reads would otherwise starve the event loop for the whole export.
-          if (++n % 2000 === 0) await yieldToLoop();
+          batch.push(row as Record<string, unknown>);
+          if (batch.length === ITERATE_BATCH) {
+            yield batch;
+            batch = [];
+            // Synchronous reads would otherwise starve the event loop for the whole export.
+            await yieldToLoop();
+          }
         }
+        if (batch.length > 0) yield batch;
       } finally {
         reader.close();
       }

@@ -37,10 +37,14 @@ export function toIso(value: Date | string | number): string {
   return new Date(value).toISOString();
 }
 
+/** The form nowIso() writes; SQLite gives it back as is, and it needs no parsing (exports read millions). */
+const ISO_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 export function readTime(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   if (value instanceof Date) return value.toISOString();
   const s = String(value);
+  if (ISO_MS_UTC.test(s)) return s;
   // SQLite CURRENT_TIMESTAMP form, if any row was written by SQL defaults.
   if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(s)) return new Date(`${s.replace(' ', 'T')}Z`).toISOString();
   return new Date(s).toISOString();
