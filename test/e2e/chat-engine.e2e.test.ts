@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { Write } from '../../src/db/create-db.js';
 import { NotFoundError } from '../../src/errors.js';
 import { OfflineProvider } from '../../src/features/ai/offline-provider.js';
 import { PromptBuilder } from '../../src/features/ai/prompt-builder.js';
@@ -153,10 +154,10 @@ for (const dialect of dialects()) {
           return held.then(() => super.transaction(fn)).then((v) => (log.push('committed'), v));
         }
         // The other commit point: independent writes sent together.
-        override writeAll(queries: Knex.QueryBuilder[]): Promise<void> {
-          if (!this.holdNext) return super.writeAll(queries);
+        override writeAll(writes: Write[]): Promise<void> {
+          if (!this.holdNext) return super.writeAll(writes);
           this.holdNext = false;
-          return held.then(() => super.writeAll(queries)).then(() => void log.push('committed'));
+          return held.then(() => super.writeAll(writes)).then(() => void log.push('committed'));
         }
       }
       let modelStarted!: () => void;

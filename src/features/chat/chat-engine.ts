@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { NotFoundError } from '../../errors.js';
+import type { Write } from '../../db/create-db.js';
 import { newId, nowIso } from '../../db/dialect.js';
 import type { Logger } from '../../logger.js';
 import type { PromptBuilder } from '../ai/prompt-builder.js';
@@ -105,7 +106,7 @@ export class DefaultChatEngine implements ChatEngine {
       const message = store.messageInsert(tenantId, this.userMessage(input, conversation));
       const rest = this.inboundFollowUp(input, conversation, Boolean(created));
       try {
-        await store.writeAll([...(created ? [created.query] : []), message.query, ...rest.queries]);
+        await store.writeAll([...(created ? [created.write] : []), message.write, ...rest.writes]);
       } catch (err) {
         if (!created) throw err;
         return this.recordInbound(input);
@@ -118,7 +119,7 @@ export class DefaultChatEngine implements ChatEngine {
       const { conversation, created } = await this.resolveConversation(input, trx, known);
       const inbound = await store.insertMessage(tenantId, this.userMessage(input, conversation), trx);
       const rest = this.inboundFollowUp(input, conversation, created, inbound.duplicate);
-      for (const q of rest.queries) await q.transacting(trx);
+      for (const w of rest.writes) await w(trx);
       announce = rest.announce;
       return { conversation, inbound };
     });
@@ -138,10 +139,10 @@ export class DefaultChatEngine implements ChatEngine {
   }
 
   /** What a user's message changes besides itself: the conversation's patch and the events, not yet run. */
-  private inboundFollowUp(input: TurnInput, conversation: ConversationRow, created: boolean, duplicate = false): { queries: Knex.QueryBuilder[]; announce(): void } {
+  private inboundFollowUp(input: TurnInput, conversation: ConversationRow, created: boolean, duplicate = false): { writes: Write[]; announce(): void } {
     const { store, events } = this.deps;
     const tenantId = input.tenant.id;
-    const queries: Knex.QueryBuilder[] = [];
+    const writes: Write[] = [];
     const recorded: Parameters<EventService['recordAll']>[1] = [];
     if (created) recorded.push({ type: 'conversation_started', conversationId: conversation.id, data: { channel: conversation.channel } });
     if (!duplicate) {
@@ -151,12 +152,12 @@ export class DefaultChatEngine implements ChatEngine {
         ...(input.userName && input.userName !== conversation.userName ? { userName: input.userName } : {}),
       };
       // A conversation created just now already has this updated_at; only a patch needs the write.
-      if (!created || Object.keys(patch).length > 0) queries.push(store.updateQuery(tenantId, conversation.id, patch));
+      if (!created || Object.keys(patch).length > 0) writes.push(store.updateWrite(tenantId, conversation.id, patch));
       recorded.push({ type: 'message_received', conversationId: conversation.id, data: { channel: conversation.channel } });
     }
     const prepared = events.prepareAll(tenantId, recorded);
-    if (prepared.query) queries.push(prepared.query);
-    return { queries, announce: prepared.announce };
+    if (prepared.write) writes.push(prepared.write);
+    return { writes, announce: prepared.announce };
   }
 
   /** The rest of a turn once the user's message is stored: repeats, pauses, lead flow or model, reply. */
@@ -249,20 +250,20 @@ export class DefaultChatEngine implements ChatEngine {
     const { store, events } = this.deps;
     const tenantId = input.tenant.id;
     const reply = store.messageInsert(tenantId, { conversationId: conversation.id, channel: conversation.channel, role: 'assistant', text: answer.text });
-    const writes = [reply.query];
-    if (answer.leadState !== undefined) writes.push(store.updateQuery(tenantId, conversation.id, { leadState: answer.leadState }));
+    const writes = [reply.write];
+    if (answer.leadState !== undefined) writes.push(store.updateWrite(tenantId, conversation.id, { leadState: answer.leadState }));
     const recorded = [...(answer.events ?? [])];
     // A web reply is delivered in the response itself; on Meta and WhatsApp the channel's sender records
     // reply_sent when the provider has taken the message, so each reply is counted once.
     if (conversation.channel === 'web') recorded.push({ type: 'reply_sent', conversationId: conversation.id, data: { channel: conversation.channel, length: answer.text.length } });
     const prepared = events.prepareAll(tenantId, recorded);
-    if (prepared.query) writes.push(prepared.query);
+    if (prepared.write) writes.push(prepared.write);
     let lead = answer.lead;
     const capture = answer.capture;
     if (capture) {
       // A lead is merged with the tenant's earlier ones: it reads, so it needs the transaction.
       const captured = await store.transaction(async (trx) => {
-        for (const q of writes) await q.transacting(trx);
+        for (const w of writes) await w(trx);
         return this.deps.leads.capture(tenantId, capture, trx);
       });
       lead = leadView(captured.lead);

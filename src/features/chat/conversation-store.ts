@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Write } from '../../db/create-db.js';
 import { isUniqueViolation, translateDbError } from '../../db/db-errors.js';
 import { newId, nowIso, readBool, readJson, readTime, writeJson } from '../../db/dialect.js';
 import { withTransaction } from '../../db/transaction.js';
@@ -88,12 +88,12 @@ export class ConversationStore {
       const existing = await this.findByUser(tenantId, channel, externalUserId, trx);
       if (existing) return { conversation: existing, created: false };
     }
-    const { conversation, query } = this.conversationInsert(tenantId, channel, externalUserId, userName, id ?? newId());
+    const { conversation, write } = this.conversationInsert(tenantId, channel, externalUserId, userName, id ?? newId());
     // ON CONFLICT DO NOTHING rather than catching the violation: on PostgreSQL an error would abort the
     // caller's transaction. The loser of a race waits for the winner's commit, then reads its row.
     let inserted: unknown[];
     try {
-      inserted = await (trx ? query.transacting(trx) : query).returning('id');
+      inserted = await write(trx ?? this.db.knex).returning('id');
     } catch (err) {
       throw translateDbError(err, 'conversation');
     }
@@ -109,12 +109,12 @@ export class ConversationStore {
    * The insert of a new conversation (skipped when the user already has one), not yet run, and the
    * row it writes: no column has a database-side value, so the row is not read back.
    */
-  conversationInsert(tenantId: string, channel: Channel, externalUserId: string, userName: string | null, id: string): { conversation: ConversationRow; query: Knex.QueryBuilder } {
+  conversationInsert(tenantId: string, channel: Channel, externalUserId: string, userName: string | null, id: string): { conversation: ConversationRow; write: Write } {
     const now = nowIso();
     const row = { id, tenant_id: tenantId, channel, external_user_id: externalUserId, user_name: userName, bot_paused: false, created_at: now, updated_at: now };
     return {
       conversation: conversationFromRow({ ...row, lead_state: null, last_inbound_at: null }),
-      query: this.db.knex('conversations').insert(row).onConflict().ignore(),
+      write: (k) => k('conversations').insert(row).onConflict().ignore(),
     };
   }
 
@@ -124,30 +124,29 @@ export class ConversationStore {
     patch: ConversationPatch,
     trx?: Knex.Transaction,
   ): Promise<void> {
-    const q = this.updateQuery(tenantId, id, patch);
-    await (trx ? q.transacting(trx) : q);
+    await this.updateWrite(tenantId, id, patch)(trx ?? this.db.knex);
   }
 
   /** The update of update(), not yet run (for Db.writeAll). */
-  updateQuery(tenantId: string, id: string, patch: ConversationPatch): Knex.QueryBuilder {
+  updateWrite(tenantId: string, id: string, patch: ConversationPatch): Write {
     const row: Record<string, unknown> = { updated_at: nowIso() };
     if (patch.leadState !== undefined) row.lead_state = writeJson(patch.leadState);
     if (patch.botPaused !== undefined) row.bot_paused = patch.botPaused;
     if (patch.lastInboundAt !== undefined) row.last_inbound_at = patch.lastInboundAt;
     if (patch.userName !== undefined) row.user_name = patch.userName;
-    return this.db.knex('conversations').where({ tenant_id: tenantId, id }).update(row);
+    return (k) => k('conversations').where({ tenant_id: tenantId, id }).update(row);
   }
 
   /** Writes that need nothing from one another, committed together (see Db.writeAll). */
-  writeAll(queries: Knex.QueryBuilder[]): Promise<void> {
-    return this.db.writeAll(queries);
+  writeAll(writes: Write[]): Promise<void> {
+    return this.db.writeAll(writes);
   }
 
   /** The insert of a new message, not yet run, and the id it gives the message. */
-  messageInsert(tenantId: string, m: NewMessage): { id: string; query: Knex.QueryBuilder } {
+  messageInsert(tenantId: string, m: NewMessage): { id: string; write: Write } {
     const id = newId();
     const now = nowIso();
-    const query = this.db.knex('messages').insert({
+    const row = {
       id,
       tenant_id: tenantId,
       conversation_id: m.conversationId,
@@ -159,8 +158,8 @@ export class ConversationStore {
       media: writeJson(m.media),
       created_at: now,
       updated_at: now,
-    });
-    return { id, query };
+    };
+    return { id, write: (k) => k('messages').insert(row) };
   }
 
   /** Inserts a message; a repeated provider message id (per tenant and channel) reports a duplicate. */
@@ -169,8 +168,8 @@ export class ConversationStore {
     m: NewMessage,
     trx?: Knex.Transaction,
   ): Promise<{ id: string; duplicate: boolean }> {
-    const { id, query } = this.messageInsert(tenantId, m);
-    const insert = trx ? query.transacting(trx) : query;
+    const { id, write } = this.messageInsert(tenantId, m);
+    const insert = write(trx ?? this.db.knex);
     try {
       // Only a provider message id can collide (the id is new): a repeat is skipped, not raised, so that
       // on PostgreSQL it does not abort the caller's transaction.

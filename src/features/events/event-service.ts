@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Write } from '../../db/create-db.js';
 import type { Logger } from '../../logger.js';
 import type { EventRecord, EventStore } from './event-store.js';
 
@@ -61,8 +62,8 @@ export class EventService {
     items: Array<{ type: EventType; conversationId?: string | null; data?: Record<string, unknown> }>,
     opts: { trx?: Knex.Transaction } = {},
   ): Promise<EventRecord[]> {
-    const { query, events, announce } = this.prepareAll(tenantId, items);
-    if (query) await (opts.trx ? query.transacting(opts.trx) : query);
+    const { write, events, announce } = this.prepareAll(tenantId, items);
+    if (write) await this.store.run(write, opts.trx);
     if (opts.trx) opts.trx.executionPromise.then(announce, () => undefined);
     else announce();
     return events;
@@ -75,12 +76,12 @@ export class EventService {
   prepareAll(
     tenantId: string,
     items: Array<{ type: EventType; conversationId?: string | null; data?: Record<string, unknown> }>,
-  ): { query: Knex.QueryBuilder | undefined; events: EventRecord[]; announce(): void } {
-    const { query, events } = this.store.insertQuery(
+  ): { write: Write | undefined; events: EventRecord[]; announce(): void } {
+    const { write, events } = this.store.insertWrite(
       tenantId,
       items.map((e) => ({ type: e.type, conversationId: e.conversationId ?? null, data: e.data ?? {} })),
     );
-    return { query, events, announce: () => this.notify(events) };
+    return { write, events, announce: () => this.notify(events) };
   }
 
   private notify(events: EventRecord[]): void {

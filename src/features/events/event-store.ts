@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Write } from '../../db/create-db.js';
 import { newId, nowIso, readJson, readTime, writeJson } from '../../db/dialect.js';
 
 export interface EventRecord {
@@ -33,21 +33,26 @@ export class EventStore {
     items: Array<{ type: string; conversationId: string | null; data: Record<string, unknown> }>,
     trx?: Knex.Transaction,
   ): Promise<EventRecord[]> {
-    const { query, events } = this.insertQuery(tenantId, items);
-    if (query) await (trx ? query.transacting(trx) : query);
+    const { write, events } = this.insertWrite(tenantId, items);
+    if (write) await write(trx ?? this.db.knex);
     return events;
   }
 
+  /** Runs a write of this store, in the transaction if one is given. */
+  async run(write: Write, trx?: Knex.Transaction): Promise<void> {
+    await write(trx ?? this.db.knex);
+  }
+
   /** The insert of insertAll, not yet run (none for no events), and the records it writes. */
-  insertQuery(
+  insertWrite(
     tenantId: string,
     items: Array<{ type: string; conversationId: string | null; data: Record<string, unknown> }>,
-  ): { query: Knex.QueryBuilder | undefined; events: EventRecord[] } {
-    if (items.length === 0) return { query: undefined, events: [] };
+  ): { write: Write | undefined; events: EventRecord[] } {
+    if (items.length === 0) return { write: undefined, events: [] };
     const now = nowIso();
     const rows = items.map((e) => ({ id: newId(), tenant_id: tenantId, type: e.type, conversation_id: e.conversationId, data: writeJson(e.data), created_at: now }));
     return {
-      query: this.db.knex('events').insert(rows),
+      write: (k) => k('events').insert(rows),
       events: rows.map((r, i) => ({ id: r.id, tenantId, type: r.type, conversationId: r.conversation_id, data: items[i]!.data, createdAt: now })),
     };
   }
