@@ -33,7 +33,6 @@ export function conversationFromRow(r: any): ConversationRow {
   };
 }
 
-/** Conversations and their messages. Every method is scoped by tenant id first. */
 export interface ConversationPatch {
   leadState?: LeadState | null;
   botPaused?: boolean;
@@ -51,6 +50,7 @@ export interface NewMessage {
   media?: unknown;
 }
 
+/** Conversations and their messages. Every method is scoped by tenant id first. */
 export class ConversationStore {
   constructor(private readonly db: Db) {}
 

@@ -27,23 +27,12 @@ export class EventStore {
     return { id: row.id, tenantId, type, conversationId, data, createdAt: row.created_at };
   }
 
-  /** Inserts several events of one tenant in one statement. */
-  async insertAll(
-    tenantId: string,
-    items: Array<{ type: string; conversationId: string | null; data: Record<string, unknown> }>,
-    trx?: Knex.Transaction,
-  ): Promise<EventRecord[]> {
-    const { write, events } = this.insertWrite(tenantId, items);
-    if (write) await write(trx ?? this.db.knex);
-    return events;
-  }
-
   /** Runs a write of this store, in the transaction if one is given. */
   async run(write: Write, trx?: Knex.Transaction): Promise<void> {
     await write(trx ?? this.db.knex);
   }
 
-  /** The insert of insertAll, not yet run (none for no events), and the records it writes. */
+  /** Several events of one tenant in one insert, not yet run (none for no events), and the records it writes. */
   insertWrite(
     tenantId: string,
     items: Array<{ type: string; conversationId: string | null; data: Record<string, unknown> }>,

@@ -58,6 +58,10 @@ export type DeliveryHandler = (delivery: DeliveryRecord, ctx: JobContext) => Pro
  * happened (received → processed, failed while retrying, dead when parked) and can be replayed.
  */
 export class WebhookService {
+  /** Webhooks waiting for a statement (PostgreSQL; see inOneStatement), and the statements out. */
+  private readonly waiting: Array<{ entries: Entry[]; resolve(flags: boolean[]): void; reject(err: unknown): void }> = [];
+  private inFlight = 0;
+
   constructor(
     private readonly db: Db,
     private readonly store: WebhookStore,
@@ -109,9 +113,6 @@ export class WebhookService {
       this.sendWaiting();
     });
   }
-
-  private readonly waiting: Array<{ entries: Entry[]; resolve(flags: boolean[]): void; reject(err: unknown): void }> = [];
-  private inFlight = 0;
 
   private sendWaiting(): void {
     if (this.inFlight >= STATEMENTS_IN_FLIGHT || this.waiting.length === 0) return;
