@@ -3,6 +3,7 @@ import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
+import Cursor from 'pg-cursor';
 import type { Config } from '../config.js';
 import { BACKSTOP_WAL_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { sqliteGroupCommit } from './transaction.js';
@@ -30,7 +31,10 @@ export interface Db {
   close(): Promise<void>;
 }
 
-/** Rows per batch of Db.iterate (the PostgreSQL cursor fetches as many per round trip). */
+/**
+ * Rows per batch of Db.iterate (the PostgreSQL cursor fetches as many per round trip). Small: with
+ * 2,000-row batches an export grew the heap by ~70 MB; with 200 by ~20 MB, at the same speed.
+ */
 const ITERATE_BATCH = 200;
 
 /**
@@ -39,6 +43,11 @@ const ITERATE_BATCH = 200;
  * the transaction object walked its properties on every statement (~40 µs per chat turn).
  */
 export type Write = (k: Knex) => Knex.QueryBuilder;
+
+/** What Db.iterate needs of a pooled node-postgres client. */
+interface PgConnection {
+  query<T extends Cursor<Record<string, unknown>>>(cursor: T): T;
+}
 
 export interface DbOptions {
   /** Connection pool size on PostgreSQL. */
@@ -63,20 +72,31 @@ export function createDb(
       knex,
       dialect: 'pg',
       async *iterate(query) {
-        // Small batches: with 2,000-row batches an export grew the heap by ~70 MB; with 200 by ~20 MB, at the same speed.
-        const stream = query.stream({ highWaterMark: 200, batchSize: 200 });
+        // A cursor read straight through pg-cursor: a batch per round trip, and the next batch already on
+        // its way while the caller works on this one. (knex's .stream() hands rows over one at a time
+        // through a Readable, an await per row.)
+        const { sql, bindings } = query.toSQL().toNative();
+        const pool = knex.client as { acquireConnection(): Promise<PgConnection>; releaseConnection(c: PgConnection): Promise<void> };
+        const conn = await pool.acquireConnection();
+        const cursor = conn.query(new Cursor<Record<string, unknown>>(sql, bindings as unknown[]));
+        let next: Promise<Array<Record<string, unknown>>> | undefined;
         try {
-          let batch: Array<Record<string, unknown>> = [];
-          for await (const row of stream) {
-            batch.push(row as Record<string, unknown>);
-            if (batch.length === ITERATE_BATCH) {
-              yield batch;
-              batch = [];
+          next = cursor.read(ITERATE_BATCH);
+          for (;;) {
+            const rows = await next;
+            next = undefined;
+            if (rows.length < ITERATE_BATCH) {
+              if (rows.length > 0) yield rows;
+              return;
             }
+            next = cursor.read(ITERATE_BATCH);
+            yield rows;
           }
-          if (batch.length > 0) yield batch;
         } finally {
-          stream.destroy();
+          // Left early (the reader went away): the read in flight settles when the portal closes.
+          next?.catch(() => {});
+          await cursor.close().catch(() => {});
+          await pool.releaseConnection(conn);
         }
       },
       transaction: (fn) => knex.transaction(fn),

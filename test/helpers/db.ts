@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import knexFactory from 'knex';
-import { createDb, type Db, type Dialect } from '../../src/db/create-db.js';
+import { createDb, type Db, type DbOptions, type Dialect } from '../../src/db/create-db.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 
 /** SQLite always; PostgreSQL too when ZIA_TEST_PG_URL is set (CI sets it). */
@@ -49,13 +49,13 @@ export async function freshDatabase(dialect: Dialect): Promise<TestDatabase> {
 }
 
 /** A migrated Db on a fresh database, for store and service tests. */
-export async function migratedDb(dialect: Dialect): Promise<{ db: Db; env: Record<string, string>; cleanup(): Promise<void> }> {
+export async function migratedDb(dialect: Dialect, options: DbOptions = {}): Promise<{ db: Db; env: Record<string, string>; cleanup(): Promise<void> }> {
   const fresh = await freshDatabase(dialect);
   const db = createDb({
     dbClient: dialect,
     DATABASE_URL: fresh.env.DATABASE_URL,
     sqlitePath: path.join(fresh.env.ZIA_DATA_DIR ?? '', 'zia.sqlite'),
-  });
+  }, options);
   await migrateLatest(db);
   return {
     db,
