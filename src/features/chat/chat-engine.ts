@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import { NotFoundError } from '../../errors.js';
 import type { Write } from '../../db/create-db.js';
@@ -208,11 +209,9 @@ export class DefaultChatEngine implements ChatEngine {
     if (input.signal?.aborted) forward();
     input.signal?.addEventListener('abort', forward, { once: true });
     try {
-      const stored = this.recordInbound(input, existing ? { conversation: existing } : { newId: conversationId });
-      const ready = stored.then(({ conversation }) => {
-        if (conversation.id !== conversationId) throw new ConversationTaken();
-        input.onConversation?.(conversation.id);
-      });
+      let open!: () => void;
+      let refuse!: (err: unknown) => void;
+      const ready = new Promise<void>((resolve, reject) => ((open = resolve), (refuse = reject)));
       ready.catch((err) => upstream.abort(err));
       let held: string[] | undefined = [];
       const onToken =
@@ -230,6 +229,15 @@ export class DefaultChatEngine implements ChatEngine {
       );
       const asked = this.providerAnswer({ ...input, signal: upstream.signal, onToken }, { id: conversationId, channel: input.channel }, messages, ready);
       asked.catch(() => undefined);
+      // The request leaves first. On SQLite a commit blocks the thread, and begun first it held the
+      // request back until it was done (~2 ms of every web reply's first token); a turn of the event
+      // loop is what the SDK needs to write the request on a kept-alive connection.
+      await yieldToLoop();
+      const stored = this.recordInbound(input, existing ? { conversation: existing } : { newId: conversationId });
+      stored.then(({ conversation }) => {
+        if (conversation.id !== conversationId) throw new ConversationTaken();
+        input.onConversation?.(conversation.id);
+      }).then(open, refuse);
       let inbound: Inbound;
       try {
         inbound = await stored;
