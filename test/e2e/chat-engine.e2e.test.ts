@@ -235,33 +235,63 @@ for (const dialect of dialects()) {
     }
   });
 
-  test(`${dialect}: two first messages of one visitor at once: one conversation, both answered in it`, async (t) => {
+  // A model that answers later, and one whose answer is there at once (written with the user's message).
+  for (const delayMs of [50, 0]) {
+    test(`${dialect}: four first messages of one visitor at once: one conversation, all answered in it (answer after ${delayMs} ms)`, async (t) => {
+      const app = await startApp(dialect);
+      try {
+        await createTenant(app, 'acme', { faq: [{ q: 'What are your opening hours?', a: 'Nine to five.' }] });
+        const tenant = await app.services.tenants.get('acme');
+        const s = app.services;
+        // Each answer names the conversation its model request was made for (tools write rows that refer to it).
+        const provider: AiProvider = {
+          name: 'openai',
+          usesHistory: true,
+          generate: (req) =>
+            delayMs === 0
+              ? Promise.resolve({ text: `Nine to five. (${req.conversationId})`, tokens: 0 })
+              : new Promise((resolve, reject) => {
+                  const timer = setTimeout(() => resolve({ text: `Nine to five. (${req.conversationId})`, tokens: 0 }), delayMs);
+                  req.signal?.addEventListener('abort', () => (clearTimeout(timer), reject(req.signal!.reason)));
+                }),
+        };
+        const chat = new DefaultChatEngine({ store: new ConversationStore(s.db), leads: s.leads, events: s.events, provider, prompts: new PromptBuilder(), logger: s.logger });
+        const results = await Promise.all(
+          Array.from({ length: 4 }, () => chat.runTurn({ tenant, channel: 'web', externalUserId: 'same-visitor', text: 'opening hours?' })),
+        );
+        const id = results[0]!.conversationId;
+        t.true(results.every((r) => r.conversationId === id));
+        t.deepEqual(results.map((r) => r.reply), Array(4).fill(`Nine to five. (${id})`), 'an answer asked for a conversation id that lost the race is asked again');
+        const k = app.services.db.knex;
+        t.is((await k('conversations').where({ tenant_id: tenant.id })).length, 1);
+        t.is((await k('messages').where({ conversation_id: results[0]!.conversationId })).length, 8);
+        t.is((await k('events').where({ tenant_id: tenant.id, type: 'conversation_started' })).length, 1);
+      } finally {
+        await app.close();
+      }
+    });
+  }
+
+  test(`${dialect}: an answer that is already there is written with the user's message, in one write`, async (t) => {
     const app = await startApp(dialect);
     try {
       await createTenant(app, 'acme', { faq: [{ q: 'What are your opening hours?', a: 'Nine to five.' }] });
       const tenant = await app.services.tenants.get('acme');
-      const s = app.services;
-      // Each answer names the conversation its model request was made for (tools write rows that refer to it).
-      const provider: AiProvider = {
-        name: 'openai',
-        usesHistory: true,
-        generate: (req) =>
-          new Promise((resolve, reject) => {
-            const timer = setTimeout(() => resolve({ text: `Nine to five. (${req.conversationId})`, tokens: 0 }), 50);
-            req.signal?.addEventListener('abort', () => (clearTimeout(timer), reject(req.signal!.reason)));
-          }),
-      };
-      const chat = new DefaultChatEngine({ store: new ConversationStore(s.db), leads: s.leads, events: s.events, provider, prompts: new PromptBuilder(), logger: s.logger });
-      const results = await Promise.all(
-        Array.from({ length: 4 }, () => chat.runTurn({ tenant, channel: 'web', externalUserId: 'same-visitor', text: 'opening hours?' })),
-      );
-      const id = results[0]!.conversationId;
-      t.true(results.every((r) => r.conversationId === id));
-      t.deepEqual(results.map((r) => r.reply), Array(4).fill(`Nine to five. (${id})`), 'an answer asked for a conversation id that lost the race is asked again');
+      const chat = engine(app, {});
       const k = app.services.db.knex;
-      t.is((await k('conversations').where({ tenant_id: tenant.id })).length, 1);
-      t.is((await k('messages').where({ conversation_id: results[0]!.conversationId })).length, 8);
-      t.is((await k('events').where({ tenant_id: tenant.id, type: 'conversation_started' })).length, 1);
+      const statements: string[] = [];
+      const onQuery = (q: { sql: string }) => statements.push(q.sql);
+      k.on('query', onQuery);
+      const result = await chat.runTurn({ tenant, channel: 'web', externalUserId: 'visitor-1', text: 'What are your opening hours?' });
+      k.off('query', onQuery);
+      t.is(result.reply, 'Nine to five.');
+      // The lookup of the visitor's conversation, then one write: one statement on PostgreSQL, one transaction on SQLite.
+      if (dialect === 'pg') t.is(statements.length, 2, statements.join('\n'));
+      else t.is(statements.filter((q) => /^begin/i.test(q)).length, 1, statements.join('\n'));
+      const messages = await k('messages').where({ conversation_id: result.conversationId }).orderBy('id');
+      t.deepEqual(messages.map((m) => [m.role, m.id]), [['user', result.userMessageId], ['assistant', result.replyMessageId]]);
+      const events = await k('events').where({ tenant_id: tenant.id }).orderBy('id');
+      t.deepEqual(events.map((e) => e.type), ['conversation_started', 'message_received', 'reply_sent']);
     } finally {
       await app.close();
     }

@@ -99,21 +99,16 @@ export class DefaultChatEngine implements ChatEngine {
   private async recordInbound(input: TurnInput, known?: { conversation: ConversationRow } | { newId: string }): Promise<Inbound> {
     const { store } = this.deps;
     const tenantId = input.tenant.id;
-    // A new conversation on a messaging channel is also patched (last_inbound_at): one statement cannot
-    // both insert a row and update it, so that one takes the transaction.
-    if (known && !input.providerMessageId && !('newId' in known && input.channel !== 'web')) {
-      const created = 'newId' in known ? store.conversationInsert(tenantId, input.channel, input.externalUserId, input.userName ?? null, known.newId) : undefined;
-      const conversation = created?.conversation ?? (known as { conversation: ConversationRow }).conversation;
-      const message = store.messageInsert(tenantId, this.userMessage(input, conversation));
-      const rest = this.inboundFollowUp(input, conversation, Boolean(created));
+    if (known && this.writesAtOnce(input, known)) {
+      const inbound = this.inboundWrites(input, known);
       try {
-        await store.writeAll([...(created ? [created.write] : []), message.write, ...rest.writes]);
+        await store.writeAll(inbound.writes);
       } catch (err) {
-        if (!created) throw err;
+        if (!inbound.created) throw err;
         return this.recordInbound(input);
       }
-      rest.announce();
-      return { conversation, inbound: { id: message.id, duplicate: false } };
+      inbound.announce();
+      return { conversation: inbound.conversation, inbound: { id: inbound.messageId, duplicate: false } };
     }
     let announce = () => {};
     const recorded = await store.transaction(async (trx) => {
@@ -126,6 +121,27 @@ export class DefaultChatEngine implements ChatEngine {
     });
     announce();
     return recorded;
+  }
+
+  /**
+   * Whether the first transaction's writes can go together without a read (Db.writeAll). A new
+   * conversation on a messaging channel is also patched (last_inbound_at): one statement cannot both
+   * insert a row and update it, so that one takes the transaction; so does a provider's message, which
+   * may be a repeat.
+   */
+  private writesAtOnce(input: TurnInput, known: { conversation: ConversationRow } | { newId: string }): boolean {
+    return !input.providerMessageId && !('newId' in known && input.channel !== 'web');
+  }
+
+  /** The first transaction's writes, not yet run, when the caller knows the conversation (or its new id). */
+  private inboundWrites(input: TurnInput, known: { conversation: ConversationRow } | { newId: string }) {
+    const { store } = this.deps;
+    const tenantId = input.tenant.id;
+    const created = 'newId' in known ? store.conversationInsert(tenantId, input.channel, input.externalUserId, input.userName ?? null, known.newId) : undefined;
+    const conversation = created?.conversation ?? (known as { conversation: ConversationRow }).conversation;
+    const message = store.messageInsert(tenantId, this.userMessage(input, conversation));
+    const rest = this.inboundFollowUp(input, conversation, Boolean(created));
+    return { conversation, created: Boolean(created), messageId: message.id, writes: [...(created ? [created.write] : []), message.write, ...rest.writes], announce: rest.announce };
   }
 
   private userMessage(input: TurnInput, conversation: ConversationRow): NewMessage {
@@ -227,13 +243,34 @@ export class DefaultChatEngine implements ChatEngine {
         },
         () => undefined,
       );
+      let early: Answer | undefined;
       const asked = this.providerAnswer({ ...input, signal: upstream.signal, onToken }, { id: conversationId, channel: input.channel }, messages, ready);
-      asked.catch(() => undefined);
+      asked.then((answer) => (early = answer)).catch(() => undefined);
       // The request leaves first. On SQLite a commit blocks the thread, and begun first it held the
       // request back until it was done (~2 ms of every web reply's first token); a turn of the event
       // loop is what the SDK needs to write the request on a kept-alive connection.
       await yieldToLoop();
-      const stored = this.recordInbound(input, existing ? { conversation: existing } : { newId: conversationId });
+      const known = existing ? { conversation: existing } : { newId: conversationId };
+      // An answer that is already there (the offline provider's) is written with the user's message.
+      if (early && this.writesAtOnce(input, known) && !early.capture && early.leadState === undefined) {
+        const answer: Answer = early;
+        const inbound = this.inboundWrites(input, known);
+        const reply = this.replyWrites(input, inbound.conversation, answer);
+        try {
+          await this.deps.store.writeAll([...inbound.writes, ...reply.writes]);
+        } catch (err) {
+          refuse(err);
+          if (!inbound.created) throw err;
+          // Another request of this visitor created the conversation first: answer within that one.
+          return this.afterInbound(input, await this.recordInbound(input));
+        }
+        inbound.announce();
+        input.onConversation?.(conversationId);
+        open();
+        reply.announce();
+        return this.turnResult(inbound.conversation, inbound.messageId, reply.id, answer, answer.lead);
+      }
+      const stored = this.recordInbound(input, known);
       stored.then(({ conversation }) => {
         if (conversation.id !== conversationId) throw new ConversationTaken();
         input.onConversation?.(conversation.id);
@@ -255,6 +292,26 @@ export class DefaultChatEngine implements ChatEngine {
 
   /** The second transaction: the reply (and the lead state it leaves), then what the caller gets back. */
   private async finishTurn(input: TurnInput, conversation: ConversationRow, userMessageId: string, answer: Answer): Promise<TurnResult> {
+    const { store } = this.deps;
+    const reply = this.replyWrites(input, conversation, answer);
+    let lead = answer.lead;
+    const capture = answer.capture;
+    if (capture) {
+      // A lead is merged with the tenant's earlier ones: it reads, so it needs the transaction.
+      const captured = await store.transaction(async (trx) => {
+        for (const w of reply.writes) await w(trx);
+        return this.deps.leads.capture(input.tenant.id, capture, trx);
+      });
+      lead = leadView(captured.lead);
+    } else {
+      await store.writeAll(reply.writes);
+    }
+    reply.announce();
+    return this.turnResult(conversation, userMessageId, reply.id, answer, lead);
+  }
+
+  /** The reply's writes, not yet run: its message, the lead state it leaves, its events. */
+  private replyWrites(input: TurnInput, conversation: ConversationRow, answer: Answer): { id: string; writes: Write[]; announce(): void } {
     const { store, events } = this.deps;
     const tenantId = input.tenant.id;
     const reply = store.messageInsert(tenantId, { conversationId: conversation.id, channel: conversation.channel, role: 'assistant', text: answer.text });
@@ -266,26 +323,17 @@ export class DefaultChatEngine implements ChatEngine {
     if (conversation.channel === 'web') recorded.push({ type: 'reply_sent', conversationId: conversation.id, data: { channel: conversation.channel, length: answer.text.length } });
     const prepared = events.prepareAll(tenantId, recorded);
     if (prepared.write) writes.push(prepared.write);
-    let lead = answer.lead;
-    const capture = answer.capture;
-    if (capture) {
-      // A lead is merged with the tenant's earlier ones: it reads, so it needs the transaction.
-      const captured = await store.transaction(async (trx) => {
-        for (const w of writes) await w(trx);
-        return this.deps.leads.capture(tenantId, capture, trx);
-      });
-      lead = leadView(captured.lead);
-    } else {
-      await store.writeAll(writes);
-    }
-    prepared.announce();
+    return { id: reply.id, writes, announce: prepared.announce };
+  }
+
+  private turnResult(conversation: ConversationRow, userMessageId: string, replyMessageId: string, answer: Answer, lead: LeadView | undefined): TurnResult {
     const leadState = answer.leadState === undefined ? conversation.leadState : answer.leadState;
     return {
       conversationId: conversation.id,
       duplicate: false,
       userMessageId,
       reply: answer.text,
-      replyMessageId: reply.id,
+      replyMessageId,
       leadFlowActive: Boolean(leadState),
       ...(answer.checkoutUrl ? { checkoutUrl: answer.checkoutUrl } : {}),
       ...(lead ? { lead } : {}),
