@@ -60,8 +60,9 @@ export class DefaultChatEngine implements ChatEngine {
    * interrupted is answered again from the state the last commit left, so nothing is done twice.
    *
    * When the model will answer (no lead flow, not paused, not a provider's message that may be a
-   * repeat), the first transaction runs alongside the model request instead of before it: see
-   * overlappedTurn. Everything else records the message first and then decides.
+   * repeat), the first transaction runs alongside the model request instead of before it, and an
+   * answer that is already there by then goes in the same write: see overlappedTurn. Everything else
+   * records the message first and then decides.
    */
   async runTurn(input: TurnInput): Promise<TurnResult> {
     if (!input.providerMessageId) {
@@ -216,6 +217,8 @@ export class DefaultChatEngine implements ChatEngine {
    * tool calls and error events (their rows refer to the conversation); a failed commit aborts the
    * request. A new conversation gets its id up front; if another request for the same visitor created
    * one in between, that one is used and the model is asked again, before any token was relayed.
+   * An answer that arrived before the message was written (the offline provider answers at once) is
+   * written with it, one write for the whole turn.
    */
   private async overlappedTurn(input: TurnInput, existing: ConversationRow | undefined): Promise<TurnResult> {
     const conversationId = existing?.id ?? newId();
