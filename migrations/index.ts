@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as initial from './20261126000000_initial.js';
 import * as inboxJobs from './20261126010000_inbox_jobs.js';
 import * as orderSubscriptionState from './20261126014500_order_subscription_state.js';
+import * as providerIdText from './20261126020000_provider_id_text.js';
 
 /**
  * Every migration, in order. Listed explicitly so the built package runs them with no TypeScript
@@ -11,4 +12,5 @@ export const migrations: Array<[name: string, migration: Knex.Migration]> = [
   ['20261126000000_initial', initial],
   ['20261126010000_inbox_jobs', inboxJobs],
   ['20261126014500_order_subscription_state', orderSubscriptionState],
+  ['20261126020000_provider_id_text', providerIdText],
 ];

@@ -98,6 +98,12 @@ for (const dialect of dialects()) {
       t.is(repeat.reply, 'Nine to five.', 'a retried turn gets the stored reply back, to deliver it');
       t.is(repeat.replyMessageId, first.replyMessageId);
       t.is(repeat.conversationId, first.conversationId);
+
+      // A provider's id has no documented maximum; a long one is stored and recognised like any other.
+      const longId = `m_${'Xy9'.repeat(150)}`;
+      const long = await chat.runTurn({ tenant, channel: 'messenger', externalUserId: 'psid-long', text: 'opening hours?', providerMessageId: longId });
+      t.false(long.duplicate);
+      t.true((await chat.runTurn({ tenant, channel: 'messenger', externalUserId: 'psid-long', text: 'opening hours?', providerMessageId: longId })).duplicate);
       const stored = await app.services.db.knex('messages').where({ conversation_id: first.conversationId });
       t.is(stored.length, 2, 'stored once, answered once');
       // A crash after the message was stored but before the reply: the retry answers it.

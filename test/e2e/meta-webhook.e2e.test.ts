@@ -111,6 +111,18 @@ for (const dialect of dialects()) {
     await c.close();
   });
 
+  test(`${dialect}: a message id of 400 characters is stored, answered once, and known again when repeated`, async (t) => {
+    const c = await setup(dialect);
+    // Meta sets no maximum for a message id; one longer than its column once failed the ack with a 500.
+    const mid = `m_${'A1b2C3d4'.repeat(50)}`;
+    for (let i = 0; i < 2; i++) t.is((await postSigned(c.app.url, dm(mid, 'do you ship to Oslo?'))).status, 200);
+    await waitFor('the message processed', () => settled(c));
+    const rows = await deliveries(c);
+    t.deepEqual(rows.map((r) => [r.external_id, r.status, Number(r.duplicates)]), [[`mid:${mid}`, 'processed', 1]]);
+    t.is(c.graph.sendsTo('PSID_1').length, 1);
+    await c.close();
+  });
+
   test(`${dialect}: bad or missing signatures are refused and nothing is stored; no secret → refused`, async (t) => {
     const c = await setup(dialect);
     const payload = JSON.stringify(dm('m_forged', 'hi'));
