@@ -56,7 +56,7 @@ if (dialects().includes('pg')) {
     try {
       const s = app.services;
       await s.db.knex('tenants').insert({ id: 't1', slug: 'acme', name: 'Acme', settings: '{}', created_at: new Date().toISOString(), updated_at: new Date().toISOString() });
-      // 12 at once: the first four go alone, the other eight wait and go together; the tenth names a
+      // 12 at once: the first goes alone, the other eleven wait and go together; the tenth names a
       // tenant that does not exist (one deleted meanwhile), which fails the statement it is in.
       const ids = Array.from({ length: 12 }, (_, n) => `mid.${n}`);
       const item = (id: string): InboxItem => ({ externalId: id, tenantId: id === 'mid.9' ? 'gone' : 't1', kind: 'meta.message', payload: {} });

@@ -7,8 +7,12 @@ import { PermanentJobError } from '../jobs/jobs.types.js';
 import { errorText } from '../jobs/job-queue.js';
 import type { DeliveryRecord, DeliveryStatus, NewDelivery, WebhookStore } from './webhook-store.js';
 
-/** See inOneStatement. */
-const STATEMENTS_IN_FLIGHT = 4;
+/**
+ * See inOneStatement. One: each statement then carries every webhook that arrived while the last one
+ * ran. With four out at once most statements carried one or two webhooks, and the database spent ~2.6 ms
+ * per webhook instead of ~0.6 ms in a batch of 50 (P3 PostgreSQL p99 50-960 → 46-107 ms, p50 10-22 → 4-6 ms).
+ */
+const STATEMENTS_IN_FLIGHT = 1;
 
 interface Entry {
   provider: string;
@@ -101,7 +105,7 @@ export class WebhookService {
 
   /**
    * PostgreSQL: the items' rows and the jobs of the new ones in one statement (atomic on its own).
-   * Webhooks that arrive while STATEMENTS_IN_FLIGHT statements are out wait and go in the next one
+   * Webhooks that arrive while a statement is out (STATEMENTS_IN_FLIGHT) wait and go in the next one
    * together: under load the queue's SQL function is called once for many jobs instead of once each
    * (the most expensive part of an acknowledgement), and a quiet server still sends each one at once.
    * A combined statement that fails is split into one per webhook, so each caller gets its own outcome.
