@@ -36,6 +36,9 @@ interface Inbound {
   inbound: { id: string; duplicate: boolean };
 }
 
+/** What the caller of recordInbound read just before: the conversation itself, or the id to create it under. */
+type Known = { conversation: ConversationRow } | { newId: string };
+
 /** The visitor's conversation was created by another request between the read and the write. */
 class ConversationTaken extends Error {}
 
@@ -97,7 +100,7 @@ export class DefaultChatEngine implements ChatEngine {
    * created one first) the message's foreign key fails them all, and the transaction below, which
    * reads first, finds the other conversation.
    */
-  private async recordInbound(input: TurnInput, known?: { conversation: ConversationRow } | { newId: string }): Promise<Inbound> {
+  private async recordInbound(input: TurnInput, known?: Known): Promise<Inbound> {
     const { store } = this.deps;
     const tenantId = input.tenant.id;
     if (known && this.writesAtOnce(input, known)) {
@@ -130,12 +133,12 @@ export class DefaultChatEngine implements ChatEngine {
    * insert a row and update it, so that one takes the transaction; so does a provider's message, which
    * may be a repeat.
    */
-  private writesAtOnce(input: TurnInput, known: { conversation: ConversationRow } | { newId: string }): boolean {
+  private writesAtOnce(input: TurnInput, known: Known): boolean {
     return !input.providerMessageId && !('newId' in known && input.channel !== 'web');
   }
 
   /** The first transaction's writes, not yet run, when the caller knows the conversation (or its new id). */
-  private inboundWrites(input: TurnInput, known: { conversation: ConversationRow } | { newId: string }) {
+  private inboundWrites(input: TurnInput, known: Known) {
     const { store } = this.deps;
     const tenantId = input.tenant.id;
     const created = 'newId' in known ? store.conversationInsert(tenantId, input.channel, input.externalUserId, input.userName ?? null, known.newId) : undefined;
@@ -253,7 +256,7 @@ export class DefaultChatEngine implements ChatEngine {
       // request back until it was done (~2 ms of every web reply's first token); a turn of the event
       // loop is what the SDK needs to write the request on a kept-alive connection.
       await yieldToLoop();
-      const known = existing ? { conversation: existing } : { newId: conversationId };
+      const known: Known = existing ? { conversation: existing } : { newId: conversationId };
       // An answer that is already there (the offline provider's) is written with the user's message.
       if (early && this.writesAtOnce(input, known) && !early.capture && early.leadState === undefined) {
         const answer: Answer = early;
@@ -346,7 +349,7 @@ export class DefaultChatEngine implements ChatEngine {
   private async resolveConversation(
     input: TurnInput,
     trx: Knex.Transaction,
-    known?: { conversation: ConversationRow } | { newId: string },
+    known?: Known,
   ): Promise<{ conversation: ConversationRow; created: boolean }> {
     if (known && 'conversation' in known) return { conversation: known.conversation, created: false };
     if (input.conversationId) return { conversation: (await this.findConversation(input, trx))!, created: false };
