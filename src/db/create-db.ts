@@ -6,6 +6,7 @@ import knexFactory, { type Knex } from 'knex';
 import Cursor from 'pg-cursor';
 import type { Config } from '../config.js';
 import { BACKSTOP_WAL_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
+import { StatementBatcher } from './statement-batcher.js';
 import { sqliteGroupCommit } from './transaction.js';
 
 export type Dialect = 'sqlite' | 'pg';
@@ -26,6 +27,7 @@ export interface Db {
    * Writes that need nothing from one another, committed together: on PostgreSQL one statement (each
    * write a data-modifying CTE: one round trip, no BEGIN/COMMIT), on SQLite one transaction.
    * The writes must not touch the same row twice (PostgreSQL applies only one of two such changes).
+   * On PostgreSQL, callers whose writes only insert share a statement under load (StatementBatcher).
    */
   writeAll(writes: Write[]): Promise<void>;
   close(): Promise<void>;
@@ -43,6 +45,14 @@ const ITERATE_BATCH = 200;
  * the transaction object walked its properties on every statement (~40 µs per chat turn).
  */
 export type Write = (k: Knex) => Knex.QueryBuilder;
+
+/**
+ * An insert that adds rows and changes none (`on conflict do nothing` included): such writes of
+ * different callers can share a statement.
+ */
+function isPlainInsert(sql: Knex.Sql): boolean {
+  return sql.method === 'insert' && !/\bdo update\b/i.test(sql.sql);
+}
 
 /** What Db.iterate needs of a pooled node-postgres client. */
 interface PgConnection {
@@ -67,6 +77,17 @@ export function createDb(
       searchPath: options.schema ? [options.schema] : undefined,
       pool: { min: 0, max: options.poolMax ?? 10 },
       acquireConnectionTimeout: 10_000,
+    });
+    const runTogether = async (parts: Knex.Sql[]): Promise<void> => {
+      if (parts.length === 1) await knex.raw(parts[0]!.sql, parts[0]!.bindings);
+      else await knex.raw(`with ${parts.map((p, i) => `w${i} as (${p.sql})`).join(', ')} select 1`, parts.flatMap((p) => p.bindings));
+    };
+    // Callers whose writes only add rows are combined under load (see StatementBatcher). Two callers'
+    // updates could meet on one row, and of two changes to a row in one statement only one is applied;
+    // so writes that change rows go alone.
+    const inserts = new StatementBatcher<Knex.Sql[], void>(async (callers) => {
+      await runTogether(callers.flat());
+      return callers.map(() => undefined);
     });
     return {
       knex,
@@ -101,12 +122,13 @@ export function createDb(
       },
       transaction: (fn) => knex.transaction(fn),
       async writeAll(writes) {
-        if (writes.length <= 1) {
-          await writes[0]?.(knex);
+        if (writes.length === 0) return;
+        const parts = writes.map((w) => w(knex).toSQL());
+        if (parts.every(isPlainInsert)) {
+          await inserts.submit(parts, parts.reduce((n, p) => n + p.bindings.length, 0));
           return;
         }
-        const parts = writes.map((w) => w(knex).toSQL());
-        await knex.raw(`with ${parts.map((p, i) => `w${i} as (${p.sql})`).join(', ')} select 1`, parts.flatMap((p) => p.bindings));
+        await runTogether(parts);
       },
       close: () => knex.destroy(),
     };
