@@ -161,7 +161,7 @@ export function createDb(
       },
     },
   });
-  const transaction = sqliteGroupCommit(knex);
+  const groupCommit = sqliteGroupCommit(knex);
   return {
     knex,
     dialect: 'sqlite',
@@ -184,11 +184,8 @@ export function createDb(
         reader.close();
       }
     },
-    transaction,
-    writeAll: (writes) =>
-      transaction(async (trx) => {
-        for (const w of writes) await w(trx);
-      }),
+    transaction: groupCommit.transaction,
+    writeAll: (writes) => groupCommit.writeAll(writes.map((w) => w(knex).toSQL())),
     async close() {
       await checkpointer?.stop();
       await knex.destroy();

@@ -32,25 +32,94 @@ export function withTransaction<T>(db: Db, fn: TransactionFn<T>): Promise<T> {
  * since, the first write cannot upgrade and fails at once with SQLITE_BUSY, busy_timeout or not. The
  * batch is then rolled back and run again, which is why `fn` must only touch the database.
  */
-export function sqliteGroupCommit(knex: Knex): <T>(fn: TransactionFn<T>) => Promise<T> {
+export interface SqliteGroupCommit {
+  transaction<T>(fn: TransactionFn<T>): Promise<T>;
+  /** Statements already compiled (Db.writeAll), committed together like a transaction's. */
+  writeAll(statements: Knex.Sql[]): Promise<void>;
+}
+
+/** What the group commit uses of a better-sqlite3 connection. */
+interface SqliteConnection {
+  exec(sql: string): unknown;
+  prepare(sql: string): { run(bindings: unknown[]): unknown };
+  readonly inTransaction: boolean;
+}
+
+/** Bindings as knex hands them to better-sqlite3, which takes neither booleans nor dates. */
+function sqliteBindings(bindings: readonly unknown[]): unknown[] {
+  return bindings.map((b) => (typeof b === 'boolean' ? Number(b) : b instanceof Date ? b.valueOf() : b));
+}
+
+export function sqliteGroupCommit(knex: Knex): SqliteGroupCommit {
   interface Pending {
-    fn: TransactionFn<unknown>;
+    /** Runs on a knex transaction; or else `statements` run directly on the connection. */
+    fn?: TransactionFn<unknown>;
+    statements?: Knex.Sql[];
     resolve(value: unknown): void;
     reject(err: unknown): void;
   }
   type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
   let queue: Pending[] = [];
   let running = false;
+  const pool = knex.client as { acquireConnection(): Promise<SqliteConnection>; releaseConnection(c: SqliteConnection): Promise<void> };
 
+  // Statements run directly are announced as knex's own are, to whoever listens for 'query'.
+  const announce = (sql: string, bindings: readonly unknown[] = []) => {
+    if (knex.listenerCount('query') > 0) knex.emit('query', { sql, bindings });
+  };
+  const exec = (conn: SqliteConnection, sql: string) => {
+    announce(sql);
+    conn.exec(sql);
+  };
+  /** A pending's statements, one after the other and synchronously: knex's runner costs more than they do. */
+  const runStatements = (conn: SqliteConnection, statements: Knex.Sql[]) => {
+    for (const s of statements) {
+      announce(s.sql, s.bindings);
+      conn.prepare(s.sql).run(sqliteBindings(s.bindings));
+    }
+  };
+
+  /**
+   * Each caller in a savepoint of one transaction: for a batch of compiled statements only, directly on
+   * the connection (no knex transaction object, ~20 KB, and no promise per statement); otherwise on a
+   * knex transaction, one per batch (creating one costs ~50 us of JavaScript).
+   */
   const attempt = async (batch: Pending[]): Promise<Outcome[]> => {
     const outcomes: Outcome[] = [];
     const alone = batch.length === 1;
-    // One knex transaction per batch (creating one costs ~50 us of JavaScript); savepoints are plain statements.
+    if (batch.every((p) => p.statements)) {
+      const conn = await pool.acquireConnection();
+      try {
+        exec(conn, 'BEGIN');
+        for (const p of batch) {
+          if (!alone) exec(conn, 'SAVEPOINT turn');
+          try {
+            runStatements(conn, p.statements!);
+            if (!alone) exec(conn, 'RELEASE turn');
+            outcomes.push({ ok: true, value: undefined });
+          } catch (error) {
+            if (alone || isSqliteBusy(error)) throw error;
+            exec(conn, 'ROLLBACK TO turn');
+            exec(conn, 'RELEASE turn');
+            outcomes.push({ ok: false, error });
+          }
+        }
+        exec(conn, 'COMMIT');
+      } catch (err) {
+        if (conn.inTransaction) exec(conn, 'ROLLBACK');
+        throw err;
+      } finally {
+        await pool.releaseConnection(conn);
+      }
+      return outcomes;
+    }
     await knex.transaction(async (trx) => {
       for (const p of batch) {
         if (!alone) await trx.raw('SAVEPOINT turn');
         try {
-          const value = await p.fn(trx);
+          let value: unknown;
+          if (p.fn) value = await p.fn(trx);
+          else for (const s of p.statements!) await trx.raw(s.sql, s.bindings as Knex.RawBinding[]);
           if (!alone) await trx.raw('RELEASE turn');
           outcomes.push({ ok: true, value });
         } catch (error) {
@@ -106,9 +175,15 @@ export function sqliteGroupCommit(knex: Knex): <T>(fn: TransactionFn<T>) => Prom
     }
   };
 
-  return <T>(fn: TransactionFn<T>) =>
-    new Promise<T>((resolve, reject) => {
-      queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+  const enqueue = (pending: Omit<Pending, 'resolve' | 'reject'>) =>
+    new Promise<unknown>((resolve, reject) => {
+      queue.push({ ...pending, resolve, reject });
       if (!running) void drain();
     });
+  return {
+    transaction: <T>(fn: TransactionFn<T>) => enqueue({ fn: fn as TransactionFn<unknown> }) as Promise<T>,
+    writeAll: async (statements) => {
+      await enqueue({ statements });
+    },
+  };
 }
