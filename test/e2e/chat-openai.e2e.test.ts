@@ -204,8 +204,16 @@ for (const dialect of dialects()) {
       t.deepEqual(dropped.events.map((e) => e.event), ['meta', 'token', 'token', 'error']);
       t.is(fake.requests.length, before + 1);
 
+      // An error object inside a stream that had started: the same, and it is not taken for the reply.
+      fake.enqueue({ kind: 'streamError', content: ['Half'], type: 'server_error', message: 'The server had an error while processing your request.' });
+      const failed = await chatStream(app, 'acme', { message: 'hi' });
+      t.deepEqual(failed.events.map((e) => e.event), ['meta', 'token', 'error']);
+      t.is(failed.events.at(-1)!.data.code, 'upstream_error');
+      t.is(fake.requests.length, before + 2);
+      t.true(app.logs.text.includes('The server had an error while processing your request.'), "the stream's own error is what is reported");
+
       const aiErrors = await app.services.db.knex('events').where({ type: 'ai_error' });
-      t.is(aiErrors.length, 4);
+      t.is(aiErrors.length, 5);
       t.false(app.logs.text.includes('Bearer test'), 'the key never reaches a log');
     } finally {
       await close();

@@ -23,7 +23,9 @@ export type Behaviour =
   /** Streams these fragments, then destroys the connection without finishing. */
   | { kind: 'drop'; content: string[] }
   /** Streams these fragments, then keeps the stream open until the client goes away. */
-  | { kind: 'hold'; content: string[] };
+  | { kind: 'hold'; content: string[] }
+  /** Streams these fragments, then an error object in the stream (as OpenAI reports a failure after a 200), and ends. */
+  | { kind: 'streamError'; content: string[]; type: string; message: string };
 
 export interface RecordedRequest {
   method: string;
@@ -143,6 +145,7 @@ export class FakeOpenAI {
         return rec.body.stream ? this.stream(res, rec, arrived, behaviour) : this.plain(res, rec.body, behaviour);
       case 'drop':
       case 'hold':
+      case 'streamError':
         return this.partial(res, rec, arrived, behaviour);
     }
   }
@@ -196,12 +199,17 @@ export class FakeOpenAI {
     if (!res.writableEnded) res.end('data: [DONE]\n\n');
   }
 
-  private async partial(res: ServerResponse, rec: RecordedRequest, arrived: number, b: Extract<Behaviour, { kind: 'drop' | 'hold' }>): Promise<void> {
+  private async partial(res: ServerResponse, rec: RecordedRequest, arrived: number, b: Extract<Behaviour, { kind: 'drop' | 'hold' | 'streamError' }>): Promise<void> {
     const send = this.sender(res, this.base(rec.body), rec, arrived);
     if (this.options.firstChunkDelayMs) await new Promise((r) => setTimeout(r, this.options.firstChunkDelayMs));
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     await send({ role: 'assistant', content: '' });
     for (const c of b.content) await send({ content: c });
+    if (b.kind === 'streamError') {
+      this.write(res, { error: { message: b.message, type: b.type, param: null, code: null } });
+      res.end();
+      return;
+    }
     if (b.kind === 'drop') {
       // Let the fragments reach the client first, then cut the connection as a crashed server would.
       await new Promise((r) => setTimeout(r, 20));
