@@ -1,4 +1,4 @@
-import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import { parseInput } from '../validation.js';
 
@@ -44,7 +44,11 @@ type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
 export class Api {
   private readonly defs: Array<RouteDef<z.ZodType, z.ZodType, z.ZodType>> = [];
 
-  constructor(private readonly authenticate: Authenticator) {}
+  /** `fail` answers an error as the app's error middleware does (see route). */
+  constructor(
+    private readonly authenticate: Authenticator,
+    private readonly fail: (err: unknown, req: Request, res: Response) => void,
+  ) {}
 
   /**
    * Registers a handler. Whatever it returns is sent as JSON (with def.status); a handler that
@@ -57,22 +61,31 @@ export class Api {
     ...middleware: RequestHandler[]
   ): void {
     this.defs.push(def as unknown as RouteDef<z.ZodType, z.ZodType, z.ZodType>);
-    const run = async (req: Request, res: Response, next: NextFunction) => {
-      try {
-        const principal = def.auth === 'public' ? undefined : await this.authenticate(req, def.auth);
-        const params = def.params ? parseInput(def.params, req.params, 'params') : undefined;
-        const query = def.query ? parseInput(def.query, req.query, 'query') : undefined;
-        const body = def.body ? parseInput(def.body, req.body ?? {}, 'body') : undefined;
-        const result = await handler({ req, res, body, query, params, principal } as RouteContext<Out<B>, Out<Q>, Out<P>>);
-        // A handler may pick its own status (create-or-update answers 201 or 200); else def.status.
-        const status = res.statusCode !== 200 ? res.statusCode : (def.status ?? (result === undefined ? 204 : 200));
-        if (!res.headersSent && !res.writableEnded) {
-          if (result === undefined) res.status(status).end();
-          else res.status(status).json(result);
-        }
-      } catch (err) {
-        next(err);
+    /** Authenticates and validates, then hands over to the handler (not awaited: see run). */
+    const execute = async (req: Request, res: Response): Promise<unknown> => {
+      const principal = def.auth === 'public' ? undefined : await this.authenticate(req, def.auth);
+      const params = def.params ? parseInput(def.params, req.params, 'params') : undefined;
+      const query = def.query ? parseInput(def.query, req.query, 'query') : undefined;
+      const body = def.body ? parseInput(def.body, req.body ?? {}, 'body') : undefined;
+      return handler({ req, res, body, query, params, principal } as RouteContext<Out<B>, Out<Q>, Out<P>>);
+    };
+    const respond = (res: Response, result: unknown) => {
+      // A handler may pick its own status (create-or-update answers 201 or 200); else def.status.
+      const status = res.statusCode !== 200 ? res.statusCode : (def.status ?? (result === undefined ? 204 : 200));
+      if (!res.headersSent && !res.writableEnded) {
+        if (result === undefined) res.status(status).end();
+        else res.status(status).json(result);
       }
+    };
+    // The route is the request's last stop, so Express is given nothing to wait for and no way back:
+    // a pending promise, or `req.next`, keeps the router's state for this request (its chain of `next`
+    // closures, ~2 KB) for as long as the handler runs, and a chat stream runs for minutes. For the same
+    // reason nothing here awaits the handler: an async frame would be kept as long.
+    const run = (req: Request, res: Response) => {
+      req.next = undefined;
+      execute(req, res)
+        .then((result) => respond(res, result))
+        .catch((err: unknown) => this.fail(err, req, res));
     };
     router[def.method](def.path, ...middleware, run);
   }

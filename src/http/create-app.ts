@@ -30,7 +30,11 @@ export function createApp(services: Services): Express {
   app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
   app.set('json spaces', 0);
 
-  const api = new Api(createAuthenticator(config.ADMIN_KEY, (key) => services.apiKeys.resolve(key)));
+  const onError = errorHandler(logger);
+  const api = new Api(
+    createAuthenticator(config.ADMIN_KEY, (key) => services.apiKeys.resolve(key)),
+    (err, req, res) => onError(err, req, res, () => undefined),
+  );
   const metrics = createHttpMetrics();
 
   // 1. Identify and log every request; count it.
@@ -100,7 +104,7 @@ export function createApp(services: Services): Express {
 
   // 7. Everything else: JSON 404, and one error handler.
   app.use(notFound());
-  app.use(errorHandler(logger));
+  app.use(onError);
   return app;
 }
 

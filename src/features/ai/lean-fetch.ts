@@ -45,6 +45,24 @@ function requestHeaders(url: URL, headers: HeadersInit | undefined, body: string
   return list;
 }
 
+/**
+ * Options as node:http takes them, with only what the request needs: given a URL, node copies a dozen
+ * of its parts (href, search, hash…) into the options object the agent keeps with the socket.
+ */
+function requestOptions(url: URL, method: string, headers: string[], agent: http.Agent): http.RequestOptions {
+  const options: http.RequestOptions = {
+    protocol: url.protocol,
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port === '' ? undefined : Number(url.port),
+    path: `${url.pathname}${url.search}`,
+    method,
+    headers,
+    agent,
+  };
+  if (url.username || url.password) options.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  return options;
+}
+
 function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
@@ -53,7 +71,10 @@ function send(agents: Agents, url: URL, method: string, headers: string[], body:
   if (signal?.aborted) return Promise.reject(abortError(signal));
   const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
   if (!transport) return Promise.reject(new TypeError(`lean fetch: unsupported protocol ${url.protocol}`));
-  const req = transport.request(url, { method, headers, agent: agents[url.protocol as keyof Agents] });
+  const req = transport.request(requestOptions(url, method, headers, agents[url.protocol as keyof Agents]));
+  // The request wrote its header block in its constructor. The agent keeps the options for the life of
+  // the socket (its listeners refer to them), so the list is emptied rather than kept with them.
+  headers.length = 0;
   const href = url.href;
   const response = new Promise<Response>((resolve, reject) => {
     let res: http.IncomingMessage | undefined;

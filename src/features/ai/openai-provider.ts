@@ -101,19 +101,20 @@ export class OpenAiProvider implements AiProvider {
     return { text, tokens };
   }
 
-  private async roundWithRetries(client: OpenAI, messages: ChatCompletionMessageParam[], req: GenerateRequest, last: boolean): Promise<Round> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.round(client, messages, req, last);
-      } catch (err) {
-        if (req.signal?.aborted) throw err;
-        if (err instanceof BrokenStream) throw new UpstreamError('the AI provider stream broke off', { cause: describe(err.cause) });
-        const delay = this.retryDelay(err, attempt);
-        if (delay === undefined || attempt >= this.settings.maxRetries) throw this.toAppError(err);
-        this.logger.warn({ attempt: attempt + 1, delay_ms: delay, status: (err as { status?: number }).status }, 'AI provider request failed, retrying');
-        await sleep(delay, req.signal);
-      }
-    }
+  /**
+   * A round, again after a failure worth retrying. A chain of promises rather than an awaiting loop: an
+   * open stream would otherwise keep this frame, as well as round's, for its whole life.
+   */
+  private roundWithRetries(client: OpenAI, messages: ChatCompletionMessageParam[], req: GenerateRequest, last: boolean, attempt = 0): Promise<Round> {
+    return this.round(client, messages, req, last).catch(async (err: unknown) => {
+      if (req.signal?.aborted) throw err;
+      if (err instanceof BrokenStream) throw new UpstreamError('the AI provider stream broke off', { cause: describe(err.cause) });
+      const delay = this.retryDelay(err, attempt);
+      if (delay === undefined || attempt >= this.settings.maxRetries) throw this.toAppError(err);
+      this.logger.warn({ attempt: attempt + 1, delay_ms: delay, status: (err as { status?: number }).status }, 'AI provider request failed, retrying');
+      await sleep(delay, req.signal);
+      return this.roundWithRetries(client, messages, req, last, attempt + 1);
+    });
   }
 
   /**
@@ -152,7 +153,8 @@ export class OpenAiProvider implements AiProvider {
         void body.return?.();
       }, this.settings.timeoutMs);
       const sse = new SseEvents();
-      const decoder = new TextDecoder();
+      // Only for a fetch that hands over bytes; lean fetch's chunks are text already.
+      let decoder: TextDecoder | undefined;
       let text = '';
       let tokens = 0;
       const calls: ToolCall[] = [];
@@ -160,7 +162,7 @@ export class OpenAiProvider implements AiProvider {
       let done = false;
       for await (const piece of body) {
         idle.refresh();
-        for (const { data } of sse.push(typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true }))) {
+        for (const { data } of sse.push(typeof piece === 'string' ? piece : (decoder ??= new TextDecoder()).decode(piece, { stream: true }))) {
           if (done) continue;
           if (data.startsWith('[DONE]')) {
             done = true;

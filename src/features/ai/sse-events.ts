@@ -10,31 +10,30 @@ export interface SseEvent {
  * with "\n"), `event:`, comments, any line ending, an event dispatched at its blank line; an event
  * left unfinished when the stream ends is dropped, as the format says.
  */
+const NONE: readonly SseEvent[] = [];
+
 export class SseEvents {
   private partial = '';
   private afterCr = false;
   private data: string | undefined;
   private event: string | null = null;
-  /** Reused: push() returns it, and the caller reads it before the next push. */
-  private readonly ready: SseEvent[] = [];
-
-  /** The events the piece completes. */
+  /** The events the piece completes (a new array each time: a held stream should not keep its last chunk). */
   push(piece: string): readonly SseEvent[] {
-    this.ready.length = 0;
     let text = piece;
     // A `\r\n` split between two pieces is one line ending, not two.
     if (this.afterCr && text.startsWith('\n')) text = text.slice(1);
-    if (text.length === 0) return this.ready;
+    if (text.length === 0) return NONE;
     this.afterCr = text.endsWith('\r');
     const lines = (this.partial + text).split(/\r\n|\r|\n/);
     this.partial = lines.pop()!;
-    for (const line of lines) this.line(line);
-    return this.ready;
+    const ready: SseEvent[] = [];
+    for (const line of lines) this.line(line, ready);
+    return ready;
   }
 
-  private line(line: string): void {
+  private line(line: string, ready: SseEvent[]): void {
     if (line === '') {
-      if (this.data !== undefined) this.ready.push({ event: this.event, data: this.data });
+      if (this.data !== undefined) ready.push({ event: this.event, data: this.data });
       this.data = undefined;
       this.event = null;
       return;

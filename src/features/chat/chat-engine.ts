@@ -39,6 +39,9 @@ interface Inbound {
 /** What the caller of recordInbound read just before: the conversation itself, or the id to create it under. */
 type Known = { conversation: ConversationRow } | { newId: string };
 
+/** A turn without a live client (/v1/chat, a channel's worker) has no use for the tokens as they come. */
+const ignoreToken = () => undefined;
+
 /** The visitor's conversation was created by another request between the read and the write. */
 class ConversationTaken extends Error {}
 
@@ -234,7 +237,6 @@ export class DefaultChatEngine implements ChatEngine {
       let open!: () => void;
       let refuse!: (err: unknown) => void;
       const ready = new Promise<void>((resolve, reject) => ((open = resolve), (refuse = reject)));
-      ready.catch((err) => upstream.abort(err));
       let held: string[] | undefined = [];
       const onToken =
         input.onToken &&
@@ -247,11 +249,14 @@ export class DefaultChatEngine implements ChatEngine {
           for (const text of held!) input.onToken!(text);
           held = undefined;
         },
-        () => undefined,
+        (err) => upstream.abort(err),
       );
       let early: Answer | undefined;
       const asked = this.providerAnswer({ ...input, signal: upstream.signal, onToken }, { id: conversationId, channel: input.channel }, messages, ready);
-      asked.then((answer) => (early = answer)).catch(() => undefined);
+      asked.then(
+        (answer) => void (early = answer),
+        () => undefined,
+      );
       // The request leaves first. On SQLite a commit blocks the thread, and begun first it held the
       // request back until it was done (~2 ms of every web reply's first token); a turn of the event
       // loop is what the SDK needs to write the request on a kept-alive connection.
@@ -419,7 +424,7 @@ export class DefaultChatEngine implements ChatEngine {
         tools,
         signal: input.signal,
         live: input.onToken !== undefined,
-        onToken: (t) => input.onToken?.(t),
+        onToken: input.onToken ?? ignoreToken,
       });
       const text = result.text.trim() || "Sorry, I don't have an answer to that right now.";
       return { text, checkoutUrl: turnTools.checkoutUrl, lead: turnTools.lead };

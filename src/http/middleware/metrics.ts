@@ -24,12 +24,13 @@ export function createHttpMetrics(): HttpMetrics {
     registers: [registry],
   });
   const middleware: RequestHandler = (req, res, next) => {
-    const end = duration.startTimer();
+    // A number, not startTimer()'s closure and hrtime pair: a chat stream keeps this for its whole life.
+    const started = performance.now();
     res.on('finish', () => {
       // The matched route pattern, never the raw path: raw paths would explode label cardinality.
       const route = (req.route?.path as string | undefined) ? `${req.baseUrl}${req.route.path}` : 'unmatched';
       requests.inc({ method: req.method, route, status: String(res.statusCode) });
-      end({ method: req.method, route });
+      duration.observe({ method: req.method, route }, (performance.now() - started) / 1000);
     });
     next();
   };
