@@ -33,6 +33,67 @@ interface Round {
   tokens: number;
 }
 
+/**
+ * A round's answer put together from the pieces of a streamed chat completion: text relayed as it comes,
+ * tool calls assembled by index, usage, whether it finished. Kept apart from the loop that reads the
+ * response, so that the loop's frame, which lives as long as the stream, stays small.
+ */
+class RoundReader {
+  text = '';
+  tokens = 0;
+  /** A finish_reason arrived. */
+  finished = false;
+  /** Text went out to the client: the round can no longer be retried. */
+  started = false;
+  private readonly calls: ToolCall[] = [];
+  private readonly sse = new SseEvents();
+  /** Only for a fetch that hands over bytes; lean fetch's chunks are text already. */
+  private decoder?: TextDecoder;
+  private done = false;
+
+  constructor(
+    private readonly onToken: (text: string) => void,
+    /** The error for an error object sent inside the stream, after a 200 (as the SDK's reader reports it). */
+    private readonly streamError: (error: object) => Error,
+  ) {}
+
+  push(piece: string | Uint8Array): void {
+    const text = typeof piece === 'string' ? piece : (this.decoder ??= new TextDecoder()).decode(piece, { stream: true });
+    for (const { data } of this.sse.push(text)) this.data(data);
+  }
+
+  private data(data: string): void {
+    if (this.done) return;
+    if (data.startsWith('[DONE]')) {
+      this.done = true;
+      return;
+    }
+    const chunk = JSON.parse(data) as ChatCompletionChunk & { error?: object };
+    if (chunk?.error) throw this.streamError(chunk.error);
+    if (chunk.usage) this.tokens = chunk.usage.total_tokens ?? 0;
+    const choice = chunk.choices?.[0];
+    if (!choice) return;
+    if (choice.finish_reason) this.finished = true;
+    const delta = choice.delta ?? {};
+    if (delta.content) {
+      this.started = true;
+      this.text += delta.content;
+      this.onToken(delta.content);
+    }
+    for (const tc of delta.tool_calls ?? []) {
+      // id and name arrive in the first fragment of each index; arguments are split anywhere.
+      const call = (this.calls[tc.index] ??= { id: '', name: '', arguments: '' });
+      if (tc.id) call.id = tc.id;
+      if (tc.function?.name) call.name += tc.function.name;
+      if (tc.function?.arguments) call.arguments += tc.function.arguments;
+    }
+  }
+
+  result(): Round {
+    return { text: this.text, tokens: this.tokens, toolCalls: this.calls.filter((c) => c && c.name).map((c, i) => ({ ...c, id: c.id || `call_${i}` })) };
+  }
+}
+
 /** Raised when a stream broke after tokens were relayed: it cannot be retried without repeating them. */
 class BrokenStream extends Error {
   constructor(override readonly cause: unknown) {
@@ -130,7 +191,7 @@ export class OpenAiProvider implements AiProvider {
     // thousands of streams held open, each is an AbortSignal, its listeners and maps.)
     let idle: NodeJS.Timeout | undefined;
     let timedOut = false;
-    let started = false;
+    let reader: RoundReader | undefined;
     try {
       const response = await client.chat.completions
         .create(
@@ -152,53 +213,20 @@ export class OpenAiProvider implements AiProvider {
         timedOut = true;
         void body.return?.();
       }, this.settings.timeoutMs);
-      const sse = new SseEvents();
-      // Only for a fetch that hands over bytes; lean fetch's chunks are text already.
-      let decoder: TextDecoder | undefined;
-      let text = '';
-      let tokens = 0;
-      const calls: ToolCall[] = [];
-      let finished = false;
-      let done = false;
+      reader = new RoundReader(req.onToken, (error) => new this.sdk!.APIError(undefined, error, undefined, response.headers));
       for await (const piece of body) {
         idle.refresh();
-        for (const { data } of sse.push(typeof piece === 'string' ? piece : (decoder ??= new TextDecoder()).decode(piece, { stream: true }))) {
-          if (done) continue;
-          if (data.startsWith('[DONE]')) {
-            done = true;
-            continue;
-          }
-          const chunk = JSON.parse(data) as ChatCompletionChunk & { error?: unknown };
-          // An error sent in the stream, after a 200, as the SDK's reader reports it.
-          if (chunk?.error) throw new this.sdk!.APIError(undefined, chunk.error as object, undefined, response.headers);
-          if (chunk.usage) tokens = chunk.usage.total_tokens ?? 0;
-          const choice = chunk.choices?.[0];
-          if (!choice) continue;
-          if (choice.finish_reason) finished = true;
-          const delta = choice.delta ?? {};
-          if (delta.content) {
-            started = true;
-            text += delta.content;
-            req.onToken(delta.content);
-          }
-          for (const tc of delta.tool_calls ?? []) {
-            // id and name arrive in the first fragment of each index; arguments are split anywhere.
-            const call = (calls[tc.index] ??= { id: '', name: '', arguments: '' });
-            if (tc.id) call.id = tc.id;
-            if (tc.function?.name) call.name += tc.function.name;
-            if (tc.function?.arguments) call.arguments += tc.function.arguments;
-          }
-        }
+        reader.push(piece);
       }
       // A connection cut before finish_reason can end the iteration quietly; it is still a failure.
-      if (!finished) throw new UpstreamError('the AI provider stream ended before the reply was finished');
-      return { text, tokens, toolCalls: calls.filter((c) => c && c.name).map((c, i) => ({ ...c, id: c.id || `call_${i}` })) };
+      if (!reader.finished) throw new UpstreamError('the AI provider stream ended before the reply was finished');
+      return reader.result();
     } catch (err) {
       if ((timedOut || err instanceof this.sdk!.APIConnectionTimeoutError) && !req.signal?.aborted) {
         const timeout = new UpstreamError(`the AI provider did not answer within ${this.settings.timeoutMs} ms`);
-        throw started ? new BrokenStream(timeout) : timeout;
+        throw reader?.started ? new BrokenStream(timeout) : timeout;
       }
-      throw started ? new BrokenStream(err) : err;
+      throw reader?.started ? new BrokenStream(err) : err;
     } finally {
       clearTimeout(idle);
     }
