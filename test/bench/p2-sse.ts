@@ -5,7 +5,7 @@ import { ROOT, fmt, percentile, startFakeOpenAI, startProcess, startStreamingZia
 import { chatStream } from './sse-client.js';
 
 const STREAMS = 100;
-const ROUNDS = 6;
+const ROUNDS = 10;
 /**
  * The fake model waits FIRST_CHUNK_MS before answering, then sends a role chunk and 40 words CHUNK_MS
  * apart: its first content leaves ~150 ms after the request arrived and a reply lasts ~2 s.
