@@ -116,53 +116,65 @@ function send(agents: Agents, url: URL, method: string, headers: string[], body:
  * response and its socket; an error or a destroy ends the iteration with that error.
  */
 export function textChunks(body: http.IncomingMessage): AsyncIterableIterator<string> {
-  const queue: string[] = [];
-  let ended = false;
-  let failure: { error: unknown } | undefined;
-  let waiting: { resolve(result: IteratorResult<string>): void; reject(error: unknown): void } | undefined;
-  const settle = () => {
-    if (!waiting) return;
-    const w = waiting;
-    if (queue.length > 0) w.resolve({ value: queue.shift()!, done: false });
-    else if (failure) w.reject(failure.error);
-    else if (ended) w.resolve({ value: undefined, done: true });
+  return new TextChunks(body);
+}
+
+/** See textChunks. A class: its methods are shared, where closures would be made again for every stream. */
+class TextChunks implements AsyncIterableIterator<string> {
+  private readonly queue: string[] = [];
+  private ended = false;
+  private failure: { error: unknown } | undefined;
+  private waiting: { resolve(result: IteratorResult<string>): void; reject(error: unknown): void } | undefined;
+
+  constructor(private readonly body: http.IncomingMessage) {
+    body.setEncoding('utf8');
+    body.on('data', (chunk: string) => {
+      this.queue.push(chunk);
+      if (this.queue.length >= 16) body.pause();
+      this.settle();
+    });
+    body.on('end', () => {
+      this.ended = true;
+      this.settle();
+    });
+    body.on('error', (error) => {
+      this.failure ??= { error };
+      this.settle();
+    });
+    body.on('close', () => {
+      if (!this.ended) this.failure ??= { error: new Error('the response was closed before it ended') };
+      this.settle();
+    });
+  }
+
+  next(): Promise<IteratorResult<string>> {
+    return new Promise<IteratorResult<string>>((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.settle();
+      if (this.waiting && this.body.isPaused()) this.body.resume();
+    });
+  }
+
+  async return(): Promise<IteratorResult<string>> {
+    this.ended = true;
+    this.queue.length = 0;
+    this.body.destroy();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<string> {
+    return this;
+  }
+
+  private settle(): void {
+    const w = this.waiting;
+    if (!w) return;
+    if (this.queue.length > 0) w.resolve({ value: this.queue.shift()!, done: false });
+    else if (this.failure) w.reject(this.failure.error);
+    else if (this.ended) w.resolve({ value: undefined, done: true });
     else return;
-    waiting = undefined;
-  };
-  body.setEncoding('utf8');
-  body.on('data', (chunk: string) => {
-    queue.push(chunk);
-    if (queue.length >= 16) body.pause();
-    settle();
-  });
-  body.on('end', () => {
-    ended = true;
-    settle();
-  });
-  body.on('error', (error) => {
-    failure ??= { error };
-    settle();
-  });
-  body.on('close', () => {
-    if (!ended) failure ??= { error: new Error('the response was closed before it ended') };
-    settle();
-  });
-  const iterator: AsyncIterableIterator<string> = {
-    next: () =>
-      new Promise<IteratorResult<string>>((resolve, reject) => {
-        waiting = { resolve, reject };
-        settle();
-        if (waiting && body.isPaused()) body.resume();
-      }),
-    return: async () => {
-      ended = true;
-      queue.length = 0;
-      body.destroy();
-      return { value: undefined, done: true };
-    },
-    [Symbol.asyncIterator]: () => iterator,
-  };
-  return iterator;
+    this.waiting = undefined;
+  }
 }
 
 /**

@@ -146,20 +146,25 @@ export class OpenAiProvider implements AiProvider {
         text += r.text;
         tokens += r.tokens;
         if (r.toolCalls.length === 0) break;
-        messages.push({
-          role: 'assistant',
-          content: r.text || null,
-          tool_calls: r.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })),
-        });
-        for (const call of r.toolCalls) {
-          const result = await req.tools.run(call.name, call.arguments);
-          messages.push({ role: 'tool', tool_call_id: call.id, content: JSON.stringify(result) });
-        }
+        await this.runTools(r, messages, req);
       }
     } finally {
       await this.usage.add(req.tenant.id, day, tokens);
     }
     return { text, tokens };
+  }
+
+  /** The round's tool calls and their results, added to the messages for the next round. */
+  private async runTools(r: Round, messages: ChatCompletionMessageParam[], req: GenerateRequest): Promise<void> {
+    messages.push({
+      role: 'assistant',
+      content: r.text || null,
+      tool_calls: r.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })),
+    });
+    for (const call of r.toolCalls) {
+      const result = await req.tools.run(call.name, call.arguments);
+      messages.push({ role: 'tool', tool_call_id: call.id, content: JSON.stringify(result) });
+    }
   }
 
   /**

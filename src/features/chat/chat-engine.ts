@@ -5,7 +5,7 @@ import type { Write } from '../../db/create-db.js';
 import { newId, nowIso } from '../../db/dialect.js';
 import type { Logger } from '../../logger.js';
 import type { PromptBuilder } from '../ai/prompt-builder.js';
-import type { AiProvider, ModelMessage, ToolRunner } from '../ai/provider.js';
+import type { AiProvider, GenerateRequest, GenerateResult, ModelMessage, ToolRunner } from '../ai/provider.js';
 import { wordChunks } from '../ai/text-match.js';
 import { TurnTools } from '../ai/tools.js';
 import type { CatalogLookup } from '../catalog/catalog.types.js';
@@ -404,7 +404,7 @@ export class DefaultChatEngine implements ChatEngine {
   }
 
   /** `stored` settles when the user's message is committed: tools and error events wait for it. */
-  private async providerAnswer(
+  private providerAnswer(
     input: TurnInput,
     conversation: Pick<ConversationRow, 'id' | 'channel'>,
     messages: ModelMessage[],
@@ -414,32 +414,36 @@ export class DefaultChatEngine implements ChatEngine {
     const tenant = input.tenant;
     const turnTools = new TurnTools({ tenant, channel: conversation.channel, conversationId: conversation.id, leads, events, catalog, checkout });
     const tools: ToolRunner = { specs: turnTools.specs, run: async (name, args) => (await stored, turnTools.run(name, args)) };
-    try {
-      const result = await provider.generate({
-        tenant,
-        channel: conversation.channel,
+    const request: GenerateRequest = {
+      tenant,
+      channel: conversation.channel,
+      conversationId: conversation.id,
+      system: prompts.build(tenant, conversation.channel, { hasCatalog: catalog?.configured(tenant) ?? false }),
+      messages,
+      tools,
+      signal: input.signal,
+      live: input.onToken !== undefined,
+      onToken: input.onToken ?? ignoreToken,
+    };
+    // Handlers rather than an awaiting frame: a stream keeps whatever waits on the model for as long as it lasts.
+    return new Promise<GenerateResult>((resolve) => resolve(provider.generate(request))).then(
+      (result) => ({ text: result.text.trim() || "Sorry, I don't have an answer to that right now.", checkoutUrl: turnTools.checkoutUrl, lead: turnTools.lead }),
+      (err: unknown) => this.providerFailed(input, conversation, stored, err),
+    );
+  }
+
+  /** A failed model request is an ai_error event (once the user's message is stored), unless the client left. */
+  private async providerFailed(input: TurnInput, conversation: Pick<ConversationRow, 'id' | 'channel'>, stored: Promise<void>, err: unknown): Promise<never> {
+    if (!input.signal?.aborted) {
+      const e = err as { code?: string; status?: number; message?: string };
+      await stored;
+      await this.deps.events.record(input.tenant.id, 'ai_error', {
         conversationId: conversation.id,
-        system: prompts.build(tenant, conversation.channel, { hasCatalog: catalog?.configured(tenant) ?? false }),
-        messages,
-        tools,
-        signal: input.signal,
-        live: input.onToken !== undefined,
-        onToken: input.onToken ?? ignoreToken,
+        data: { provider: this.deps.provider.name, code: e.code ?? 'error', status: e.status ?? null },
       });
-      const text = result.text.trim() || "Sorry, I don't have an answer to that right now.";
-      return { text, checkoutUrl: turnTools.checkoutUrl, lead: turnTools.lead };
-    } catch (err) {
-      if (!input.signal?.aborted) {
-        const e = err as { code?: string; status?: number; message?: string };
-        await stored;
-        await events.record(tenant.id, 'ai_error', {
-          conversationId: conversation.id,
-          data: { provider: provider.name, code: e.code ?? 'error', status: e.status ?? null },
-        });
-        this.deps.logger.warn({ err, tenant: tenant.slug, conversation: conversation.id }, 'AI provider failed');
-      }
-      throw err;
+      this.deps.logger.warn({ err, tenant: input.tenant.slug, conversation: conversation.id }, 'AI provider failed');
     }
+    throw err;
   }
 
   /** Canned replies stream like model output, so every client handles one kind of reply. */
