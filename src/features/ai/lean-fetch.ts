@@ -98,7 +98,7 @@ function send(agents: Agents, url: URL, method: string, headers: string[], body:
       const empty = status === 204 || status === 304 || method === 'HEAD';
       if (empty) incoming.resume();
       const headers = new RawHeaders(incoming.rawHeaders);
-      resolve(new NodeResponse(status, incoming.statusMessage ?? '', headers, href, empty ? null : textChunks(incoming)) as unknown as Response);
+      resolve(new NodeResponse(status, incoming.statusMessage ?? '', headers, href, empty ? null : new TextChunks(incoming)) as unknown as Response);
     });
   });
   req.flushHeaders();
@@ -107,20 +107,16 @@ function send(agents: Agents, url: URL, method: string, headers: string[], body:
 }
 
 /**
- * A response body as the SDK reads it: an async iterator of its chunks, as text, in order. Text, not
- * buffers: the SDK holds the last chunk until the next one arrives (minutes, on a quiet stream), and a
- * buffer can be a slice of node's shared pool that pins its 8 KB slab; the SDK takes string chunks as
- * they are. Fed by 'data' events, with a short queue that pauses the response when the reader lags;
- * node's own stream iterator would add an end-of-stream watcher (seven listeners and their closures)
- * and a promise per chunk to every open stream. Returning early (the SDK cancelling) destroys the
- * response and its socket; an error or a destroy ends the iteration with that error.
+ * A response body as the provider reads it: an async iterator of its chunks, as text, in order. Text,
+ * not buffers: the reader may hold the last chunk until the next one arrives (minutes, on a quiet
+ * stream), and a buffer can be a slice of node's shared pool that pins its 8 KB slab. Fed by 'data'
+ * events, with a short queue that pauses the response when the reader lags; node's own stream iterator
+ * would add an end-of-stream watcher (seven listeners and their closures) and a promise per chunk to
+ * every open stream. Returning early (the reader cancelling) destroys the response and its socket; an
+ * error or a destroy ends the iteration with that error. A class: its methods are shared, where
+ * closures would be made again for every stream.
  */
-export function textChunks(body: http.IncomingMessage): AsyncIterableIterator<string> {
-  return new TextChunks(body);
-}
-
-/** See textChunks. A class: its methods are shared, where closures would be made again for every stream. */
-class TextChunks implements AsyncIterableIterator<string> {
+export class TextChunks implements AsyncIterableIterator<string> {
   private readonly queue: string[] = [];
   private ended = false;
   private failure: { error: unknown } | undefined;

@@ -1,10 +1,10 @@
 import type OpenAI from 'openai';
-import type { ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { AppError, RateLimitError, UpstreamError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { AiUsageStore } from './ai-usage-store.js';
 import { createLeanFetch } from './lean-fetch.js';
-import type { AiProvider, GenerateRequest, GenerateResult } from './provider.js';
+import type { AiProvider, GenerateRequest, GenerateResult, ToolSpec } from './provider.js';
 import { SseEvents } from './sse-events.js';
 
 export interface OpenAiSettings {
@@ -92,6 +92,17 @@ class RoundReader {
   result(): Round {
     return { text: this.text, tokens: this.tokens, toolCalls: this.calls.filter((c) => c && c.name).map((c, i) => ({ ...c, id: c.id || `call_${i}` })) };
   }
+}
+
+/** The tools in the request's form, made once per list of specs (the list is the same for every turn). */
+const toolParamsOf = new WeakMap<readonly ToolSpec[], ChatCompletionTool[]>();
+function toolParams(specs: readonly ToolSpec[]): ChatCompletionTool[] {
+  let params = toolParamsOf.get(specs);
+  if (!params) {
+    params = specs.map((s) => ({ type: 'function' as const, function: { name: s.name, description: s.description, parameters: s.parameters } }));
+    toolParamsOf.set(specs, params);
+  }
+  return params;
 }
 
 /** Raised when a stream broke after tokens were relayed: it cannot be retried without repeating them. */
@@ -203,7 +214,7 @@ export class OpenAiProvider implements AiProvider {
           {
             model: this.settings.model,
             messages,
-            tools: req.tools.specs.map((s) => ({ type: 'function' as const, function: { name: s.name, description: s.description, parameters: s.parameters } })),
+            tools: toolParams(req.tools.specs),
             tool_choice: last ? 'none' : 'auto',
             stream: true,
             stream_options: { include_usage: true },
