@@ -81,6 +81,12 @@ const schema = z.object({
   ZIA_JOB_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
   ZIA_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  ZIA_METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
+  ZIA_METRICS_PORT: z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), port.optional()),
+  ZIA_METRICS_HOST: optionalString,
+  ZIA_DRAIN_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  ZIA_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(8_000),
 });
 
 export type Config = z.output<typeof schema> & {
@@ -107,6 +113,7 @@ const FILE_VARIABLES = [
   'STRIPE_SECRET_KEY',
   'STRIPE_WEBHOOK_SECRET',
   'STRIPE_CONNECT_WEBHOOK_SECRET',
+  'ZIA_METRICS_TOKEN',
 ] as const;
 
 export { ConfigError } from './errors.js';

@@ -46,6 +46,9 @@ import { ConversationSends } from './features/handoff/conversation-sends.js';
 import { HandoffService } from './features/handoff/handoff-service.js';
 import { HandoffStore } from './features/handoff/handoff-store.js';
 import { OutboundWebhooks } from './features/outbound/outbound-webhooks.js';
+import { InstrumentedProvider } from './features/ai/instrumented-provider.js';
+import { jobGauges } from './features/jobs/job-gauges.js';
+import { createMetrics, type Metrics } from './metrics.js';
 
 /**
  * The one composition root: every store, service and provider client is made here, from config, and
@@ -86,6 +89,8 @@ export interface Services {
   outbound: OutboundWebhooks;
   /** Twilio WhatsApp: credentials, numbers and signature checks per tenant. */
   whatsapp: WhatsAppSends;
+  /** Prometheus metrics of this process (served at /metrics or on ZIA_METRICS_PORT). */
+  metrics: Metrics;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process (`zia serve` unless --no-worker, `zia worker`). */
@@ -112,6 +117,7 @@ export interface ServiceOptions {
 
 export function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Services {
   const db = options.db ?? createDb(config, options.dbOptions);
+  const metrics = createMetrics();
   const box = createSecretBox(config.secretKeys);
   const tenants = new TenantService(new TenantStore(db), box);
   const events = new EventService(new EventStore(db), logger);
@@ -122,7 +128,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   tenants.onChange((t) => catalog.invalidate(t.id));
   const closers: Array<() => Promise<void>> = [() => catalog.drain()];
 
-  const ai: AiProvider =
+  const upstream: AiProvider =
     config.aiProvider === 'openai'
       ? new OpenAiProvider(
           {
@@ -138,6 +144,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
           logger,
         )
       : new OfflineProvider({ tokenDelayMs: 20 });
+  const ai: AiProvider = new InstrumentedProvider(upstream, metrics);
   const conversationStore = new ConversationStore(db);
   const conversations = options.conversations ?? new DefaultConversationService(conversationStore);
   const leads = new LeadService(new LeadStore(db), events);
@@ -176,7 +183,8 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
       checkout: payments,
     });
 
-  const jobs = createJobQueue(config, db, logger);
+  const jobs = createJobQueue(config, db, logger, (kind, seconds, ok) => metrics.jobDuration.observe({ kind, outcome: ok ? 'ok' : 'error' }, seconds));
+  jobGauges(metrics.registry, jobs, logger);
   closers.push(() => jobs.close());
   const webhooks = new WebhookService(db, new WebhookStore(db), jobs, logger);
   const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
@@ -229,6 +237,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     handoffStore,
     outbound: outboundWebhooks,
     whatsapp: whatsappSends,
+    metrics,
     shutdown: new AbortController(),
     async startWorker() {
       const worker = await jobs.start();

@@ -30,3 +30,25 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     destination ?? pino.destination({ fd: 2, sync: false }),
   );
 }
+
+/**
+ * The log stream of `zia serve` and `zia worker`: JSON lines on stdout for a process manager or a log
+ * shipper, or pino-pretty's readable lines when a person watches a terminal (LOG_FORMAT=auto decides
+ * by whether stdout is a TTY). pino-pretty is loaded only then.
+ */
+export async function stdoutDestination(
+  io: { stdout: NodeJS.WritableStream & { isTTY?: boolean }; env: NodeJS.ProcessEnv },
+  format: 'auto' | 'json' | 'pretty',
+): Promise<DestinationStream> {
+  const toProcess = io.stdout === process.stdout;
+  const pretty = format === 'pretty' || (format === 'auto' && Boolean(io.stdout.isTTY));
+  if (!pretty) return toProcess ? pino.destination({ fd: 1, sync: false }) : (io.stdout as DestinationStream);
+  const { default: prettyStream } = await import('pino-pretty');
+  return prettyStream({
+    destination: toProcess ? 1 : io.stdout,
+    colorize: Boolean(io.stdout.isTTY) && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb',
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service',
+    sync: true,
+  });
+}

@@ -10,6 +10,11 @@ export interface ContextOptions {
   logLevel?: 'config' | 'warn';
   /** Run migrations before the command (the data commands do, so a fresh install just works). */
   migrate?: boolean;
+  /**
+   * Where logs go: the long-running processes (serve, worker) log to stdout, as services under a
+   * process manager do; every other command keeps stdout for its data and logs to stderr.
+   */
+  logTo?: 'stdout' | 'stderr';
 }
 
 export async function configFor(io: CliIO): Promise<Config> {
@@ -24,9 +29,9 @@ export async function withContext(
   options: ContextOptions = {},
 ): Promise<number> {
   const config = await configFor(io);
-  const [{ createServices }, { createLogger }] = await Promise.all([import('../container.js'), import('../logger.js')]);
+  const [{ createServices }, { createLogger, stdoutDestination }] = await Promise.all([import('../container.js'), import('../logger.js')]);
   const level = options.logLevel === 'config' || io.env.LOG_LEVEL ? config.LOG_LEVEL : 'warn';
-  const logger = createLogger(level);
+  const logger = createLogger(level, options.logTo === 'stdout' ? await stdoutDestination(io, config.LOG_FORMAT) : undefined);
   const services = createServices(config, logger);
   try {
     if (options.migrate !== false) {

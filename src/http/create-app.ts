@@ -17,13 +17,20 @@ import { tenantCors } from './middleware/cors.js';
 import { widgetRoutes } from '../features/widget/widget-routes.js';
 import { handoffRoutes } from '../features/handoff/handoff-routes.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
-import { createHttpMetrics } from './middleware/metrics.js';
+import { httpMetrics, metricsEndpoint } from './middleware/metrics.js';
+import { Drain } from './drain.js';
+import { docsPage, homePage } from './home.js';
 import { idOf, requestId } from './middleware/request-id.js';
 import { requestLog } from './middleware/request-log.js';
 import { packageVersion } from '../paths.js';
 
+export interface AppOptions {
+  /** The server's graceful stop (`zia serve` drives it); /readyz answers 503 while it drains. */
+  drain?: Drain;
+}
+
 /** The Express app, middleware in the order a request meets it. */
-export function createApp(services: Services): Express {
+export function createApp(services: Services, options: AppOptions = {}): Express {
   const { config, logger } = services;
   const app = express();
   app.disable('x-powered-by');
@@ -35,12 +42,15 @@ export function createApp(services: Services): Express {
     createAuthenticator(config.ADMIN_KEY, (key) => services.apiKeys.resolve(key)),
     (err, req, res) => onError(err, req, res, () => undefined),
   );
-  const metrics = createHttpMetrics();
+  const drain = options.drain ?? new Drain();
+  const registry = services.metrics.registry;
+  services.metrics.collectProcessMetrics();
 
-  // 1. Identify and log every request; count it.
+  // 1. Track it for a graceful stop; identify and log every request; count it.
+  app.use(drain.middleware);
   app.use(requestId());
   app.use(requestLog(logger));
-  app.use(metrics.middleware);
+  app.use(httpMetrics(registry));
 
   // 2. CORS for browsers (the widget): ALLOWED_ORIGINS everywhere, a tenant's allowed_origins on its public routes.
   app.use(tenantCors({ allowedOrigins: config.ALLOWED_ORIGINS, siteUrl: config.SITE_URL, tenants: services.tenants, logger }));
@@ -62,6 +72,10 @@ export function createApp(services: Services): Express {
     res.json({ status: 'ok' });
   });
   ops.get('/readyz', async (req, res) => {
+    if (drain.draining) {
+      res.status(503).json({ error: { code: 'draining', message: 'shutting down: finishing in-flight requests', request_id: idOf(req) } });
+      return;
+    }
     try {
       await ping(services.db);
       res.json({ status: 'ready', database: services.db.dialect });
@@ -70,12 +84,19 @@ export function createApp(services: Services): Express {
       res.status(503).json({ error: { code: 'not_ready', message: 'database unreachable', request_id: idOf(req) } });
     }
   });
-  ops.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  // With ZIA_METRICS_PORT the metrics are served on that port only, not to the public side.
+  if (config.ZIA_METRICS_PORT === undefined) {
+    const scrape = metricsEndpoint(registry, config.ZIA_METRICS_TOKEN);
+    ops.get('/metrics', (req, res, next) => {
+      scrape(req, res).catch(next);
+    });
+  }
+  const document = () => api.document({ title: 'zia', version: packageVersion(), serverUrl: config.SITE_URL });
   ops.get('/openapi.json', (_req, res) => {
-    res.json(api.document({ title: 'zia', version: packageVersion(), serverUrl: config.SITE_URL }));
+    res.json(document());
   });
+  ops.get('/', homePage({ version: packageVersion(), metrics: config.ZIA_METRICS_PORT === undefined ? '/metrics' : undefined }));
+  ops.get('/docs', docsPage(document));
   app.use(ops);
 
   // 6. Feature routes; chat first, as the most frequent (a request walks the routers in this order).
@@ -88,6 +109,7 @@ export function createApp(services: Services): Express {
       config,
       logger,
       shutdown: services.shutdown.signal,
+      openStreams: services.metrics.sseStreams,
     }),
   );
   app.use(tenantRoutes(api, services.tenants));

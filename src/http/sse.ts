@@ -17,10 +17,16 @@ export class SseHeartbeat {
   private readonly streams = new Set<Response>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly intervalMs = 15_000) {}
+  /** `open` counts the streams this heartbeat keeps (the open-streams gauge). */
+  constructor(
+    private readonly intervalMs = 15_000,
+    private readonly open?: { inc(): void; dec(): void },
+  ) {}
 
   add(res: Response): void {
+    if (this.streams.has(res)) return;
     this.streams.add(res);
+    this.open?.inc();
     if (!this.timer) {
       this.timer = setInterval(() => this.beat(), this.intervalMs);
       this.timer.unref();
@@ -28,7 +34,8 @@ export class SseHeartbeat {
   }
 
   delete(res: Response): void {
-    this.streams.delete(res);
+    if (!this.streams.delete(res)) return;
+    this.open?.dec();
     if (this.streams.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;

@@ -25,6 +25,7 @@ export function registerServe(program: Command, io: CliIO, exit: ExitHolder): vo
       exit.code = await withContext(io, (services) => serve(services, io, { port, host: opts.host, worker: opts.worker }), {
         logLevel: 'config',
         migrate: false,
+        logTo: 'stdout',
       });
     });
 }
@@ -32,10 +33,11 @@ export function registerServe(program: Command, io: CliIO, exit: ExitHolder): vo
 export async function serve(services: Services, io: CliIO, opts: { port?: number; host?: string; worker: boolean }): Promise<number> {
   const { config, logger } = services;
   const started = performance.now();
-  const [{ createApp }, { createHttpServer }, { migrateLatest }] = await Promise.all([
+  const [{ createApp }, { createHttpServer }, { migrateLatest }, { Drain }] = await Promise.all([
     import('../../http/create-app.js'),
     import('../../http/server.js'),
     import('../../db/migrate.js'),
+    import('../../http/drain.js'),
   ]);
   // The job queue's own storage (graphile-worker's schema on PostgreSQL, apart from zia's tables) is
   // prepared alongside zia's migrations and while the server starts listening; an enqueue before it is
@@ -45,7 +47,8 @@ export async function serve(services: Services, io: CliIO, opts: { port?: number
   const applied = await migrateLatest(services.db);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 
-  const app = createApp(services);
+  const drain = new Drain();
+  const app = createApp(services, { drain });
   const server: Server = createHttpServer(app).listen(opts.port ?? config.PORT, opts.host ?? config.HOST);
   await once(server, 'listening');
   // Keep-alive longer than typical load balancer idle timeouts, so the balancer closes first.
@@ -55,22 +58,39 @@ export async function serve(services: Services, io: CliIO, opts: { port?: number
   const port = typeof address === 'object' && address ? address.port : opts.port;
   await preparing;
   const worker = opts.worker ? await services.startWorker?.() : undefined;
+  const metricsServer = await startMetrics(services, io, opts.host);
 
   const where = services.db.dialect === 'sqlite' ? `sqlite ${config.sqlitePath}` : 'postgresql';
   println(io.stdout, `zia listening on http://${opts.host ?? config.HOST}:${port} (${where}, ${config.aiProvider} AI, worker ${worker ? 'on' : 'off'})`);
   logger.info({ port, database: services.db.dialect, ai: config.aiProvider, ms: Math.round(performance.now() - started) }, 'ready');
 
   await waitForStop(io.stopSignal);
-  logger.info('shutting down: no new connections, finishing in-flight requests');
+  logger.info({ in_flight: drain.requests, delay_ms: config.ZIA_DRAIN_DELAY_MS, timeout_ms: config.ZIA_DRAIN_TIMEOUT_MS }, 'draining: /readyz answers 503, finishing in-flight requests');
+  const drained = await drain.start(config.ZIA_DRAIN_DELAY_MS, config.ZIA_DRAIN_TIMEOUT_MS);
+  if (!drained) logger.warn({ in_flight: drain.requests }, 'drain deadline passed: ending open streams and connections');
+  // Streams still open end now with their abort; anything else gets a moment before its socket closes.
   services.shutdown.abort();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), 10_000);
+  const timer = setTimeout(() => server.closeAllConnections(), drained ? 0 : 1_000);
   await closed;
   clearTimeout(timer);
   await worker?.stop();
+  await metricsServer?.close();
   logger.info('stopped');
   return 0;
+}
+
+/** /metrics on ZIA_METRICS_PORT when set (`zia worker` serves its job metrics the same way). */
+export async function startMetrics(services: Services, io: CliIO, host?: string) {
+  const { config } = services;
+  if (config.ZIA_METRICS_PORT === undefined) return undefined;
+  const { startMetricsServer } = await import('../../http/metrics-server.js');
+  services.metrics.collectProcessMetrics();
+  const listenHost = config.ZIA_METRICS_HOST ?? host ?? config.HOST;
+  const server = await startMetricsServer(services.metrics.registry, { host: listenHost, port: config.ZIA_METRICS_PORT, token: config.ZIA_METRICS_TOKEN });
+  println(io.stdout, `zia metrics on http://${listenHost}:${server.port}/metrics`);
+  return server;
 }
 
 function waitForStop(signal: AbortSignal | undefined): Promise<void> {

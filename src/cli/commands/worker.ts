@@ -3,6 +3,7 @@ import { migrateLatest } from '../../db/migrate.js';
 import { withContext } from '../context.js';
 import { println, type CliIO } from '../io.js';
 import type { ExitHolder } from '../main.js';
+import { startMetrics } from './serve.js';
 
 /** `zia worker`: the background worker alone, for scale-out (N servers with --no-worker, M workers). */
 export function registerWorker(program: Command, io: CliIO, exit: ExitHolder): void {
@@ -19,6 +20,7 @@ export function registerWorker(program: Command, io: CliIO, exit: ExitHolder): v
           if (services.jobs.backend === 'sqlite') services.logger.warn('SQLite is owned by one process: run `zia serve --no-worker` beside this worker, never a second worker');
           const worker = await services.startWorker!();
           println(io.stdout, `zia worker running (${services.jobs.backend}, concurrency ${services.config.ZIA_WORKER_CONCURRENCY})`);
+          const metrics = await startMetrics(services, io);
           await new Promise<void>((resolve) => {
             const signal = io.stopSignal;
             if (!signal) return;
@@ -28,9 +30,10 @@ export function registerWorker(program: Command, io: CliIO, exit: ExitHolder): v
           services.logger.info('worker shutting down: finishing jobs in progress');
           services.shutdown.abort();
           await worker.stop();
+          await metrics?.close();
           return 0;
         },
-        { logLevel: 'config', migrate: false },
+        { logLevel: 'config', migrate: false, logTo: 'stdout' },
       );
     });
 }

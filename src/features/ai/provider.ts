@@ -40,6 +40,8 @@ export interface GenerateResult {
   text: string;
   /** Tokens spent upstream (0 for the offline provider). */
   tokens: number;
+  /** The split of `tokens` into prompt (input) and completion (output), when the upstream reports it. */
+  usage?: { input: number; output: number };
 }
 
 export interface AiProvider {

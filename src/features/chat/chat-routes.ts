@@ -19,6 +19,8 @@ export interface ChatRouteDeps {
   logger: Logger;
   shutdown: AbortSignal;
   heartbeatMs?: number;
+  /** The open-streams gauge. */
+  openStreams?: { inc(): void; dec(): void };
 }
 
 /** Per tenant and client IP; a tenant's own setting wins over the deployment default. */
@@ -57,7 +59,7 @@ function outcome(result: TurnResult) {
 
 export function chatRoutes(api: Api, deps: ChatRouteDeps): Router {
   const router = Router();
-  const heartbeat = new SseHeartbeat(deps.heartbeatMs);
+  const heartbeat = new SseHeartbeat(deps.heartbeatMs, deps.openStreams);
 
   api.route(
     router,

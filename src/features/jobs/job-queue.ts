@@ -1,5 +1,5 @@
-import type { JobQueue } from './jobs.types.js';
-import type { JobRow } from './job-store.js';
+import type { JobHandler, JobQueue } from './jobs.types.js';
+import type { JobCounts, JobRow } from './job-store.js';
 
 /** What both backends share beyond the JobQueue contract: dead jobs an operator can see and requeue. */
 export interface ManagedJobQueue extends JobQueue {
@@ -9,6 +9,8 @@ export interface ManagedJobQueue extends JobQueue {
   /** Releases the backend's own connections (after any worker has stopped). */
   close(): Promise<void>;
   listDead(limit?: number): Promise<JobRow[]>;
+  /** How many jobs are queued, running, waiting to retry after a failure, and dead; read on a metrics scrape. */
+  counts(): Promise<JobCounts>;
   /** Requeues a dead job with a fresh attempt budget. */
   replayDead(id: string): Promise<void>;
 }
@@ -19,6 +21,23 @@ export interface QueueOptions {
   maxAttempts: number;
   /** First retry delay; doubles per attempt, with jitter. */
   backoffMs: number;
+  /** Told how long each handler run took and whether it threw (the job-duration metric). */
+  observe?: (kind: string, seconds: number, ok: boolean) => void;
+}
+
+/** The handler, timed for QueueOptions.observe; both backends wrap every handler they register with it. */
+export function timed(kind: string, handler: JobHandler, observe: QueueOptions['observe']): JobHandler {
+  if (!observe) return handler;
+  return async (payload, ctx) => {
+    const started = performance.now();
+    try {
+      await handler(payload, ctx);
+      observe(kind, (performance.now() - started) / 1000, true);
+    } catch (err) {
+      observe(kind, (performance.now() - started) / 1000, false);
+      throw err;
+    }
+  };
 }
 
 export function errorText(err: unknown): string {

@@ -21,6 +21,13 @@ export interface JobRow {
   createdAt: string;
 }
 
+export interface JobCounts {
+  queued: number;
+  running: number;
+  failed: number;
+  dead: number;
+}
+
 function toRow(r: any): JobRow {
   return {
     id: r.id,
@@ -115,6 +122,24 @@ export class JobStore {
     if (kinds.length === 0) return null;
     const row = await this.q().whereIn('kind', kinds).where('status', 'queued').min('run_at as next').first();
     return readTime(row?.next);
+  }
+
+  /**
+   * Jobs by state, for the metrics gauges: queued (not yet tried), failed (tried, waiting to retry),
+   * running, dead. One grouped count; on PostgreSQL only dead rows live here.
+   */
+  async countByState(): Promise<JobCounts> {
+    const rows = await this.q()
+      .select('status')
+      .select(this.db.knex.raw('case when attempts > 0 then 1 else 0 end as tried'))
+      .count({ n: '*' })
+      .groupBy('status', 'tried');
+    const counts: JobCounts = { queued: 0, running: 0, failed: 0, dead: 0 };
+    for (const r of rows as Array<{ status: string; tried: unknown; n: unknown }>) {
+      const state = r.status === 'queued' ? (Number(r.tried) ? 'failed' : 'queued') : r.status;
+      if (state in counts) counts[state as keyof JobCounts] += Number(r.n);
+    }
+    return counts;
   }
 
   async listDead(limit = 100): Promise<JobRow[]> {

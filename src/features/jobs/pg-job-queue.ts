@@ -4,8 +4,8 @@ import { nowIso, toIso } from '../../db/dialect.js';
 import { NotFoundError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { retryDelayMs } from './backoff.js';
-import { errorText, type ManagedJobQueue, type QueueOptions } from './job-queue.js';
-import type { JobRow, JobStore } from './job-store.js';
+import { errorText, timed, type ManagedJobQueue, type QueueOptions } from './job-queue.js';
+import type { JobCounts, JobRow, JobStore } from './job-store.js';
 import { PermanentJobError, type EnqueueOptions, type JobHandler, type SqlPart } from './jobs.types.js';
 
 /**
@@ -107,7 +107,7 @@ export class PgJobQueue implements ManagedJobQueue {
   }
 
   register(kind: string, handler: JobHandler): void {
-    this.handlers.set(kind, handler);
+    this.handlers.set(kind, timed(kind, handler, this.options.observe));
   }
 
   async start(): Promise<{ stop(): Promise<void> }> {
@@ -201,6 +201,25 @@ export class PgJobQueue implements ManagedJobQueue {
 
   async listDead(limit?: number): Promise<JobRow[]> {
     return this.store.listDead(limit);
+  }
+
+  /**
+   * Live jobs are the engine's: its private table is read because its public view lacks the payload,
+   * where our envelope says whether the job is a retry after a failure (a retry is a new engine job).
+   */
+  async counts(): Promise<JobCounts> {
+    await this.prepare();
+    const [{ dead }, live] = await Promise.all([
+      this.store.countByState(),
+      this.db.knex.raw(
+        `select count(*) filter (where locked_at is not null) as running,
+                count(*) filter (where locked_at is null and (attempts > 0 or coalesce((payload->>'a')::int, 0) > 0)) as failed,
+                count(*) filter (where locked_at is null and attempts = 0 and coalesce((payload->>'a')::int, 0) = 0) as queued
+           from graphile_worker._private_jobs`,
+      ),
+    ]);
+    const r = live.rows[0] as { running: string; failed: string; queued: string };
+    return { queued: Number(r.queued), running: Number(r.running), failed: Number(r.failed), dead };
   }
 
   async replayDead(id: string): Promise<void> {

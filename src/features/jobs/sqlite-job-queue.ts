@@ -2,8 +2,8 @@ import type { Logger } from '../../logger.js';
 import { newId, nowIso, toIso } from '../../db/dialect.js';
 import { NotFoundError } from '../../errors.js';
 import { retryDelayMs } from './backoff.js';
-import { errorText, type ManagedJobQueue, type QueueOptions } from './job-queue.js';
-import type { JobRow, JobStore } from './job-store.js';
+import { errorText, timed, type ManagedJobQueue, type QueueOptions } from './job-queue.js';
+import type { JobCounts, JobRow, JobStore } from './job-store.js';
 import { PermanentJobError, type EnqueueOptions, type JobHandler } from './jobs.types.js';
 
 /**
@@ -50,7 +50,7 @@ export class SqliteJobQueue implements ManagedJobQueue {
   }
 
   register(kind: string, handler: JobHandler): void {
-    this.handlers.set(kind, handler);
+    this.handlers.set(kind, timed(kind, handler, this.options.observe));
   }
 
   async start(): Promise<{ stop(): Promise<void> }> {
@@ -78,6 +78,10 @@ export class SqliteJobQueue implements ManagedJobQueue {
 
   async listDead(limit?: number): Promise<JobRow[]> {
     return this.store.listDead(limit);
+  }
+
+  counts(): Promise<JobCounts> {
+    return this.store.countByState();
   }
 
   async replayDead(id: string): Promise<void> {

@@ -1,15 +1,10 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
-export interface HttpMetrics {
-  registry: Registry;
-  middleware: RequestHandler;
-}
-
-/** A registry per app (no global default), so tests and several apps in one process do not collide. */
-export function createHttpMetrics(): HttpMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+/** Counts every request and its latency into the deployment's registry. */
+export function httpMetrics(registry: Registry): RequestHandler {
   const requests = new Counter({
     name: 'zia_http_requests_total',
     help: 'HTTP requests by method, route and status',
@@ -23,7 +18,7 @@ export function createHttpMetrics(): HttpMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const middleware: RequestHandler = (req, res, next) => {
+  return (req, res, next) => {
     // A number, not startTimer()'s closure and hrtime pair: a chat stream keeps this for its whole life.
     const started = performance.now();
     res.on('finish', () => {
@@ -34,5 +29,38 @@ export function createHttpMetrics(): HttpMetrics {
     });
     next();
   };
-  return { registry, middleware };
+}
+
+/**
+ * Answers a scrape: the registry in Prometheus text format, behind `Authorization: Bearer <token>`
+ * when a token is configured. Plain node:http types, so the same handler serves the main app and the
+ * separate metrics port.
+ */
+export function metricsEndpoint(registry: Registry, token: string | undefined): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const expected = token === undefined ? undefined : digest(token);
+  return async (req, res) => {
+    if (expected) {
+      const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+      // Digests of equal length, so the comparison takes the same time whatever was sent.
+      if (!m || !timingSafeEqual(digest(m[1]!.trim()), expected)) {
+        res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': 'Bearer realm="metrics"' });
+        res.end('metrics require Authorization: Bearer <ZIA_METRICS_TOKEN>\n');
+        return;
+      }
+    }
+    let body: string;
+    try {
+      body = await registry.metrics();
+    } catch {
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('metrics could not be collected\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+    res.end(body);
+  };
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
 }
