@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import { parseInput } from '../validation.js';
+import { openApiDocument } from './openapi.js';
 
 /**
  * Routes are declared with their zod schemas once: the same declaration validates the request and
@@ -26,8 +27,23 @@ export interface RouteDef<B extends z.ZodType, Q extends z.ZodType, P extends z.
   query?: Q;
   params?: P;
   status?: number;
-  /** Extra response descriptions for the document (content type → description). */
+  /** What the success response is, in words (the document's description of it). */
   produces?: string;
+  /** The JSON the route answers on success (documentation only; see response-schemas.ts). */
+  response?: z.ZodType;
+  /** Other success statuses with the same body (create-or-update answers 201 or 200). */
+  statuses?: number[];
+  /** Media types of a success response that is not JSON (a stream, a page, an image). */
+  content?: string[];
+  /**
+   * Error statuses the route can answer beyond those its declaration implies (400 for input, 401/503 for
+   * a key, 404 for a tenant or path parameter, 413 for a body): 409, 429, 502, 503 from its services.
+   */
+  errors?: number[];
+  /** Overrides the generated operationId (method and path in camelCase). */
+  operationId?: string;
+  /** Overrides the document's security requirement (a route with its own credential, like /metrics). */
+  security?: Array<Record<string, string[]>>;
 }
 
 export interface RouteContext<B, Q, P> {
@@ -92,62 +108,6 @@ export class Api {
 
   /** The OpenAPI 3.1 document for every route registered so far. */
   document(info: { title: string; version: string; serverUrl: string }): Record<string, unknown> {
-    const paths: Record<string, Record<string, unknown>> = {};
-    for (const def of this.defs) {
-      const path = def.path.replace(/:(\w+)/g, '{$1}');
-      const parameters: unknown[] = [];
-      for (const [where, schema] of [
-        ['path', def.params],
-        ['query', def.query],
-      ] as const) {
-        if (!schema) continue;
-        const json = toJson(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
-        for (const [name, s] of Object.entries(json.properties ?? {})) {
-          parameters.push({ name, in: where, required: where === 'path' || (json.required ?? []).includes(name), schema: s });
-        }
-      }
-      const op: Record<string, unknown> = {
-        summary: def.summary,
-        tags: [def.tag],
-        parameters,
-        responses: {
-          [String(def.status ?? 200)]: { description: def.produces ?? 'OK' },
-          '400': { description: 'invalid input', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
-          ...(def.auth !== 'public' ? { '401': { description: 'missing or invalid x-api-key' } } : {}),
-        },
-      };
-      if (def.auth !== 'public') op.security = [{ apiKey: [] }];
-      if (def.body) op.requestBody = { required: true, content: { 'application/json': { schema: toJson(def.body, 'input') } } };
-      (paths[path] ??= {})[def.method] = op;
-    }
-    return {
-      openapi: '3.1.0',
-      info: { title: info.title, version: info.version },
-      servers: [{ url: info.serverUrl }],
-      paths,
-      components: {
-        securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
-        schemas: {
-          Error: {
-            type: 'object',
-            properties: {
-              error: {
-                type: 'object',
-                required: ['code', 'message', 'request_id'],
-                properties: { code: { type: 'string' }, message: { type: 'string' }, details: {}, request_id: { type: 'string' } },
-              },
-            },
-          },
-        },
-      },
-    };
-  }
-}
-
-function toJson(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  try {
-    return z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
-  } catch {
-    return {};
+    return openApiDocument(this.defs, info);
   }
 }

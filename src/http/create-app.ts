@@ -1,6 +1,5 @@
-import express, { Router, type Express } from 'express';
+import express, { type Express } from 'express';
 import type { Services } from '../container.js';
-import { ping } from '../db/create-db.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
 import { metaRoutes } from '../features/channels/meta/meta-routes.js';
 import { whatsappRoutes } from '../features/channels/whatsapp/whatsapp-routes.js';
@@ -17,12 +16,11 @@ import { tenantCors } from './middleware/cors.js';
 import { widgetRoutes } from '../features/widget/widget-routes.js';
 import { handoffRoutes } from '../features/handoff/handoff-routes.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
-import { httpMetrics, metricsEndpoint } from './middleware/metrics.js';
+import { httpMetrics } from './middleware/metrics.js';
 import { Drain } from './drain.js';
-import { docsPage, homePage } from './home.js';
-import { idOf, requestId } from './middleware/request-id.js';
+import { opsRoutes } from './ops-routes.js';
+import { requestId } from './middleware/request-id.js';
 import { requestLog } from './middleware/request-log.js';
-import { packageVersion } from '../paths.js';
 
 export interface AppOptions {
   /** The server's graceful stop (`zia serve` drives it); /readyz answers 503 while it drains. */
@@ -67,37 +65,7 @@ export function createApp(services: Services, options: AppOptions = {}): Express
   app.use(express.urlencoded({ extended: false, limit: '256kb' }));
 
   // 5. Operational routes.
-  const ops = Router();
-  ops.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  ops.get('/readyz', async (req, res) => {
-    if (drain.draining) {
-      res.status(503).json({ error: { code: 'draining', message: 'shutting down: finishing in-flight requests', request_id: idOf(req) } });
-      return;
-    }
-    try {
-      await ping(services.db);
-      res.json({ status: 'ready', database: services.db.dialect });
-    } catch (err) {
-      logger.warn({ err }, 'readiness check failed');
-      res.status(503).json({ error: { code: 'not_ready', message: 'database unreachable', request_id: idOf(req) } });
-    }
-  });
-  // With ZIA_METRICS_PORT the metrics are served on that port only, not to the public side.
-  if (config.ZIA_METRICS_PORT === undefined) {
-    const scrape = metricsEndpoint(registry, config.ZIA_METRICS_TOKEN);
-    ops.get('/metrics', (req, res, next) => {
-      scrape(req, res).catch(next);
-    });
-  }
-  const document = () => api.document({ title: 'zia', version: packageVersion(), serverUrl: config.SITE_URL });
-  ops.get('/openapi.json', (_req, res) => {
-    res.json(document());
-  });
-  ops.get('/', homePage({ version: packageVersion(), metrics: config.ZIA_METRICS_PORT === undefined ? '/metrics' : undefined }));
-  ops.get('/docs', docsPage(document));
-  app.use(ops);
+  app.use(opsRoutes(api, { services, drain }));
 
   // 6. Feature routes; chat first, as the most frequent (a request walks the routers in this order).
   const limiter = new WindowRateLimiter();

@@ -5,13 +5,14 @@ import type { TenantService } from '../tenants/tenant-service.js';
 import type { CatalogItem } from './catalog.types.js';
 import { catalogQuerySchema, decodeCursor, encodeCursor } from './catalog.schemas.js';
 import type { CatalogService } from './catalog-service.js';
+import * as R from '../../http/response-schemas.js';
 
 /** The public catalog (the widget and shop pages read it): items with prices formatted for the tenant. */
 export function catalogRoutes(api: Api, tenants: TenantService, catalog: CatalogService): Router {
   const router = Router();
   api.route(
     router,
-    { method: 'get', path: '/v1/catalog', summary: "A tenant's normalised product catalog, paged; q searches", tag: 'catalog', auth: 'public', query: catalogQuerySchema },
+    { method: 'get', path: '/v1/catalog', summary: "A tenant's normalised product catalog, paged; q searches", tag: 'catalog', auth: 'public', response: R.catalogPage, errors: [503], query: catalogQuerySchema },
     async ({ query }) => {
       const tenant = await tenants.get(query.tenant);
       let offset = query.offset ?? 0;

@@ -10,6 +10,7 @@ import { tenantQuerySchema } from '../tenants/tenant.schemas.js';
 import { chatBodySchema, type ChatBody } from './chat.schemas.js';
 import type { ChatEngine, TurnInput, TurnResult } from './chat.types.js';
 import type { WindowRateLimiter } from './rate-limiter.js';
+import * as R from '../../http/response-schemas.js';
 
 export interface ChatRouteDeps {
   chat: ChatEngine;
@@ -63,7 +64,7 @@ export function chatRoutes(api: Api, deps: ChatRouteDeps): Router {
 
   api.route(
     router,
-    { method: 'post', path: '/v1/chat', summary: 'Send a message, get the whole reply', tag: 'chat', auth: 'public', query: tenantQuerySchema, body: chatBodySchema },
+    { method: 'post', path: '/v1/chat', summary: 'Send a message, get the whole reply', tag: 'chat', auth: 'public', response: R.chatReply, errors: [429, 502, 503], query: tenantQuerySchema, body: chatBodySchema },
     async ({ req, res, query, body }) => {
       const tenant = await deps.tenants.get(query.tenant);
       enforceRateLimit(deps, tenant, req, 'chat');
@@ -92,6 +93,9 @@ export function chatRoutes(api: Api, deps: ChatRouteDeps): Router {
       query: tenantQuerySchema,
       body: chatBodySchema,
       produces: 'text/event-stream: `meta` {conversation_id}, `token` {text}, `done` {message_id, reply, checkout_url?, lead?}, `error` {code, message}',
+      content: ['text/event-stream'],
+      // Before the first event; afterwards a failure is an `error` event.
+      errors: [429, 502, 503],
     },
     async ({ req, res, query, body }) => {
       const tenant = await deps.tenants.get(query.tenant);

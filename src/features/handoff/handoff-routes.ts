@@ -7,6 +7,7 @@ import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 import type { HandoffService } from './handoff-service.js';
 import type { HandoffStore, MessageView } from './handoff-store.js';
 import { conversationListQuery, conversationParams, conversationShowQuery, operatorMessagesQuery, operatorReplyBody } from './handoff.schemas.js';
+import * as R from '../../http/response-schemas.js';
 
 interface Deps {
   tenants: TenantService;
@@ -29,7 +30,7 @@ export function handoffRoutes(api: Api, d: Deps): Router {
 
   api.route(
     router,
-    { method: 'get', path: '/v1/admin/conversations', summary: 'Conversations, newest first, keyset-paged (next_cursor)', tag: 'conversations', auth: 'tenant', query: conversationListQuery },
+    { method: 'get', path: '/v1/admin/conversations', summary: 'Conversations, newest first, keyset-paged (next_cursor)', tag: 'conversations', auth: 'tenant', response: R.conversationPage, query: conversationListQuery },
     async ({ query, principal }) => {
       const tenant = await scopedTenant(d.tenants, principal, query.tenant);
       const page = await d.handoff.list(tenant, { channel: query.channel, paused: query.paused, limit: query.limit, cursor: query.cursor });
@@ -38,7 +39,7 @@ export function handoffRoutes(api: Api, d: Deps): Router {
   );
   api.route(
     router,
-    { method: 'get', path: '/v1/admin/conversations/:id', summary: 'One conversation with its latest messages', tag: 'conversations', auth: 'tenant', params: conversationParams, query: conversationShowQuery },
+    { method: 'get', path: '/v1/admin/conversations/:id', summary: 'One conversation with its latest messages', tag: 'conversations', auth: 'tenant', response: R.conversationShow, params: conversationParams, query: conversationShowQuery },
     async ({ params, query, principal }) => {
       const tenant = await owner(principal, params.id);
       const { conversation, messages } = await d.handoff.show(tenant, params.id, query.messages);
@@ -48,7 +49,7 @@ export function handoffRoutes(api: Api, d: Deps): Router {
   for (const action of ['pause', 'resume'] as const) {
     api.route(
       router,
-      { method: 'post', path: `/v1/admin/conversations/:id/${action}`, summary: action === 'pause' ? 'Pause the bot: messages are stored, nothing is answered' : 'Let the bot answer again', tag: 'conversations', auth: 'tenant', params: conversationParams },
+      { method: 'post', path: `/v1/admin/conversations/:id/${action}`, summary: action === 'pause' ? 'Pause the bot: messages are stored, nothing is answered' : 'Let the bot answer again', tag: 'conversations', auth: 'tenant', params: conversationParams, response: R.conversationOne },
       async ({ params, principal }) => {
         const tenant = await owner(principal, params.id);
         return { conversation: conversationView(await d.handoff.setPaused(tenant, params.id, action === 'pause', by(principal))) };
@@ -57,7 +58,7 @@ export function handoffRoutes(api: Api, d: Deps): Router {
   }
   api.route(
     router,
-    { method: 'post', path: '/v1/admin/conversations/:id/reply', summary: "An operator's reply, sent on the conversation's own channel", tag: 'conversations', auth: 'tenant', params: conversationParams, body: operatorReplyBody },
+    { method: 'post', path: '/v1/admin/conversations/:id/reply', summary: "An operator's reply, sent on the conversation's own channel", tag: 'conversations', auth: 'tenant', response: R.operatorReply, params: conversationParams, body: operatorReplyBody },
     async ({ params, body, principal, res }) => {
       const tenant = await owner(principal, params.id);
       const r = await d.handoff.reply(tenant, params.id, body.text, by(principal));
@@ -69,7 +70,7 @@ export function handoffRoutes(api: Api, d: Deps): Router {
   // conversation id is the capability here, exactly as for continuing the chat; only web conversations.
   api.route(
     router,
-    { method: 'get', path: '/v1/chat/operator-messages', summary: "Operator replies in a web conversation after a message id (the widget's poll)", tag: 'chat', auth: 'public', query: operatorMessagesQuery },
+    { method: 'get', path: '/v1/chat/operator-messages', summary: "Operator replies in a web conversation after a message id (the widget's poll)", tag: 'chat', auth: 'public', response: R.operatorMessages, query: operatorMessagesQuery },
     async ({ query }) => {
       const tenant = await d.tenants.get(query.tenant);
       const conversation = await d.handoff.show(tenant, query.conversation_id, 1).then((r) => r.conversation);

@@ -6,6 +6,7 @@ import type { TenantService } from '../tenants/tenant-service.js';
 import { tenantQuerySchema } from '../tenants/tenant.schemas.js';
 import { leadView, type LeadService } from './lead-service.js';
 import { leadFormSchema } from './lead.schemas.js';
+import * as R from '../../http/response-schemas.js';
 
 export interface LeadRouteDeps extends Pick<ChatRouteDeps, 'limiter' | 'config'> {
   leads: LeadService;
@@ -17,7 +18,7 @@ export function leadRoutes(api: Api, deps: LeadRouteDeps): Router {
   const router = Router();
   api.route(
     router,
-    { method: 'post', path: '/v1/leads', summary: "The widget's lead form: create or update a lead by email", tag: 'leads', auth: 'public', query: tenantQuerySchema, body: leadFormSchema },
+    { method: 'post', path: '/v1/leads', summary: "The widget's lead form: create or update a lead by email", tag: 'leads', auth: 'public', response: R.leadUpsert, statuses: [201], errors: [429], query: tenantQuerySchema, body: leadFormSchema },
     async ({ req, res, query, body }) => {
       const tenant = await deps.tenants.get(query.tenant);
       enforceRateLimit(deps, tenant, req, 'leads');

@@ -17,6 +17,7 @@ import {
 } from './payments.schemas.js';
 import { qrPng, qrSvg } from './qr.js';
 import type { StripeWebhookService } from './stripe-webhook-service.js';
+import * as R from '../../http/response-schemas.js';
 
 /**
  * POST /v1/stripe/webhook. Mounted before the app's JSON parser, as Meta's webhook is: the signature
@@ -27,7 +28,7 @@ export function stripeWebhookRoutes(api: Api, webhooks: StripeWebhookService): R
   const router = Router();
   api.route(
     router,
-    { method: 'post', path: '/v1/stripe/webhook', summary: 'Stripe webhook (platform and Connect endpoints; signature checked on the raw body)', tag: 'webhooks', auth: 'public' },
+    { method: 'post', path: '/v1/stripe/webhook', summary: 'Stripe webhook (platform and Connect endpoints; signature checked on the raw body)', tag: 'webhooks', auth: 'public', response: R.stripeAck, errors: [503] },
     async ({ req }) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
       const r = await webhooks.handle(raw, req.get('stripe-signature'));
@@ -53,7 +54,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
 
   api.route(
     router,
-    { method: 'post', path: '/v1/admin/stripe/connect/onboard', summary: 'Create the tenant\'s connected account (once) and an onboarding link', tag: 'stripe', auth: 'admin', body: onboardBodySchema },
+    { method: 'post', path: '/v1/admin/stripe/connect/onboard', summary: 'Create the tenant\'s connected account (once) and an onboarding link', tag: 'stripe', auth: 'admin', response: R.onboarding, errors: [404, 409, 502], body: onboardBodySchema },
     async ({ body }) => {
       const tenant = await tenants.get(body.tenant);
       const r = await payments.onboard(tenant, { country: body.country, email: body.email });
@@ -63,7 +64,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
 
   api.route(
     router,
-    { method: 'post', path: '/v1/stripe/checkout/by-plan', summary: 'Checkout link for a subscription plan from the tenant\'s settings', tag: 'stripe', auth: 'public', query: tenantQuerySchema, body: byPlanBodySchema },
+    { method: 'post', path: '/v1/stripe/checkout/by-plan', summary: 'Checkout link for a subscription plan from the tenant\'s settings', tag: 'stripe', auth: 'public', response: R.checkoutLink, errors: [409, 502, 503], query: tenantQuerySchema, body: byPlanBodySchema },
     async ({ query, body }) => {
       const tenant = await tenantOf(tenants, query, body);
       const link = await payments.createCheckout(tenant, { kind: 'plan', ref: body.plan_id, conversationId: body.conversation_id, customerEmail: body.customer_email });
@@ -73,7 +74,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
 
   api.route(
     router,
-    { method: 'post', path: '/v1/stripe/checkout/by-item', summary: 'Checkout link for a catalog item (price from the catalog only)', tag: 'stripe', auth: 'public', query: tenantQuerySchema, body: byItemBodySchema },
+    { method: 'post', path: '/v1/stripe/checkout/by-item', summary: 'Checkout link for a catalog item (price from the catalog only)', tag: 'stripe', auth: 'public', response: R.checkoutLink, errors: [409, 502, 503], query: tenantQuerySchema, body: byItemBodySchema },
     async ({ query, body }) => {
       const tenant = await tenantOf(tenants, query, body);
       const link = await payments.createCheckout(tenant, {
@@ -89,7 +90,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
 
   api.route(
     router,
-    { method: 'post', path: '/v1/stripe/checkout/qr', summary: 'QR code (PNG, or SVG with ?format=svg) of a checkout link zia creates', tag: 'stripe', auth: 'public', query: qrQuerySchema, body: qrBodySchema, produces: 'image/png or image/svg+xml' },
+    { method: 'post', path: '/v1/stripe/checkout/qr', summary: 'QR code (PNG, or SVG with ?format=svg) of a checkout link zia creates', tag: 'stripe', auth: 'public', query: qrQuerySchema, body: qrBodySchema, produces: 'image/png or image/svg+xml', content: ['image/png', 'image/svg+xml'], errors: [409, 502, 503] },
     async ({ query, body, res }) => {
       const tenant = await tenantOf(tenants, query, body);
       const link = await payments.linkFor(tenant, body);
@@ -105,7 +106,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
   // Sends messages to any number, so it needs a key: ADMIN_KEY or a key of that tenant.
   api.route(
     router,
-    { method: 'post', path: '/v1/stripe/checkout/send-wa', summary: 'Create a checkout link and send it over WhatsApp', tag: 'stripe', auth: 'tenant', query: tenantQuerySchema, body: sendWaBodySchema },
+    { method: 'post', path: '/v1/stripe/checkout/send-wa', summary: 'Create a checkout link and send it over WhatsApp', tag: 'stripe', auth: 'tenant', response: R.checkoutSent, errors: [409, 502], query: tenantQuerySchema, body: sendWaBodySchema },
     async ({ query, body, principal }) => {
       const tenant = await tenantOf(tenants, query, body);
       assertTenantAccess(principal, tenant);
@@ -117,7 +118,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
   // Pages the buyer and the tenant land on. Neither is proof of anything: the webhook decides.
   api.route(
     router,
-    { method: 'get', path: '/checkout/success', summary: 'Page shown after checkout', tag: 'pages', auth: 'public', query: pageQuerySchema, produces: 'text/html' },
+    { method: 'get', path: '/checkout/success', summary: 'Page shown after checkout', tag: 'pages', auth: 'public', query: pageQuerySchema, produces: 'text/html', content: ['text/html'] },
     async ({ query, res }) => {
       const tenant = query.tenant ? await tenants.find(query.tenant) : undefined;
       const order = tenant && query.session_id ? await payments.findOrderBySession(tenant, query.session_id) : undefined;
@@ -136,7 +137,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
 
   api.route(
     router,
-    { method: 'get', path: '/checkout/cancel', summary: 'Page shown when a buyer leaves checkout', tag: 'pages', auth: 'public', query: pageQuerySchema, produces: 'text/html' },
+    { method: 'get', path: '/checkout/cancel', summary: 'Page shown when a buyer leaves checkout', tag: 'pages', auth: 'public', query: pageQuerySchema, produces: 'text/html', content: ['text/html'] },
     async ({ query, res }) => {
       const tenant = query.tenant ? await tenants.find(query.tenant) : undefined;
       const business = tenant?.name ?? 'the shop';
@@ -153,7 +154,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
 
   api.route(
     router,
-    { method: 'get', path: '/stripe/connect/return', summary: 'Page shown when a tenant leaves Stripe onboarding', tag: 'pages', auth: 'public', query: pageQuerySchema, produces: 'text/html' },
+    { method: 'get', path: '/stripe/connect/return', summary: 'Page shown when a tenant leaves Stripe onboarding', tag: 'pages', auth: 'public', query: pageQuerySchema, produces: 'text/html', content: ['text/html'] },
     async ({ query, res }) => {
       const tenant = query.tenant ? await tenants.find(query.tenant) : undefined;
       const ready = tenant?.chargesEnabled === true;
@@ -172,7 +173,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
   // An expired link cannot be renewed from here: a public page must not hand out onboarding links.
   api.route(
     router,
-    { method: 'get', path: '/stripe/connect/refresh', summary: 'Page shown when a Stripe onboarding link has expired', tag: 'pages', auth: 'public', query: pageQuerySchema, produces: 'text/html' },
+    { method: 'get', path: '/stripe/connect/refresh', summary: 'Page shown when a Stripe onboarding link has expired', tag: 'pages', auth: 'public', query: pageQuerySchema, produces: 'text/html', content: ['text/html'] },
     async ({ query, res }) => {
       const tenant = query.tenant ? await tenants.find(query.tenant) : undefined;
       const vars = {

@@ -10,6 +10,7 @@ import { slugParamsSchema } from '../tenants/tenant.schemas.js';
 import type { AnalyticsReport } from './analytics-report.js';
 import type { LeadReport } from './lead-report.js';
 import { analyticsQuery, eventListQuery, keyCreateBody, keyParams, leadExportQuery, leadListQuery } from './reports.schemas.js';
+import * as R from '../../http/response-schemas.js';
 
 interface Deps {
   tenants: TenantService;
@@ -27,7 +28,7 @@ export function reportRoutes(api: Api, d: Deps): Router {
 
   api.route(
     router,
-    { method: 'get', path: '/v1/admin/leads', summary: 'Leads, oldest first, keyset-paged (next_cursor)', tag: 'leads', auth: 'tenant', query: leadListQuery },
+    { method: 'get', path: '/v1/admin/leads', summary: 'Leads, oldest first, keyset-paged (next_cursor)', tag: 'leads', auth: 'tenant', response: R.leadPage, query: leadListQuery },
     async ({ query, principal }) => {
       const tenant = await scopedTenant(d.tenants, principal, query.tenant);
       return d.leadReport.page({ tenantId: tenant?.id, since: query.since, until: query.until }, query.limit, query.cursor);
@@ -36,7 +37,7 @@ export function reportRoutes(api: Api, d: Deps): Router {
 
   api.route(
     router,
-    { method: 'get', path: '/v1/admin/leads/export', summary: 'Stream every matching lead as CSV or JSON lines', tag: 'leads', auth: 'tenant', query: leadExportQuery, produces: 'text/csv or application/x-ndjson, streamed' },
+    { method: 'get', path: '/v1/admin/leads/export', summary: 'Stream every matching lead as CSV or JSON lines', tag: 'leads', auth: 'tenant', query: leadExportQuery, produces: 'text/csv or application/x-ndjson, streamed', content: ['text/csv', 'application/x-ndjson'] },
     async ({ query, principal, res }) => {
       const tenant = await scopedTenant(d.tenants, principal, query.tenant);
       res.status(200);
@@ -49,7 +50,7 @@ export function reportRoutes(api: Api, d: Deps): Router {
 
   api.route(
     router,
-    { method: 'get', path: '/v1/admin/events', summary: "A tenant's events, newest first", tag: 'analytics', auth: 'tenant', query: eventListQuery },
+    { method: 'get', path: '/v1/admin/events', summary: "A tenant's events, newest first", tag: 'analytics', auth: 'tenant', response: R.events, query: eventListQuery },
     async ({ query, principal }) => {
       const tenant = await requireTenant(d, principal, query.tenant);
       const events = await d.events.list(tenant.id, {
@@ -65,7 +66,7 @@ export function reportRoutes(api: Api, d: Deps): Router {
 
   api.route(
     router,
-    { method: 'get', path: '/v1/admin/analytics', summary: 'Event counts per interval and the funnels', tag: 'analytics', auth: 'tenant', query: analyticsQuery },
+    { method: 'get', path: '/v1/admin/analytics', summary: 'Event counts per interval and the funnels', tag: 'analytics', auth: 'tenant', response: R.analytics, query: analyticsQuery },
     async ({ query, principal }) => {
       const tenant = await requireTenant(d, principal, query.tenant);
       const to = query.to ?? new Date().toISOString();
@@ -77,7 +78,7 @@ export function reportRoutes(api: Api, d: Deps): Router {
 
   api.route(
     router,
-    { method: 'post', path: '/v1/admin/tenants/:slug/keys', summary: 'Create a key scoped to this tenant (shown once)', tag: 'tenants', auth: 'admin', params: slugParamsSchema, body: keyCreateBody, status: 201 },
+    { method: 'post', path: '/v1/admin/tenants/:slug/keys', summary: 'Create a key scoped to this tenant (shown once)', tag: 'tenants', auth: 'admin', response: R.keyCreated, params: slugParamsSchema, body: keyCreateBody, status: 201 },
     async ({ params, body }) => {
       const { key, record } = await d.apiKeys.create(await d.tenants.get(params.slug), body.name);
       return { key, id: record.id, prefix: record.prefix, name: record.name, created_at: record.createdAt };
@@ -85,12 +86,12 @@ export function reportRoutes(api: Api, d: Deps): Router {
   );
   api.route(
     router,
-    { method: 'get', path: '/v1/admin/tenants/:slug/keys', summary: "A tenant's scoped keys (never the keys themselves)", tag: 'tenants', auth: 'admin', params: slugParamsSchema },
+    { method: 'get', path: '/v1/admin/tenants/:slug/keys', summary: "A tenant's scoped keys (never the keys themselves)", tag: 'tenants', auth: 'admin', response: R.keyList, params: slugParamsSchema },
     async ({ params }) => ({ keys: await d.apiKeys.list(await d.tenants.get(params.slug)) }),
   );
   api.route(
     router,
-    { method: 'delete', path: '/v1/admin/tenants/:slug/keys/:id', summary: 'Revoke a scoped key (by id or prefix)', tag: 'tenants', auth: 'admin', params: keyParams },
+    { method: 'delete', path: '/v1/admin/tenants/:slug/keys/:id', summary: 'Revoke a scoped key (by id or prefix)', tag: 'tenants', auth: 'admin', response: R.keyRevoked, params: keyParams },
     async ({ params }) => {
       await d.apiKeys.revoke(await d.tenants.get(params.slug), params.id);
       return { revoked: params.id };

@@ -3,6 +3,7 @@ import type { Api, Principal } from '../../http/api.js';
 import { NotFoundError } from '../../errors.js';
 import type { Tenant, TenantService } from './tenant-service.js';
 import { slugParamsSchema, tenantCreateSchema, tenantQuerySchema, tenantUpdateSchema } from './tenant.schemas.js';
+import * as R from '../../http/response-schemas.js';
 
 /**
  * A key scoped to one tenant sees that tenant only; for any other tenant the answer is the same 404 an
@@ -37,19 +38,19 @@ export function tenantRoutes(api: Api, tenants: TenantService): Router {
   for (const base of ['/v1/tenants', '/v1/admin/tenants']) {
     api.route(
       router,
-      { method: 'post', path: base, summary: 'Create a tenant, or update the one with that slug', tag: 'tenants', auth: 'admin', body: tenantCreateSchema },
+      { method: 'post', path: base, summary: 'Create a tenant, or update the one with that slug', tag: 'tenants', auth: 'admin', response: R.tenantUpsert, statuses: [201], body: tenantCreateSchema },
       async ({ body, res }) => {
         const { tenant, created } = await tenants.upsert(body);
         res.status(created ? 201 : 200);
         return { tenant: tenants.view(tenant), created };
       },
     );
-    api.route(router, { method: 'get', path: base, summary: 'List tenants', tag: 'tenants', auth: 'admin' }, async () => ({
+    api.route(router, { method: 'get', path: base, summary: 'List tenants', tag: 'tenants', auth: 'admin', response: R.tenantList }, async () => ({
       tenants: (await tenants.list()).map((t) => tenants.view(t)),
     }));
     api.route(
       router,
-      { method: 'get', path: `${base}/:slug`, summary: 'Show a tenant (secrets redacted)', tag: 'tenants', auth: 'tenant', params: slugParamsSchema },
+      { method: 'get', path: `${base}/:slug`, summary: 'Show a tenant (secrets redacted)', tag: 'tenants', auth: 'tenant', response: R.tenantOne, params: slugParamsSchema },
       async ({ params, principal }) => {
         const tenant = await tenants.get(params.slug);
         assertTenantAccess(principal, tenant);
@@ -58,12 +59,12 @@ export function tenantRoutes(api: Api, tenants: TenantService): Router {
     );
     api.route(
       router,
-      { method: 'patch', path: `${base}/:slug`, summary: 'Update a tenant; settings keys merge, null removes', tag: 'tenants', auth: 'admin', params: slugParamsSchema, body: tenantUpdateSchema },
+      { method: 'patch', path: `${base}/:slug`, summary: 'Update a tenant; settings keys merge, null removes', tag: 'tenants', auth: 'admin', response: R.tenantOne, params: slugParamsSchema, body: tenantUpdateSchema },
       async ({ params, body }) => ({ tenant: tenants.view(await tenants.update(params.slug, body)) }),
     );
     api.route(
       router,
-      { method: 'delete', path: `${base}/:slug`, summary: 'Delete a tenant and everything it owns', tag: 'tenants', auth: 'admin', params: slugParamsSchema },
+      { method: 'delete', path: `${base}/:slug`, summary: 'Delete a tenant and everything it owns', tag: 'tenants', auth: 'admin', response: R.tenantDeleted, params: slugParamsSchema },
       async ({ params }) => {
         await tenants.delete(params.slug);
         return { deleted: params.slug };
@@ -73,7 +74,7 @@ export function tenantRoutes(api: Api, tenants: TenantService): Router {
 
   api.route(
     router,
-    { method: 'get', path: '/v1/widget/bootstrap', summary: 'Public widget configuration of a tenant', tag: 'widget', auth: 'public', query: tenantQuerySchema },
+    { method: 'get', path: '/v1/widget/bootstrap', summary: 'Public widget configuration of a tenant', tag: 'widget', auth: 'public', response: R.bootstrap, query: tenantQuerySchema },
     async ({ query }) => tenants.bootstrap(await tenants.get(query.tenant)),
   );
 

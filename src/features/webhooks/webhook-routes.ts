@@ -7,13 +7,14 @@ import type { WebhookService } from './webhook-service.js';
 import type { Config } from '../../config.js';
 import { buildSimulation, sendSimulation } from '../diagnostics/webhook-simulator.js';
 import { deliveryListQuerySchema, idParamsSchema, simulateBodySchema } from './webhook.schemas.js';
+import * as R from '../../http/response-schemas.js';
 
 /** The inbox and dead jobs, for operators: what arrived, what happened to it, and a way to run it again. */
 export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: ManagedJobQueue; tenants: TenantService; config: Config }): Router {
   const router = Router();
   api.route(
     router,
-    { method: 'get', path: '/v1/admin/webhooks/deliveries', summary: 'Webhook delivery log (newest first)', tag: 'webhooks', auth: 'admin', query: deliveryListQuerySchema },
+    { method: 'get', path: '/v1/admin/webhooks/deliveries', summary: 'Webhook delivery log (newest first)', tag: 'webhooks', auth: 'admin', response: R.deliveryList, query: deliveryListQuerySchema },
     async ({ query }) => {
       const tenant = query.tenant ? await deps.tenants.get(query.tenant) : undefined;
       const rows = await deps.webhooks.list({ status: query.status, provider: query.provider, tenantId: tenant?.id, limit: query.limit });
@@ -22,7 +23,7 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: 
   );
   api.route(
     router,
-    { method: 'post', path: '/v1/admin/webhooks/deliveries/:id/replay', summary: 'Process a delivery again (dead, failed or processed)', tag: 'webhooks', auth: 'admin', params: idParamsSchema },
+    { method: 'post', path: '/v1/admin/webhooks/deliveries/:id/replay', summary: 'Process a delivery again (dead, failed or processed)', tag: 'webhooks', auth: 'admin', response: R.deliveryOne, errors: [409], params: idParamsSchema },
     async ({ params }) => ({ delivery: deliveryView(await deps.webhooks.replay(params.id)) }),
   );
   api.route(
@@ -34,6 +35,8 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: 
       tag: 'webhooks',
       auth: 'admin',
       body: simulateBodySchema,
+      response: R.simulation,
+      errors: [404, 503],
     },
     async ({ body }) => {
       const tenant = await deps.tenants.get(body.tenant);
@@ -48,13 +51,13 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: 
       return { provider: body.provider, url: req.url, external_id: req.externalId, status: res.status, ok: res.status >= 200 && res.status < 300, response: res.body };
     },
   );
-  api.route(router, { method: 'get', path: '/v1/admin/jobs/dead', summary: 'Jobs parked as dead', tag: 'webhooks', auth: 'admin' }, async () => ({
+  api.route(router, { method: 'get', path: '/v1/admin/jobs/dead', summary: 'Jobs parked as dead', tag: 'webhooks', auth: 'admin', response: R.deadJobs }, async () => ({
     backend: deps.jobs.backend,
     jobs: (await deps.jobs.listDead()).map((j) => ({ id: j.id, kind: j.kind, attempts: j.attempts, last_error: j.lastError, payload: j.payload })),
   }));
   api.route(
     router,
-    { method: 'post', path: '/v1/admin/jobs/dead/:id/replay', summary: 'Requeue a dead job with a fresh attempt budget', tag: 'webhooks', auth: 'admin', params: idParamsSchema },
+    { method: 'post', path: '/v1/admin/jobs/dead/:id/replay', summary: 'Requeue a dead job with a fresh attempt budget', tag: 'webhooks', auth: 'admin', response: R.requeued, params: idParamsSchema },
     async ({ params }) => {
       await deps.jobs.replayDead(params.id);
       return { requeued: params.id };

@@ -16,7 +16,7 @@ export function widgetRoutes(api: Api, deps: { tenants: TenantService; siteUrl: 
   const etag = `"${createHash('sha256').update(widget).digest('base64url').slice(0, 22)}"`;
   const demo = readFileSync(templatePath('demo.html'), 'utf8');
 
-  router.get('/widget.js', (req, res) => {
+  api.route(router, { method: 'get', path: '/widget.js', summary: 'The chat widget script to embed on a site', tag: 'widget', auth: 'public', content: ['application/javascript'] }, ({ req, res }) => {
     res.setHeader('content-type', 'application/javascript; charset=utf-8');
     res.setHeader('cache-control', 'public, max-age=300');
     // Any site may load the script itself; what it may call is decided by CORS on the API.
@@ -24,14 +24,15 @@ export function widgetRoutes(api: Api, deps: { tenants: TenantService; siteUrl: 
     res.setHeader('etag', etag);
     if (req.get('if-none-match') === etag) {
       res.status(304).end();
-      return;
+      return undefined;
     }
     res.send(widget);
+    return undefined;
   });
 
   api.route(
     router,
-    { method: 'get', path: '/demo', summary: 'Demo page embedding the widget for a tenant', tag: 'widget', auth: 'public', query: tenantQuerySchema, produces: 'text/html' },
+    { method: 'get', path: '/demo', summary: 'Demo page embedding the widget for a tenant', tag: 'widget', auth: 'public', query: tenantQuerySchema, produces: 'text/html', content: ['text/html'] },
     async ({ query, req, res }) => {
       const tenant = await deps.tenants.get(query.tenant);
       // The page loads the widget from the origin it was served from, so the demo works on any host.

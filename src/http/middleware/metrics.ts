@@ -5,13 +5,14 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 
 /** Counts every request and its latency into the deployment's registry. */
 export function httpMetrics(registry: Registry): RequestHandler {
-  const requests = new Counter({
+  // A second app over the same services (tests) shares the first one's instruments.
+  const requests = (registry.getSingleMetric('zia_http_requests_total') as Counter<'method' | 'route' | 'status'> | undefined) ?? new Counter({
     name: 'zia_http_requests_total',
     help: 'HTTP requests by method, route and status',
     labelNames: ['method', 'route', 'status'] as const,
     registers: [registry],
   });
-  const duration = new Histogram({
+  const duration = (registry.getSingleMetric('zia_http_request_duration_seconds') as Histogram<'method' | 'route'> | undefined) ?? new Histogram({
     name: 'zia_http_request_duration_seconds',
     help: 'HTTP request latency by method and route',
     labelNames: ['method', 'route'] as const,

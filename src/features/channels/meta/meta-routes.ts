@@ -9,6 +9,7 @@ import type { TenantService } from '../../tenants/tenant-service.js';
 import type { InboxItem, WebhookService } from '../../webhooks/webhook-service.js';
 import { parseMetaPayload } from './meta-parser.js';
 import { envelopeSchema, verifyQuerySchema } from './meta.schemas.js';
+import * as R from '../../../http/response-schemas.js';
 
 export interface MetaRouteDeps {
   config: Pick<Config, 'META_VERIFY_TOKEN' | 'META_APP_SECRET'>;
@@ -28,7 +29,7 @@ export function metaRoutes(api: Api, deps: MetaRouteDeps): Router {
 
   api.route(
     router,
-    { method: 'get', path: '/v1/meta/webhook', summary: 'Meta webhook verification handshake', tag: 'webhooks', auth: 'public', query: verifyQuerySchema, produces: 'the hub.challenge, as text/plain' },
+    { method: 'get', path: '/v1/meta/webhook', summary: 'Meta webhook verification handshake', tag: 'webhooks', auth: 'public', content: ['text/plain'], errors: [403], query: verifyQuerySchema, produces: 'the hub.challenge, as text/plain' },
     ({ query, res }) => {
       const expected = config.META_VERIFY_TOKEN;
       if (!expected) logger.warn('Meta verification refused: META_VERIFY_TOKEN is not set');
@@ -41,7 +42,7 @@ export function metaRoutes(api: Api, deps: MetaRouteDeps): Router {
 
   api.route(
     router,
-    { method: 'post', path: '/v1/meta/webhook', summary: 'Meta webhook events (Messenger, Instagram, page feed), signed with X-Hub-Signature-256', tag: 'webhooks', auth: 'public' },
+    { method: 'post', path: '/v1/meta/webhook', summary: 'Meta webhook events (Messenger, Instagram, page feed), signed with X-Hub-Signature-256', tag: 'webhooks', auth: 'public', response: R.webhookAck, errors: [401, 403, 503] },
     async ({ req }) => {
       const secret = config.META_APP_SECRET;
       if (!secret) {

@@ -55,7 +55,7 @@ export function whatsappRoutes(api: Api, deps: WhatsAppRouteDeps): Router {
 
   api.route(
     router,
-    { method: 'post', path: '/v1/twilio/whatsapp/webhook', summary: 'Twilio WhatsApp inbound message, signed with X-Twilio-Signature', tag: 'webhooks', auth: 'public', query: twilioQuerySchema, produces: 'empty TwiML, as text/xml' },
+    { method: 'post', path: '/v1/twilio/whatsapp/webhook', summary: 'Twilio WhatsApp inbound message, signed with X-Twilio-Signature', tag: 'webhooks', auth: 'public', content: ['text/xml'], errors: [403, 503], query: twilioQuerySchema, produces: 'empty TwiML, as text/xml' },
     async ({ req, res, query }) => {
       const params = formOf(req);
       let tenant: Tenant | undefined;
@@ -88,7 +88,7 @@ export function whatsappRoutes(api: Api, deps: WhatsAppRouteDeps): Router {
 
   api.route(
     router,
-    { method: 'post', path: '/v1/twilio/whatsapp/status', summary: 'Twilio message status callback, signed with X-Twilio-Signature', tag: 'webhooks', auth: 'public', query: statusQuerySchema },
+    { method: 'post', path: '/v1/twilio/whatsapp/status', summary: 'Twilio message status callback, signed with X-Twilio-Signature', tag: 'webhooks', auth: 'public', status: 204, errors: [403, 503], query: statusQuerySchema },
     async ({ req, res, query }) => {
       const tenant = await deps.tenants.find(query.tenant);
       if (!tenant) throw new NotFoundError(`tenant '${query.tenant}' not found`);

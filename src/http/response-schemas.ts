@@ -1,0 +1,174 @@
+import { z } from 'zod';
+
+/**
+ * What each JSON route answers on success, for the OpenAPI document only (responses are built by the
+ * features' view functions, not parsed). Objects are open: a field added to a view is not a breaking
+ * change for clients, so the document promises the fields listed, not the absence of others.
+ */
+
+const obj = <T extends z.ZodRawShape>(shape: T) => z.object(shape).loose();
+const time = z.string().describe('ISO 8601 timestamp');
+const nullable = <T extends z.ZodType>(s: T) => s.nullable();
+
+export const ok = obj({ status: z.literal('ok') });
+export const ready = obj({ status: z.literal('ready'), database: z.enum(['sqlite', 'pg']) });
+export const home = obj({ name: z.string(), version: z.string(), description: z.string(), links: z.record(z.string(), z.string()) });
+
+const lead = obj({ id: z.string(), email: z.string(), name: nullable(z.string()), whatsapp: nullable(z.string()) });
+
+export const chatReply = obj({
+  conversation_id: z.string(),
+  reply: z.string(),
+  message_id: z.string(),
+  checkout_url: z.string().optional(),
+  lead: lead.optional(),
+});
+
+export const operatorMessages = obj({
+  messages: z.array(obj({ id: z.string(), text: z.string(), created_at: time })),
+  bot_paused: z.boolean(),
+});
+
+const tenant = obj({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  whatsapp: nullable(z.string()),
+  settings: z.record(z.string(), z.unknown()).describe('tenant settings; secrets appear redacted'),
+  stripe: obj({ account_id: nullable(z.string()), charges_enabled: z.boolean(), details_submitted: z.boolean() }),
+  created_at: time,
+  updated_at: time,
+});
+export const tenantOne = obj({ tenant });
+export const tenantUpsert = obj({ tenant, created: z.boolean() });
+export const tenantList = obj({ tenants: z.array(tenant) });
+export const tenantDeleted = obj({ deleted: z.string() });
+
+export const bootstrap = obj({
+  tenant: z.string(),
+  name: z.string(),
+  greeting: z.string(),
+  branding: obj({ color: z.string(), title: z.string(), avatar_url: nullable(z.string()), position: z.string(), launcher_text: z.string() }),
+  lead: obj({ form_enabled: z.boolean(), fields: z.array(obj({ name: z.string(), label: z.string(), required: z.boolean(), type: z.string() })) }),
+  has_catalog: z.boolean(),
+  has_plans: z.boolean(),
+});
+
+export const catalogPage = obj({
+  tenant: z.string(),
+  total: z.number().int(),
+  offset: z.number().int(),
+  limit: z.number().int(),
+  fetched_at: nullable(time),
+  items: z.array(
+    obj({
+      id: z.string(),
+      name: z.string(),
+      description: nullable(z.string()).optional(),
+      price: nullable(z.number()).describe('minor units (cents)'),
+      currency: nullable(z.string()),
+      url: nullable(z.string()).optional(),
+      image: nullable(z.string()).optional(),
+      available: z.boolean().optional(),
+      stock: nullable(z.number()).optional(),
+      price_text: z.string(),
+      score: z.number().optional(),
+    }),
+  ),
+  next_cursor: nullable(z.string()),
+});
+
+export const leadUpsert = obj({ lead, created: z.boolean() });
+export const leadPage = obj({
+  leads: z.array(
+    obj({ id: z.string(), tenant: z.string(), name: nullable(z.string()), email: z.string(), whatsapp: nullable(z.string()), source_channel: z.string(), conversation_id: nullable(z.string()), created_at: time }),
+  ),
+  next_cursor: nullable(z.string()),
+});
+
+export const webhookAck = obj({ received: z.number().int(), accepted: z.number().int(), duplicates: z.number().int(), ignored: z.number().int() });
+export const stripeAck = obj({ received: z.literal(true), duplicate: z.boolean() });
+
+const delivery = obj({
+  id: z.string(),
+  provider: z.string(),
+  external_id: z.string(),
+  tenant_id: nullable(z.string()),
+  kind: nullable(z.string()),
+  status: z.string(),
+  attempts: z.number().int(),
+  duplicates: z.number().int(),
+  last_error: nullable(z.string()),
+  processed_at: nullable(time),
+  created_at: time,
+  updated_at: time,
+});
+export const deliveryList = obj({ deliveries: z.array(delivery), counts: z.record(z.string(), z.number()) });
+export const deliveryOne = obj({ delivery });
+export const simulation = obj({ provider: z.string(), url: z.string(), external_id: z.string(), status: z.number().int(), ok: z.boolean(), response: z.unknown() });
+export const deadJobs = obj({
+  backend: z.enum(['sqlite', 'graphile-worker']),
+  jobs: z.array(obj({ id: z.string(), kind: z.string(), attempts: z.number().int(), last_error: nullable(z.string()), payload: z.record(z.string(), z.unknown()) })),
+});
+export const requeued = obj({ requeued: z.string() });
+
+export const events = obj({
+  events: z.array(obj({ id: z.string(), type: z.string(), conversation_id: nullable(z.string()), data: z.unknown(), created_at: time })),
+});
+const funnel = z.array(obj({ step: z.string(), count: z.number().int(), rate: nullable(z.number()) }));
+export const analytics = obj({
+  tenant: z.string(),
+  from: time,
+  to: time,
+  interval: z.enum(['hour', 'day', 'week']),
+  totals: z.record(z.string(), z.number()),
+  series: z.array(obj({ bucket: z.string(), counts: z.record(z.string(), z.number()) })),
+  funnels: obj({ sales: funnel, comments: funnel }),
+});
+
+export const keyCreated = obj({ key: z.string().describe('shown once; only a hash is stored'), id: z.string(), prefix: z.string(), name: z.string(), created_at: time });
+export const keyList = obj({
+  keys: z.array(obj({ id: z.string(), tenantId: z.string(), name: z.string(), prefix: z.string(), createdAt: time, lastUsedAt: nullable(time), revokedAt: nullable(time) })),
+});
+export const keyRevoked = obj({ revoked: z.string() });
+
+const conversation = obj({
+  id: z.string(),
+  tenant_id: z.string(),
+  channel: z.string(),
+  external_user_id: z.string(),
+  user_name: nullable(z.string()),
+  bot_paused: z.boolean(),
+  last_inbound_at: nullable(time),
+  created_at: time,
+  updated_at: time,
+});
+export const conversationPage = obj({ conversations: z.array(conversation), next_cursor: nullable(z.string()) });
+export const conversationOne = obj({ conversation });
+export const conversationShow = obj({
+  conversation,
+  tenant: z.string(),
+  messages: z.array(obj({ id: z.string(), role: z.string(), text: z.string(), delivery_status: nullable(z.string()), error_code: nullable(z.string()), created_at: time })),
+});
+export const operatorReply = obj({ message_id: z.string(), conversation_id: z.string(), channel: z.string(), delivery: z.enum(['queued', 'stored']) });
+
+export const onboarding = obj({
+  tenant: z.string(),
+  account_id: z.string(),
+  url: z.string(),
+  expires_at: nullable(time),
+  account_created: z.boolean(),
+  charges_enabled: z.boolean(),
+  details_submitted: z.boolean(),
+});
+export const checkoutLink = obj({
+  url: z.string(),
+  order_id: z.string(),
+  session_id: z.string(),
+  kind: z.enum(['plan', 'item']),
+  name: z.string(),
+  amount: z.number().int().describe('minor units (cents)'),
+  currency: z.string(),
+  quantity: z.number().int(),
+});
+export const checkoutSent = checkoutLink.extend({ to: z.string(), message_id: z.string() });
