@@ -46,7 +46,7 @@ for (const dialect of dialects()) {
         const m = await scrape(app);
         const states = ['queued', 'running', 'failed', 'dead'].map((state) => sample(m, 'zia_jobs', { state }));
         return states.join() === '1,1,1,1' ? m : undefined;
-      });
+      }).then((m) => m!);
       t.is(sample(text, 'zia_job_duration_seconds_count', { kind: 'test.metrics', outcome: 'ok' }), 1);
       t.is(sample(text, 'zia_job_duration_seconds_count', { kind: 'test.metrics', outcome: 'error' }), 2, 'one retried failure and one parked job');
       t.deepEqual(ran.sort(), ['die', 'fail', 'hold', 'ok']);
@@ -54,7 +54,7 @@ for (const dialect of dialects()) {
       const after = await waitFor('the held job to finish', async () => {
         const m = await scrape(app);
         return sample(m, 'zia_jobs', { state: 'running' }) === 0 ? m : undefined;
-      });
+      }).then((m) => m!);
       t.is(sample(after, 'zia_job_duration_seconds_count', { kind: 'test.metrics', outcome: 'ok' }), 2);
       t.is(sample(after, 'zia_jobs', { state: 'queued' }), 1, 'the job due in an hour is still queued');
     } finally {

@@ -39,7 +39,7 @@ test('SIGTERM during a slow chat stream: /readyz answers 503 while the stream fi
     const ready = await waitFor('/readyz to report the drain', async () => {
       const r = await fetch(`${server.url}/readyz`);
       return r.status === 503 ? r : undefined;
-    });
+    }).then((r) => r!);
     t.is(((await ready.json()) as any).error.code, 'draining');
     t.is(ready.headers.get('connection'), 'close', 'kept-alive clients are told to go elsewhere');
     for (;;) {
@@ -68,7 +68,7 @@ test('ZIA_METRICS_PORT serves /metrics on its own port (token required), and the
   const token = 'scrape-token-0123456789';
   const server = await spawnServe({ env: { ...baseEnv({ ZIA_METRICS_PORT: '0', ZIA_METRICS_TOKEN: token }), ...db.env }, cwd: tmp() });
   try {
-    const url = await waitFor('the metrics line', () => /zia metrics on (http:\/\/\S+)/.exec(server.output())?.[1]);
+    const url = (await waitFor('the metrics line', () => /zia metrics on (http:\/\/\S+)/.exec(server.output())?.[1]))!;
     t.is((await fetch(`${server.url}/metrics`)).status, 404, 'not on the public port');
     t.is((await fetch(url)).status, 401);
     const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
