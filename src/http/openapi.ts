@@ -79,7 +79,7 @@ export function openApiDocument(defs: AnyDef[], info: { title: string; version: 
       operationId: operationId(def),
       summary: def.summary,
       tags: [def.tag],
-      ...(parameters.length ? { parameters } : {}),
+      parameters,
       security: def.security ?? (def.auth === 'public' ? [] : [{ apiKey: [] }]),
       responses,
     };
