@@ -51,7 +51,7 @@ for (const dialect of dialects()) {
       let checked = 0;
       for (const [path, ops] of Object.entries<any>(doc.paths)) {
         for (const [method, op] of Object.entries<any>(ops)) {
-          const isPublic = !op.security;
+          const isPublic = !op.security?.length; // public operations say `security: []`
           if (path.includes('/webhook')) continue; // provider webhooks: signatures, covered by R2
           const params = op.parameters as Array<{ name: string; in: string }>;
           const urlPath = path.replace(/\{(\w+)\}/g, (_m, name: string) => (name === 'slug' ? 'alpha' : name === 'id' ? a.conversationId : 'alpha'));
