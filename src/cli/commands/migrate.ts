@@ -32,7 +32,7 @@ export function registerMigrate(program: Command, io: CliIO, exit: ExitHolder): 
           else for (const n of names) println(io.stdout, `${action === 'latest' ? 'applied' : 'rolled back'}  ${n}`);
           return 0;
         },
-        { migrate: false },
+        { migrate: false, create: true },
       );
     });
 }

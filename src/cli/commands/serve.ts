@@ -25,6 +25,8 @@ export function registerServe(program: Command, io: CliIO, exit: ExitHolder): vo
       exit.code = await withContext(io, (services) => serve(services, io, { port, host: opts.host, worker: opts.worker }), {
         logLevel: 'config',
         migrate: false,
+        create: true,
+        lock: opts.worker ? ['server', 'worker'] : ['server'],
       });
     });
 }

@@ -30,7 +30,7 @@ export function registerWorker(program: Command, io: CliIO, exit: ExitHolder): v
           await worker.stop();
           return 0;
         },
-        { logLevel: 'config', migrate: false },
+        { logLevel: 'config', migrate: false, create: true, lock: ['worker'] },
       );
     });
 }

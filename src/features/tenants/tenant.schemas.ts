@@ -104,12 +104,13 @@ export type FaqItem = { q: string; a: string };
 export type Plan = NonNullable<TenantSettingsAll['plans']>[number];
 
 /**
- * A settings patch: keys replace, null removes. The merged result is validated against settingsSchema,
+ * A settings patch: keys replace, null removes, a dotted key (`branding.color`) changes one entry of a
+ * stored object (see mergeSettings). The merged result is validated against settingsSchema,
  * so an invalid or unknown key is reported with its full path (`settings.foo`).
  */
 export const settingsPatchSchema = z
   .record(z.string(), z.unknown())
-  .describe('tenant settings; keys replace the stored ones, null removes a key; see TenantSettings');
+  .describe('tenant settings; keys replace the stored ones, null removes a key, a dotted key (branding.color) changes one nested entry; see TenantSettings');
 
 export const tenantCreateSchema = z.strictObject({
   slug: slugSchema,
