@@ -111,7 +111,7 @@ export interface ServiceOptions {
 }
 
 export function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Services {
-  const db = options.db ?? createDb(config, options.dbOptions);
+  const db = options.db ?? createDb(config, { logger, ...options.dbOptions });
   const box = createSecretBox(config.secretKeys);
   const tenants = new TenantService(new TenantStore(db), box);
   const events = new EventService(new EventStore(db), logger);

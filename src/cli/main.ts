@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { connectionAdvice } from '../db/db-errors.js';
 import { AppError, ConfigError, ValidationError } from '../errors.js';
 import { packageVersion } from '../paths.js';
 import { processIO, UsageError, type CliIO } from './io.js';
@@ -72,6 +73,11 @@ export function reportError(io: CliIO, err: unknown): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
     return 2; // commander already printed the one-line reason
+  }
+  const advice = connectionAdvice(err);
+  if (advice) {
+    io.stderr.write(`zia: ${advice}\n`);
+    return 1;
   }
   const message = err instanceof Error ? err.message : String(err);
   io.stderr.write(`zia: ${message.split('\n')[0]}\n`);

@@ -65,6 +65,7 @@ function tryLock(file: string): Database.Database | undefined {
   const conn = new Database(file, { timeout: 0 });
   try {
     conn.pragma('locking_mode = EXCLUSIVE');
+    conn.pragma('journal_mode = MEMORY'); // the file's content does not matter: no journal file beside it
     // A write takes the EXCLUSIVE lock; in this locking mode it is kept after the commit.
     conn.exec(`BEGIN EXCLUSIVE; PRAGMA user_version = ${process.pid % 2_000_000_000}; COMMIT`);
     return conn;
