@@ -79,6 +79,7 @@ export function reportError(io: CliIO, err: unknown): number {
   const advice = connectionAdvice(err);
   if (advice) {
     io.stderr.write(`zia: ${advice}\n`);
+    if (io.env.ZIA_DEBUG) io.stderr.write(`${(err as Error).stack}\n`);
     return 1;
   }
   const message = err instanceof Error ? err.message : String(err);
