@@ -31,7 +31,7 @@ export function errorHandler(logger: Logger, warnIntervalMs = NOT_CONFIGURED_WAR
     if ((warned.get(key) ?? -Infinity) > now - warnIntervalMs) return;
     if (warned.size > 10_000) for (const [k, at] of warned) if (at <= now - warnIntervalMs) warned.delete(k);
     warned.set(key, now);
-    logger.warn({ tenant, request_id }, `not configured: ${err.message} (logged once per ${Math.round(warnIntervalMs / 60_000)} min per tenant)`);
+    logger.warn({ tenant, request_id }, `not configured: ${err.message} (logged at most every ${Math.round(warnIntervalMs / 1000)} s per tenant)`);
   };
   return (err, req, res, _next) => {
     const request_id = idOf(req);

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitError } from '../../errors.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
+import { slugSchema } from '../../features/tenants/tenant.schemas.js';
 import type { Logger } from '../../logger.js';
 
 /**
@@ -95,9 +96,11 @@ export function publicWriteLimit(deps: PublicLimitDeps): RequestHandler {
   };
 }
 
-/** ?tenant= first, then a JSON body's "tenant" (checkout routes accept either). */
+/**
+ * ?tenant= first, then a JSON body's "tenant" (checkout routes accept either). Only a well-formed slug
+ * is looked up; anything else is left to the route's validation (400).
+ */
 function tenantSlugOf(query: unknown, body: unknown): string | undefined {
-  if (typeof query === 'string' && query) return query;
-  const fromBody = (body as { tenant?: unknown } | undefined)?.tenant;
-  return typeof fromBody === 'string' && fromBody ? fromBody : undefined;
+  const slug = typeof query === 'string' ? query : (body as { tenant?: unknown } | undefined)?.tenant;
+  return slugSchema.safeParse(slug).success ? (slug as string) : undefined;
 }
