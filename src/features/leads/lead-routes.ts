@@ -1,11 +1,14 @@
 import { Router } from 'express';
+import type { z } from 'zod';
 import type { Api } from '../../http/api.js';
 import type { ConversationService } from '../chat/chat.types.js';
 import { scopedTenant } from '../tenants/tenant-routes.js';
 import type { TenantService } from '../tenants/tenant-service.js';
 import { tenantQuerySchema } from '../tenants/tenant.schemas.js';
-import { leadView, type LeadService } from './lead-service.js';
+import { leadView, type CaptureInput, type LeadService } from './lead-service.js';
 import { leadFormSchema } from './lead.schemas.js';
+
+type LeadForm = z.output<typeof leadFormSchema>;
 
 export interface LeadRouteDeps {
   leads: LeadService;
@@ -15,6 +18,13 @@ export interface LeadRouteDeps {
 
 export function leadRoutes(api: Api, deps: LeadRouteDeps): Router {
   const router = Router();
+
+  /** A conversation id must be this tenant's (404 otherwise); the lead keeps its channel. */
+  const captureInput = async (tenantId: string, body: LeadForm): Promise<CaptureInput> => {
+    const conversation = body.conversation_id ? await deps.conversations.get(tenantId, body.conversation_id) : undefined;
+    return { name: body.name, email: body.email, whatsapp: body.whatsapp ?? null, channel: conversation?.channel ?? 'web', conversationId: conversation?.id ?? null };
+  };
+
   api.route(
     router,
     {
@@ -29,15 +39,7 @@ export function leadRoutes(api: Api, deps: LeadRouteDeps): Router {
     },
     async ({ query, body }) => {
       const tenant = await deps.tenants.get(query.tenant);
-      // A conversation id must be this tenant's (404 otherwise); the lead keeps its channel.
-      const conversation = body.conversation_id ? await deps.conversations.get(tenant.id, body.conversation_id) : undefined;
-      const { submitted } = await deps.leads.submit(tenant.id, {
-        name: body.name,
-        email: body.email,
-        whatsapp: body.whatsapp ?? null,
-        channel: conversation?.channel ?? 'web',
-        conversationId: conversation?.id ?? null,
-      });
+      const { submitted } = await deps.leads.submit(tenant.id, await captureInput(tenant.id, body));
       return { received: true, lead: submitted };
     },
   );
@@ -55,14 +57,7 @@ export function leadRoutes(api: Api, deps: LeadRouteDeps): Router {
     },
     async ({ res, query, body, principal }) => {
       const tenant = (await scopedTenant(deps.tenants, principal, query.tenant))!;
-      const conversation = body.conversation_id ? await deps.conversations.get(tenant.id, body.conversation_id) : undefined;
-      const { lead, created } = await deps.leads.upsert(tenant.id, {
-        name: body.name,
-        email: body.email,
-        whatsapp: body.whatsapp ?? null,
-        channel: conversation?.channel ?? 'web',
-        conversationId: conversation?.id ?? null,
-      });
+      const { lead, created } = await deps.leads.upsert(tenant.id, await captureInput(tenant.id, body));
       res.status(created ? 201 : 200);
       return { lead: leadView(lead), created };
     },
