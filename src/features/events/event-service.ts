@@ -15,6 +15,7 @@ export const EVENT_TYPES = [
   'reply_not_sent',
   'lead_started',
   'lead_captured',
+  'lead_resubmitted',
   'checkout_created',
   'payment_completed',
   'payment_failed',
