@@ -79,6 +79,8 @@ const schema = z.object({
   ZIA_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   ZIA_JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   ZIA_JOB_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
+  /** A reply whose send was in flight at a crash (or got no answer): sent once more, or held for an operator. */
+  ZIA_UNCERTAIN_SENDS: z.enum(['resend', 'hold']).default('resend'),
   ZIA_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

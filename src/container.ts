@@ -8,6 +8,7 @@ import { EventService } from './features/events/event-service.js';
 import { EventStore } from './features/events/event-store.js';
 import type { ChannelSenders } from './features/channels/channel.types.js';
 import { OutboundStore } from './features/channels/outbound-store.js';
+import { OutboundSends } from './features/channels/outbound-sends.js';
 import { GraphClient } from './features/channels/meta/graph-client.js';
 import { MetaDmSender, MetaSends } from './features/channels/meta/meta-sender.js';
 import { MetaWorker } from './features/channels/meta/meta-worker.js';
@@ -86,6 +87,8 @@ export interface Services {
   outbound: OutboundWebhooks;
   /** Twilio WhatsApp: credentials, numbers and signature checks per tenant. */
   whatsapp: WhatsAppSends;
+  /** Every provider send: once-only, with sends in doubt re-sent once or held (ZIA_UNCERTAIN_SENDS). */
+  sends: OutboundSends;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process (`zia serve` unless --no-worker, `zia worker`). */
@@ -141,7 +144,9 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const conversationStore = new ConversationStore(db);
   const conversations = options.conversations ?? new DefaultConversationService(conversationStore);
   const leads = new LeadService(new LeadStore(db), events);
-  const outbound = new OutboundStore(db);
+  // The inbox is made below (it needs the job queue); a resend by hand reaches it through the getter.
+  let webhooksRef: WebhookService | undefined;
+  const outbound = new OutboundSends({ store: new OutboundStore(db), policy: config.ZIA_UNCERTAIN_SENDS, tenants, events, logger, conversations: () => conversations, inbox: () => webhooksRef });
   const whatsappSends = new WhatsAppSends({
     config,
     tenants,
@@ -179,6 +184,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const jobs = createJobQueue(config, db, logger);
   closers.push(() => jobs.close());
   const webhooks = new WebhookService(db, new WebhookStore(db), jobs, logger);
+  webhooksRef = webhooks;
   const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
   const metaSends = new MetaSends(tenants, graph, outbound, events, logger);
   const messenger = new MetaDmSender('messenger', metaSends, () => conversations);
@@ -229,6 +235,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     handoffStore,
     outbound: outboundWebhooks,
     whatsapp: whatsappSends,
+    sends: outbound,
     shutdown: new AbortController(),
     async startWorker() {
       const worker = await jobs.start();

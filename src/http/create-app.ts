@@ -88,9 +88,9 @@ export function createApp(services: Services): Express {
   // 7. Feature routes; chat first, as the most frequent (a request walks the routers in this order).
   app.use(chatRoutes(api, { chat: services.chat, tenants: services.tenants, logger, shutdown: services.shutdown.signal }));
   app.use(tenantRoutes(api, services.tenants));
-  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants, config }));
+  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants, sends: services.sends, config }));
   app.use(reportRoutes(api, services));
-  app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, store: services.handoffStore }));
+  app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, store: services.handoffStore, sends: services.sends }));
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
   app.use(catalogRoutes(api, services.tenants, services.catalog));
   app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations }));

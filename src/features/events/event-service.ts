@@ -26,6 +26,8 @@ export const EVENT_TYPES = [
   'handoff_paused',
   'handoff_resumed',
   'operator_reply',
+  'send_held',
+  'send_resent',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
