@@ -14,6 +14,7 @@ import { registerCatalog } from './commands/catalog.js';
 import { registerStripe } from './commands/stripe.js';
 import { registerCheckout } from './commands/checkout.js';
 import { registerConversations } from './commands/conversations.js';
+import { registerDoctor } from './commands/doctor.js';
 
 /** Each command's action returns its exit code through this holder. */
 export interface ExitHolder {
@@ -44,6 +45,7 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerStripe(program, io, exit);
   registerCheckout(program, io, exit);
   registerConversations(program, io, exit);
+  registerDoctor(program, io, exit);
 
   applyToAll(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
   return program;

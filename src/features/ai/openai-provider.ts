@@ -42,6 +42,33 @@ export function openAiSettings(config: Config): OpenAiSettings {
   };
 }
 
+/**
+ * The SDK's client over zia's transport, as the provider and `zia doctor ai` use it. The SDK is
+ * imported here, on first use, so the CLI starts without loading it.
+ */
+export async function createOpenAiClient(settings: OpenAiSettings, logger: Logger): Promise<{ sdk: typeof import('openai'); client: OpenAI; transport: OpenAiTransport }> {
+  const sdk = await import('openai');
+  const transport = createOpenAiTransport({ proxy: settings.proxy, retryAfterMaxMs: settings.retryAfterMaxMs });
+  const client = new sdk.default({
+    // The SDK wants a key; without one the Authorization header is left out below.
+    apiKey: settings.apiKey ?? 'none',
+    baseURL: settings.baseURL ?? 'https://api.openai.com/v1',
+    timeout: settings.timeoutMs,
+    maxRetries: settings.maxRetries,
+    fetch: transport.fetch,
+    fetchOptions: { dispatcher: transport.dispatcher } as object,
+    ...(settings.apiKey ? {} : { defaultHeaders: { Authorization: null } }),
+    logLevel: 'warn',
+    logger: {
+      error: (msg: string) => logger.error(msg),
+      warn: (msg: string) => logger.warn(msg),
+      info: (msg: string) => logger.info(msg),
+      debug: (msg: string) => logger.debug(msg),
+    },
+  });
+  return { sdk, client, transport };
+}
+
 /** Tool rounds per turn: the last round forbids tools so a turn always ends with text. */
 const MAX_ROUNDS = 4;
 
@@ -84,29 +111,12 @@ export class OpenAiProvider implements AiProvider {
     private readonly logger: Logger,
   ) {}
 
-  async getClient(): Promise<OpenAI> {
+  private async getClient(): Promise<OpenAI> {
     if (!this.client) {
-      // Imported on first use so the CLI starts without loading the SDK.
-      this.sdk = await import('openai');
-      this.transport = createOpenAiTransport({ proxy: this.settings.proxy, retryAfterMaxMs: this.settings.retryAfterMaxMs });
-      const log = this.logger;
-      this.client = new this.sdk.default({
-        // The SDK wants a key; without one the Authorization header is left out below.
-        apiKey: this.settings.apiKey ?? 'none',
-        baseURL: this.settings.baseURL ?? 'https://api.openai.com/v1',
-        timeout: this.settings.timeoutMs,
-        maxRetries: this.settings.maxRetries,
-        fetch: this.transport.fetch,
-        fetchOptions: { dispatcher: this.transport.dispatcher } as object,
-        ...(this.settings.apiKey ? {} : { defaultHeaders: { Authorization: null } }),
-        logLevel: 'warn',
-        logger: {
-          error: (msg: string) => log.error(msg),
-          warn: (msg: string) => log.warn(msg),
-          info: (msg: string) => log.info(msg),
-          debug: (msg: string) => log.debug(msg),
-        },
-      });
+      const made = await createOpenAiClient(this.settings, this.logger);
+      this.sdk = made.sdk;
+      this.transport = made.transport;
+      this.client = made.client;
     }
     return this.client;
   }
