@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { startApp, type TestApp } from '../helpers/app.js';
 import { chatStream, createTenant } from '../helpers/chat.js';
 import { dialects } from '../helpers/db.js';
-import { FakeOpenAI, type Behaviour } from '../fakes/openai-server.js';
+import type { Behaviour } from '../fakes/openai-server.js';
+import { startWithFakeOpenAI } from '../helpers/openai.js';
 
 /**
  * Contract tests: streams in the wire formats of the servers zia is pointed at, replayed byte for byte
@@ -132,18 +132,10 @@ const SERVERS: Server[] = [
   },
 ];
 
-async function setup(dialect: 'sqlite' | 'pg', server: Server): Promise<{ fake: FakeOpenAI; app: TestApp; close(): Promise<void> }> {
-  const fake = await new FakeOpenAI({ apiKey: server.apiKey }).start();
-  const app = await startApp(dialect, { OPENAI_BASE_URL: fake.url, OPENAI_MAX_RETRIES: '1', OPENAI_RETRY_AFTER_MAX_MS: '5000', ...server.env });
-  await createTenant(app, 'acme');
-  return {
-    fake,
-    app,
-    async close() {
-      await app.close();
-      await fake.close();
-    },
-  };
+async function setup(dialect: 'sqlite' | 'pg', server: Server) {
+  const started = await startWithFakeOpenAI(dialect, { OPENAI_RETRY_AFTER_MAX_MS: '5000', ...server.env }, { apiKey: server.apiKey });
+  await createTenant(started.app, 'acme');
+  return started;
 }
 
 for (const dialect of dialects()) {
