@@ -155,7 +155,8 @@ export class OpenAiProvider implements AiProvider {
         }
         text += r.text;
         tokens += r.tokens;
-        if (r.toolCalls.length === 0) break;
+        // Calls the model makes up without having been offered tools are not run.
+        if (!tools || r.toolCalls.length === 0) break;
         await this.runTools(r, messages, req);
       }
     } catch (err) {
@@ -195,7 +196,7 @@ export class OpenAiProvider implements AiProvider {
   }
 
   /** The request body of one round; `toolChoice` undefined sends no tools at all. */
-  requestBody(messages: ChatCompletionMessageParam[], specs: readonly ToolSpec[], toolChoice: 'auto' | 'none' | undefined): ChatCompletionCreateParamsStreaming {
+  private requestBody(messages: ChatCompletionMessageParam[], specs: readonly ToolSpec[], toolChoice: 'auto' | 'none' | undefined): ChatCompletionCreateParamsStreaming {
     return {
       model: this.settings.model,
       messages,

@@ -32,8 +32,7 @@ export function createOpenAiTransport(options: TransportOptions): OpenAiTranspor
     http || https ? new EnvHttpProxyAgent({ httpProxy: http ?? '', httpsProxy: https ?? '', noProxy: noProxy ?? '' }) : new Agent();
   const fetch = (async (input: string | URL | Request, init?: RequestInit) => {
     const response = await undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as object), dispatcher } as Parameters<typeof undiciFetch>[1]);
-    if (response.status !== 429) return response;
-    return (await notWorthRetrying(response, options.retryAfterMaxMs)) ?? response;
+    return response.status === 429 ? markedForRetry(response, options.retryAfterMaxMs) : response;
   }) as unknown as typeof globalThis.fetch;
   return {
     fetch,
@@ -46,9 +45,9 @@ type UndiciResponse = Awaited<ReturnType<typeof undiciFetch>>;
 
 /**
  * A 429 the SDK would retry but should not: a wait longer than the cap, or a spent quota (which no
- * wait cures). The same response, marked with the SDK's `x-should-retry: false`; undefined otherwise.
+ * wait cures). The same response, with the SDK's `x-should-retry: false` added in those cases.
  */
-async function notWorthRetrying(response: UndiciResponse, retryAfterMaxMs: number): Promise<UndiciResponse | undefined> {
+async function markedForRetry(response: UndiciResponse, retryAfterMaxMs: number): Promise<UndiciResponse> {
   const asked = retryAfterMs(response.headers);
   const body = await response.text();
   const tooLong = asked !== undefined && asked > retryAfterMaxMs;
