@@ -29,7 +29,7 @@ import { startWithFakeOpenAI } from '../helpers/openai.js';
  *   (`object: "error"`, numeric code).
  * - llama.cpp server (`--jinja`): id on the tool call, name once, empty arguments in the first delta
  *   (github.com/ggml-org/llama.cpp/pull/13800), `content: null` role chunk, usage and `timings` in the
- *   finishing chunk, no `[DONE]`-less variants.
+ * finishing chunk.
  * - LM Studio: later tool call fragments repeat `id: ""` and `name: ""`
  *   (github.com/0xPlaygrounds/rig/pull/442, github.com/lmstudio-ai/lmstudio-bug-tracker/issues/649);
  *   CRLF line endings.
