@@ -48,7 +48,7 @@ export function openAiSettings(config: Config): OpenAiSettings {
  */
 export async function createOpenAiClient(settings: OpenAiSettings, logger: Logger): Promise<{ sdk: typeof import('openai'); client: OpenAI; transport: OpenAiTransport }> {
   const sdk = await import('openai');
-  const transport = createOpenAiTransport({ proxy: settings.proxy, retryAfterMaxMs: settings.retryAfterMaxMs });
+  const transport = await createOpenAiTransport({ proxy: settings.proxy, retryAfterMaxMs: settings.retryAfterMaxMs });
   const client = new sdk.default({
     // The SDK wants a key; without one the Authorization header is left out below.
     apiKey: settings.apiKey ?? 'none',

@@ -1,4 +1,4 @@
-import { Agent, EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import type { Dispatcher, fetch as UndiciFetch } from 'undici';
 import type { ProxySettings } from '../../config.js';
 
 /**
@@ -24,14 +24,16 @@ export interface TransportOptions {
   retryAfterMaxMs: number;
 }
 
-export function createOpenAiTransport(options: TransportOptions): OpenAiTransport {
+export async function createOpenAiTransport(options: TransportOptions): Promise<OpenAiTransport> {
+  // Imported on first use, as the SDK is, so that every CLI command does not load it.
+  const { Agent, EnvHttpProxyAgent, fetch: undiciFetch } = await import('undici');
   const { http, https, noProxy } = options.proxy;
   // Empty strings, not undefined: undici would otherwise read the proxy variables itself, and
   // configuration is read in one place only.
   const dispatcher: Dispatcher =
     http || https ? new EnvHttpProxyAgent({ httpProxy: http ?? '', httpsProxy: https ?? '', noProxy: noProxy ?? '' }) : new Agent();
   const fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-    const response = await undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as object), dispatcher } as Parameters<typeof undiciFetch>[1]);
+    const response = await undiciFetch(input as Parameters<typeof UndiciFetch>[0], { ...(init as object), dispatcher } as Parameters<typeof UndiciFetch>[1]);
     return response.status === 429 ? markedForRetry(response, options.retryAfterMaxMs) : response;
   }) as unknown as typeof globalThis.fetch;
   return {
@@ -41,7 +43,7 @@ export function createOpenAiTransport(options: TransportOptions): OpenAiTranspor
   };
 }
 
-type UndiciResponse = Awaited<ReturnType<typeof undiciFetch>>;
+type UndiciResponse = Awaited<ReturnType<typeof UndiciFetch>>;
 
 /**
  * A 429 the SDK would retry but should not: a wait longer than the cap, or a spent quota (which no
