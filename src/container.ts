@@ -28,7 +28,7 @@ import { CatalogStore } from './features/catalog/catalog-store.js';
 import { safeFetchJson, type SafeFetchOptions } from './features/catalog/safe-fetch.js';
 import { AiUsageStore } from './features/ai/ai-usage-store.js';
 import { OfflineProvider } from './features/ai/offline-provider.js';
-import { OpenAiProvider } from './features/ai/openai-provider.js';
+import { OpenAiProvider, openAiSettings } from './features/ai/openai-provider.js';
 import { PromptBuilder } from './features/ai/prompt-builder.js';
 import type { AiProvider } from './features/ai/provider.js';
 import { DefaultChatEngine } from './features/chat/chat-engine.js';
@@ -127,20 +127,9 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
 
   const ai: AiProvider =
     config.aiProvider === 'openai'
-      ? new OpenAiProvider(
-          {
-            apiKey: config.OPENAI_API_KEY!,
-            baseURL: config.OPENAI_BASE_URL,
-            model: config.OPENAI_MODEL,
-            timeoutMs: config.OPENAI_TIMEOUT_MS,
-            maxRetries: config.OPENAI_MAX_RETRIES,
-            maxTokens: config.OPENAI_MAX_TOKENS,
-            retryAfterMaxMs: config.OPENAI_RETRY_AFTER_MAX_MS,
-          },
-          new AiUsageStore(db),
-          logger,
-        )
+      ? new OpenAiProvider(openAiSettings(config), new AiUsageStore(db), logger)
       : new OfflineProvider({ tokenDelayMs: 20 });
+  if (ai instanceof OpenAiProvider) closers.push(() => ai.close());
   const conversationStore = new ConversationStore(db);
   const conversations = options.conversations ?? new DefaultConversationService(conversationStore);
   const leads = new LeadService(new LeadStore(db), events);

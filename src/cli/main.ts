@@ -16,6 +16,7 @@ import { registerStripe } from './commands/stripe.js';
 import { registerCheckout } from './commands/checkout.js';
 import { registerConversations } from './commands/conversations.js';
 import { registerBackup } from './commands/backup.js';
+import { registerDoctor } from './commands/doctor.js';
 
 /** Each command's action returns its exit code through this holder. */
 export interface ExitHolder {
@@ -47,6 +48,7 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerCheckout(program, io, exit);
   registerConversations(program, io, exit);
   registerBackup(program, io, exit);
+  registerDoctor(program, io, exit);
 
   applyToAll(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
   return program;

@@ -1,23 +1,11 @@
 import test from 'ava';
-import { startApp } from '../helpers/app.js';
 import { chat, chatStream, createTenant, parseSse } from '../helpers/chat.js';
 import { dialects } from '../helpers/db.js';
-import { FakeOpenAI } from '../fakes/openai-server.js';
+import { startWithFakeOpenAI } from '../helpers/openai.js';
 
 const FAQ = [{ q: 'What are your opening hours?', a: 'Mon-Fri 8-18.' }];
 
-async function setup(dialect: 'sqlite' | 'pg', env: Record<string, string> = {}) {
-  const fake = await new FakeOpenAI({ apiKey: 'test' }).start();
-  const app = await startApp(dialect, { OPENAI_API_KEY: 'test', OPENAI_BASE_URL: fake.url, OPENAI_MAX_RETRIES: '1', ...env });
-  return {
-    fake,
-    app,
-    async close() {
-      await app.close();
-      await fake.close();
-    },
-  };
-}
+const setup = (dialect: 'sqlite' | 'pg', env: Record<string, string> = {}) => startWithFakeOpenAI(dialect, { OPENAI_API_KEY: 'test', ...env });
 
 for (const dialect of dialects()) {
   test(`${dialect}: openai: tokens relayed one by one; the request is what the API expects`, async (t) => {

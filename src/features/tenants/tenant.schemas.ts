@@ -74,6 +74,8 @@ export const settingsSchema = z.strictObject({
   allowed_origins: z.array(origin).max(50).optional(),
   memory_messages: z.number().int().min(1).max(50).optional(),
   daily_token_quota: z.number().int().min(0).optional(),
+  /** `off`: the model gets no tools for this tenant (as OPENAI_TOOLS=off does for all). */
+  ai_tools: z.enum(['auto', 'off']).optional(),
   rate_limit_per_minute: z.number().int().min(0).max(10_000).optional(),
   whatsapp_template: z
     .strictObject({
