@@ -188,6 +188,9 @@ export async function up(knex: Knex): Promise<void> {
   });
 }
 
+/** The tables this migration's down() changes (shown before a rollback). */
+export const tables = ['tenants', 'conversations', 'messages', 'leads', 'events', 'orders', 'webhook_deliveries', 'jobs', 'outbound_sends', 'api_keys', 'ai_usage', 'catalog_snapshots'];
+
 export async function down(knex: Knex): Promise<void> {
   for (const table of [
     'catalog_snapshots',

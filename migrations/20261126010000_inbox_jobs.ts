@@ -24,6 +24,9 @@ export async function up(knex: Knex): Promise<void> {
   });
 }
 
+/** The tables this migration's down() changes (shown before a rollback). */
+export const tables = ['job_workers', 'jobs', 'webhook_deliveries'];
+
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTableIfExists('job_workers');
   await knex.schema.alterTable('jobs', (t) => {

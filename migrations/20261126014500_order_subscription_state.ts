@@ -12,6 +12,9 @@ export async function up(knex: Knex): Promise<void> {
   });
 }
 
+/** The tables this migration's down() changes (shown before a rollback). */
+export const tables = ['orders'];
+
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('orders', (t) => {
     t.dropIndex(['tenant_id', 'stripe_subscription_id']);

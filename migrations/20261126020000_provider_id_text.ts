@@ -13,6 +13,9 @@ const COLUMNS: Array<[table: string, column: string, length: number]> = [
   ['outbound_sends', 'provider_message_id', 191],
 ];
 
+/** The tables this migration's down() changes on PostgreSQL (shown before a rollback). */
+export const tables = [...new Set(COLUMNS.map(([table]) => table))];
+
 export async function up(knex: Knex): Promise<void> {
   if (knex.client.config.client !== 'pg') return;
   for (const [table, column] of COLUMNS) await knex.raw('alter table ?? alter column ?? type text', [table, column]);

@@ -3,14 +3,22 @@ import * as initial from './20261126000000_initial.js';
 import * as inboxJobs from './20261126010000_inbox_jobs.js';
 import * as orderSubscriptionState from './20261126014500_order_subscription_state.js';
 import * as providerIdText from './20261126020000_provider_id_text.js';
+import * as outboundSendRecovery from './20261203000000_outbound_send_recovery.js';
+
+export type ZiaMigration = Knex.Migration & {
+  /** The tables its down() drops or changes: `zia migrate rollback` names them before it acts. */
+  tables?: readonly string[];
+};
 
 /**
  * Every migration, in order. Listed explicitly so the built package runs them with no TypeScript
- * loader and no directory scan. Add new migrations at the end; never rename one that has shipped.
+ * loader and no directory scan. Add new migrations at the end; never rename one that has shipped;
+ * export `tables` from each so a rollback can say what it will touch.
  */
-export const migrations: Array<[name: string, migration: Knex.Migration]> = [
+export const migrations: Array<[name: string, migration: ZiaMigration]> = [
   ['20261126000000_initial', initial],
   ['20261126010000_inbox_jobs', inboxJobs],
   ['20261126014500_order_subscription_state', orderSubscriptionState],
   ['20261126020000_provider_id_text', providerIdText],
+  ['20261203000000_outbound_send_recovery', outboundSendRecovery],
 ];

@@ -59,6 +59,15 @@ const schema = z.object({
   OPENAI_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   OPENAI_MAX_TOKENS: z.coerce.number().int().min(16).default(800),
   OPENAI_RETRY_AFTER_MAX_MS: z.coerce.number().int().min(0).default(30_000),
+  OPENAI_TOOLS: z.enum(['auto', 'off']).default('auto'),
+  OPENAI_MAX_TOKENS_PARAM: z.enum(['max_completion_tokens', 'max_tokens']).default('max_completion_tokens'),
+  // The usual proxy variables, upper or lower case (the upper-case one wins), for the AI provider's requests.
+  HTTPS_PROXY: optionalUrl,
+  https_proxy: optionalUrl,
+  HTTP_PROXY: optionalUrl,
+  http_proxy: optionalUrl,
+  NO_PROXY: optionalString,
+  no_proxy: optionalString,
   META_VERIFY_TOKEN: optionalString,
   META_APP_SECRET: optionalString,
   META_GRAPH_URL: z.url().default('https://graph.facebook.com').transform((v) => v.replace(/\/+$/, '')),
@@ -79,6 +88,8 @@ const schema = z.object({
   ZIA_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   ZIA_JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   ZIA_JOB_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
+  /** A reply whose send was in flight at a crash (or got no answer): sent once more, or held for an operator. */
+  ZIA_UNCERTAIN_SENDS: z.enum(['resend', 'hold']).default('resend'),
   ZIA_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
@@ -98,7 +109,16 @@ export type Config = z.output<typeof schema> & {
   secretKeys: Buffer[];
   /** Derived: which AI provider answers. */
   aiProvider: 'openai' | 'offline';
+  /** Derived: the proxies for outgoing AI requests (either case of each variable). */
+  proxy: ProxySettings;
 };
+
+export interface ProxySettings {
+  http?: string;
+  https?: string;
+  /** Comma- or space-separated hosts, domains (`.example.com`), `host:port`, or `*`. */
+  noProxy?: string;
+}
 
 /** Variables that may be given as `NAME_FILE=/path` (Docker/Kubernetes secrets). */
 const FILE_VARIABLES = [
@@ -172,6 +192,8 @@ export function loadConfig(
     dbClient: c.DATABASE_URL ? 'pg' : 'sqlite',
     sqlitePath: path.resolve(cwd, c.ZIA_DATA_DIR, 'zia.sqlite'),
     secretKeys,
-    aiProvider: c.OPENAI_API_KEY && !c.USE_MOCK ? 'openai' : 'offline',
+    // A local server (Ollama, llama.cpp…) needs no key: a base URL alone selects the openai provider.
+    aiProvider: (c.OPENAI_API_KEY || c.OPENAI_BASE_URL) && !c.USE_MOCK ? 'openai' : 'offline',
+    proxy: { http: c.HTTP_PROXY ?? c.http_proxy, https: c.HTTPS_PROXY ?? c.https_proxy, noProxy: c.NO_PROXY ?? c.no_proxy },
   };
 }

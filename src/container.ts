@@ -8,6 +8,7 @@ import { EventService } from './features/events/event-service.js';
 import { EventStore } from './features/events/event-store.js';
 import type { ChannelSenders } from './features/channels/channel.types.js';
 import { OutboundStore } from './features/channels/outbound-store.js';
+import { OutboundSends } from './features/channels/outbound-sends.js';
 import { GraphClient } from './features/channels/meta/graph-client.js';
 import { MetaDmSender, MetaSends } from './features/channels/meta/meta-sender.js';
 import { MetaWorker } from './features/channels/meta/meta-worker.js';
@@ -27,7 +28,7 @@ import { CatalogStore } from './features/catalog/catalog-store.js';
 import { safeFetchJson, type SafeFetchOptions } from './features/catalog/safe-fetch.js';
 import { AiUsageStore } from './features/ai/ai-usage-store.js';
 import { OfflineProvider } from './features/ai/offline-provider.js';
-import { OpenAiProvider } from './features/ai/openai-provider.js';
+import { OpenAiProvider, openAiSettings } from './features/ai/openai-provider.js';
 import { PromptBuilder } from './features/ai/prompt-builder.js';
 import type { AiProvider } from './features/ai/provider.js';
 import { DefaultChatEngine } from './features/chat/chat-engine.js';
@@ -91,6 +92,8 @@ export interface Services {
   whatsapp: WhatsAppSends;
   /** Prometheus metrics of this process (served at /metrics or on ZIA_METRICS_PORT). */
   metrics: Metrics;
+  /** Every provider send: once-only, with sends in doubt re-sent once or held (ZIA_UNCERTAIN_SENDS). */
+  sends: OutboundSends;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
   /** Starts the background worker in this process (`zia serve` unless --no-worker, `zia worker`). */
@@ -116,7 +119,7 @@ export interface ServiceOptions {
 }
 
 export function createServices(config: Config, logger: Logger, options: ServiceOptions = {}): Services {
-  const db = options.db ?? createDb(config, options.dbOptions);
+  const db = options.db ?? createDb(config, { logger, ...options.dbOptions });
   const metrics = createMetrics();
   const box = createSecretBox(config.secretKeys);
   const tenants = new TenantService(new TenantStore(db), box);
@@ -130,25 +133,16 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
 
   const upstream: AiProvider =
     config.aiProvider === 'openai'
-      ? new OpenAiProvider(
-          {
-            apiKey: config.OPENAI_API_KEY!,
-            baseURL: config.OPENAI_BASE_URL,
-            model: config.OPENAI_MODEL,
-            timeoutMs: config.OPENAI_TIMEOUT_MS,
-            maxRetries: config.OPENAI_MAX_RETRIES,
-            maxTokens: config.OPENAI_MAX_TOKENS,
-            retryAfterMaxMs: config.OPENAI_RETRY_AFTER_MAX_MS,
-          },
-          new AiUsageStore(db),
-          logger,
-        )
+      ? new OpenAiProvider(openAiSettings(config), new AiUsageStore(db), logger)
       : new OfflineProvider({ tokenDelayMs: 20 });
+  if (upstream instanceof OpenAiProvider) closers.push(() => upstream.close());
   const ai: AiProvider = new InstrumentedProvider(upstream, metrics);
   const conversationStore = new ConversationStore(db);
   const conversations = options.conversations ?? new DefaultConversationService(conversationStore);
   const leads = new LeadService(new LeadStore(db), events);
-  const outbound = new OutboundStore(db);
+  // The inbox is made below (it needs the job queue); a resend by hand reaches it through the getter.
+  let webhooksRef: WebhookService | undefined;
+  const outbound = new OutboundSends({ store: new OutboundStore(db), policy: config.ZIA_UNCERTAIN_SENDS, tenants, events, logger, conversations: () => conversations, inbox: () => webhooksRef });
   const whatsappSends = new WhatsAppSends({
     config,
     tenants,
@@ -187,6 +181,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   jobGauges(metrics.registry, jobs, logger);
   closers.push(() => jobs.close());
   const webhooks = new WebhookService(db, new WebhookStore(db), jobs, logger);
+  webhooksRef = webhooks;
   const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
   const metaSends = new MetaSends(tenants, graph, outbound, events, logger);
   const messenger = new MetaDmSender('messenger', metaSends, () => conversations);
@@ -238,6 +233,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     outbound: outboundWebhooks,
     whatsapp: whatsappSends,
     metrics,
+    sends: outbound,
     shutdown: new AbortController(),
     async startWorker() {
       const worker = await jobs.start();

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { connectionAdvice } from '../db/db-errors.js';
 import { AppError, ConfigError, ValidationError } from '../errors.js';
 import { packageVersion } from '../paths.js';
 import { processIO, UsageError, type CliIO } from './io.js';
@@ -14,6 +15,8 @@ import { registerCatalog } from './commands/catalog.js';
 import { registerStripe } from './commands/stripe.js';
 import { registerCheckout } from './commands/checkout.js';
 import { registerConversations } from './commands/conversations.js';
+import { registerBackup } from './commands/backup.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerCompletion } from './commands/completion.js';
 
 /** Each command's action returns its exit code through this holder. */
@@ -45,6 +48,8 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerStripe(program, io, exit);
   registerCheckout(program, io, exit);
   registerConversations(program, io, exit);
+  registerBackup(program, io, exit);
+  registerDoctor(program, io, exit);
   registerCompletion(program, io, exit);
 
   applyToAll(program, (cmd) => cmd.exitOverride().configureOutput(program.configureOutput()));
@@ -74,6 +79,12 @@ export function reportError(io: CliIO, err: unknown): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
     return 2; // commander already printed the one-line reason
+  }
+  const advice = connectionAdvice(err);
+  if (advice) {
+    io.stderr.write(`zia: ${advice}\n`);
+    if (io.env.ZIA_DEBUG) io.stderr.write(`${(err as Error).stack}\n`);
+    return 1;
   }
   const message = err instanceof Error ? err.message : String(err);
   io.stderr.write(`zia: ${message.split('\n')[0]}\n`);

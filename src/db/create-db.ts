@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import Cursor from 'pg-cursor';
 import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
 import { BACKSTOP_WAL_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { StatementBatcher } from './statement-batcher.js';
 import { sqliteGroupCommit } from './transaction.js';
@@ -64,6 +65,21 @@ export interface DbOptions {
   poolMax?: number;
   /** PostgreSQL search_path (tests isolate each file in its own schema). */
   schema?: string;
+  /** Where knex's own warnings go (by default knex prints them, with stacks, to stdout). */
+  logger?: Pick<Logger, 'warn' | 'debug'>;
+}
+
+/**
+ * knex's warnings into zia's log, never onto stdout. A failed connection is reported to whoever asked
+ * for it, so knex's own stack trace of it is debug detail.
+ */
+function knexLog(logger: DbOptions['logger']): Knex.Config['log'] {
+  const warn = (message: unknown) => {
+    const text = String(message);
+    if (text.startsWith('Acquire connection error')) logger?.debug({ knex: text }, 'knex: acquire connection error');
+    else logger?.warn({ knex: text }, 'knex warning');
+  };
+  return { warn, error: warn, deprecate: (method: string, alternative: string) => logger?.warn(`knex: ${method} is deprecated, use ${alternative}`), debug: () => undefined };
 }
 
 export function createDb(
@@ -77,6 +93,7 @@ export function createDb(
       searchPath: options.schema ? [options.schema] : undefined,
       pool: { min: 0, max: options.poolMax ?? 10 },
       acquireConnectionTimeout: 10_000,
+      log: knexLog(options.logger),
     });
     const runTogether = async (parts: Knex.Sql[]): Promise<void> => {
       if (parts.length === 1) await knex.raw(parts[0]!.sql, parts[0]!.bindings);
@@ -139,6 +156,7 @@ export function createDb(
     client: 'better-sqlite3',
     connection: { filename: config.sqlitePath },
     useNullAsDefault: true,
+    log: knexLog(options.logger),
     // One connection: better-sqlite3 is synchronous, and a single writer avoids SQLITE_BUSY between
     // pooled connections of the same process.
     pool: {

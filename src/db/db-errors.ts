@@ -33,3 +33,36 @@ export function translateDbError(err: unknown, what = 'record'): unknown {
   if (isForeignKeyViolation(err)) return new NotFoundError(`referenced ${what} does not exist`);
   return err;
 }
+
+/**
+ * The one line an operator needs when PostgreSQL cannot be reached or refuses the connection: what
+ * happened and what to do about it. Undefined for any other error.
+ */
+export function connectionAdvice(err: unknown): string | undefined {
+  const e = err as { code?: string; name?: string; message?: string; address?: string; port?: number; hostname?: string; errors?: unknown[] };
+  const code = e?.code ?? (e?.errors?.[0] as { code?: string } | undefined)?.code;
+  const where = e?.address ? ` at ${e.address}${e.port ? `:${e.port}` : ''}` : '';
+  switch (code) {
+    case '3D000': {
+      const name = /database "([^"]+)" does not exist/.exec(e.message ?? '')?.[1] ?? 'named in DATABASE_URL';
+      return `PostgreSQL database "${name}" does not exist: create it (createdb ${name}, or CREATE DATABASE) or correct the database name in DATABASE_URL`;
+    }
+    case 'ECONNREFUSED':
+      return `cannot connect to PostgreSQL${where} (connection refused): is the server running, and are the host and port in DATABASE_URL right?`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve the PostgreSQL host${e.hostname ? ` '${e.hostname}'` : ''}: check the host in DATABASE_URL`;
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `cannot reach PostgreSQL${where} (${code}): check the host in DATABASE_URL and the network or firewall in between`;
+    case '28P01':
+    case '28000':
+      return `PostgreSQL refused the login (${(e.message ?? '').split('\n')[0]}): check the user and password in DATABASE_URL (or PGPASSWORD, ~/.pgpass) and pg_hba.conf`;
+    case '57P03':
+      return 'PostgreSQL is not accepting connections yet (starting up or shutting down): try again in a moment';
+    default:
+      if (e?.name === 'KnexTimeoutError') return 'timed out connecting to PostgreSQL: is the server running and reachable at the host in DATABASE_URL?';
+      return undefined;
+  }
+}

@@ -38,8 +38,43 @@ export async function migrateLatest(db: Db): Promise<string[]> {
   });
 }
 
-export async function migrateRollback(db: Db, all = false): Promise<string[]> {
-  const [, rolledBack] = (await db.knex.migrate.rollback(migratorConfig, all)) as [number, string[]];
+/** How much a rollback undoes: the last batch (knex's default), the last migration, or all of them. */
+export type RollbackScope = 'batch' | 'step' | 'all';
+
+export interface RollbackPlan {
+  scope: RollbackScope;
+  /** Newest first, the order they are undone in. */
+  migrations: string[];
+  /** Every table their down() drops or changes, as each migration declares it. */
+  tables: string[];
+}
+
+/**
+ * What a rollback would undo, read from knex's own bookkeeping table with knex's rules: the migrations
+ * of the highest batch (a normal install applies every migration in one batch, so that is all of them),
+ * the newest one alone, or every applied one.
+ */
+export async function rollbackPlan(db: Db, scope: RollbackScope): Promise<RollbackPlan> {
+  const applied = (await migrationStatus(db)).applied;
+  let names: string[] = [];
+  if (applied.length > 0) {
+    const rows = (await db.knex(migratorConfig.tableName!).select('name', 'batch').orderBy('id', 'desc')) as Array<{ name: string; batch: number | string }>;
+    const top = Math.max(...rows.map((r) => Number(r.batch)));
+    if (scope === 'all') names = rows.map((r) => r.name);
+    else if (scope === 'step') names = rows.slice(0, 1).map((r) => r.name);
+    else names = rows.filter((r) => Number(r.batch) === top).map((r) => r.name);
+  }
+  const byName = new Map(migrations);
+  const tables = [...new Set(names.flatMap((n) => byName.get(n)?.tables ?? []))];
+  return { scope, migrations: names, tables };
+}
+
+export async function migrateRollback(db: Db, scope: RollbackScope = 'batch'): Promise<string[]> {
+  if (scope === 'step') {
+    const [, undone] = (await db.knex.migrate.down(migratorConfig)) as [number, string[]];
+    return undone;
+  }
+  const [, rolledBack] = (await db.knex.migrate.rollback(migratorConfig, scope === 'all')) as [number, string[]];
   return rolledBack;
 }
 

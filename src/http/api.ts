@@ -79,6 +79,8 @@ export class Api {
     this.defs.push(def as unknown as RouteDef<z.ZodType, z.ZodType, z.ZodType>);
     /** Authenticates and validates, then hands over to the handler (not awaited: see run). */
     const execute = async (req: Request, res: Response): Promise<unknown> => {
+      // The error middleware tells anonymous callers less than operators (see errorHandler).
+      res.locals.auth = def.auth;
       const principal = def.auth === 'public' ? undefined : await this.authenticate(req, def.auth);
       const params = def.params ? parseInput(def.params, req.params, 'params') : undefined;
       const query = def.query ? parseInput(def.query, req.query, 'query') : undefined;

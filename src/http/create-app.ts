@@ -7,7 +7,6 @@ import { webhookRoutes } from '../features/webhooks/webhook-routes.js';
 import { reportRoutes } from '../features/reports/reports-routes.js';
 import { catalogRoutes } from '../features/catalog/catalog-routes.js';
 import { chatRoutes } from '../features/chat/chat-routes.js';
-import { WindowRateLimiter } from '../features/chat/rate-limiter.js';
 import { leadRoutes } from '../features/leads/lead-routes.js';
 import { paymentRoutes, stripeWebhookRoutes } from '../features/payments/payment-routes.js';
 import { Api } from './api.js';
@@ -19,6 +18,8 @@ import { errorHandler, notFound } from './middleware/error-handler.js';
 import { httpMetrics } from './middleware/metrics.js';
 import { Drain } from './drain.js';
 import { opsRoutes } from './ops-routes.js';
+import { KeyGuard } from './middleware/key-guard.js';
+import { PUBLIC_WRITE_ROUTES, publicWriteLimit, RateLimits } from './middleware/rate-limit.js';
 import { requestId } from './middleware/request-id.js';
 import { requestLog } from './middleware/request-log.js';
 
@@ -36,8 +37,9 @@ export function createApp(services: Services, options: AppOptions = {}): Express
   app.set('json spaces', 0);
 
   const onError = errorHandler(logger);
+  const limits = new RateLimits();
   const api = new Api(
-    createAuthenticator(config.ADMIN_KEY, (key) => services.apiKeys.resolve(key)),
+    createAuthenticator(config.ADMIN_KEY, (key) => services.apiKeys.resolve(key), new KeyGuard(limits, logger, services.metrics.registry)),
     (err, req, res) => onError(err, req, res, () => undefined),
   );
   const drain = options.drain ?? new Drain();
@@ -67,32 +69,34 @@ export function createApp(services: Services, options: AppOptions = {}): Express
   // 5. Operational routes.
   app.use(opsRoutes(api, { services, drain }));
 
-  // 6. Feature routes; chat first, as the most frequent (a request walks the routers in this order).
-  const limiter = new WindowRateLimiter();
+  // 6. One rate limit for every public route that writes or spends: per tenant and client address.
+  //    Mounted path by path so a refused request is still counted under its route in /metrics.
+  const publicLimit = publicWriteLimit({ limits, logger, findTenant: (slug) => services.tenants.find(slug), defaultPerMinute: config.ZIA_RATE_LIMIT_PER_MINUTE });
+  for (const path of PUBLIC_WRITE_ROUTES) app.post(path, publicLimit);
+
+  // 7. Feature routes; chat first, as the most frequent (a request walks the routers in this order).
   app.use(
     chatRoutes(api, {
       chat: services.chat,
       tenants: services.tenants,
-      limiter,
-      config,
       logger,
       shutdown: services.shutdown.signal,
       openStreams: services.metrics.sseStreams,
     }),
   );
   app.use(tenantRoutes(api, services.tenants));
-  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants, config }));
+  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants, sends: services.sends, config }));
   app.use(reportRoutes(api, services));
-  app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, store: services.handoffStore }));
+  app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, store: services.handoffStore, sends: services.sends }));
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
   app.use(catalogRoutes(api, services.tenants, services.catalog));
-  app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations, limiter, config }));
+  app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations }));
   app.use(
     whatsappRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, sends: services.whatsapp, conversations: services.conversations, logger }),
   );
   app.use(paymentRoutes(api, { tenants: services.tenants, payments: services.payments }));
 
-  // 7. Everything else: JSON 404, and one error handler.
+  // 8. Everything else: JSON 404, and one error handler.
   app.use(notFound());
   app.use(onError);
   return app;

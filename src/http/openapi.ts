@@ -34,7 +34,9 @@ function errorStatuses(def: AnyDef): number[] {
   const writes = def.method !== 'get' && def.method !== 'delete';
   if (def.body || def.query || def.params || writes) out.add(400);
   if (def.auth !== 'public') {
+    // 429: an address that sent too many wrong keys is refused for the rest of the minute.
     out.add(401);
+    out.add(429);
     out.add(503);
   }
   const queryShape = (def.query as unknown as { shape?: Record<string, unknown> } | undefined)?.shape;

@@ -79,6 +79,11 @@ export const catalogPage = obj({
 });
 
 export const leadUpsert = obj({ lead, created: z.boolean() });
+/** The public form's answer: what the visitor submitted, the same for a known and a new email. */
+export const leadReceived = obj({ received: z.literal(true), lead: obj({ name: nullable(z.string()), email: z.string(), whatsapp: nullable(z.string()) }) });
+/** A provider send as operators see it (a reply in doubt, or one resent by hand). */
+export const sendOne = obj({ id: z.string(), channel: z.string(), status: z.string(), resends: z.number().int(), to: nullable(z.string()), conversation_id: nullable(z.string()) });
+export const resent = obj({ send: sendOne, provider_message_id: nullable(z.string()) });
 export const leadPage = obj({
   leads: z.array(
     obj({ id: z.string(), tenant: z.string(), name: nullable(z.string()), email: z.string(), whatsapp: nullable(z.string()), source_channel: z.string(), conversation_id: nullable(z.string()), created_at: time }),
@@ -103,7 +108,7 @@ const delivery = obj({
   created_at: time,
   updated_at: time,
 });
-export const deliveryList = obj({ deliveries: z.array(delivery), counts: z.record(z.string(), z.number()) });
+export const deliveryList = obj({ deliveries: z.array(delivery), counts: z.record(z.string(), z.number()), sends_in_doubt: z.array(sendOne).optional() });
 export const deliveryOne = obj({ delivery });
 export const simulation = obj({ provider: z.string(), url: z.string(), external_id: z.string(), status: z.number().int(), ok: z.boolean(), response: z.unknown() });
 export const deadJobs = obj({

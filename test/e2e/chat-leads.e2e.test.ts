@@ -47,9 +47,10 @@ for (const dialect of dialects()) {
       r = await say('skip', cid2);
       t.is(r.lead.email, 'ada@example.com');
       leads = await knex('leads');
-      t.is(leads.length, 1, 'upsert per tenant + email');
+      t.is(leads.length, 1, 'one lead per tenant + email');
       t.is(leads[0].whatsapp, '+4791234567', 'a skipped number does not erase the known one');
-      t.is(leads[0].name, 'Ada');
+      t.is(leads[0].name, 'Ada Lovelace', 'an anonymous resubmission never overwrites the stored name');
+      t.deepEqual(r.lead, { name: 'Ada', email: 'ada@example.com', whatsapp: null }, 'the visitor sees what they typed, not the stored number');
 
       // Cancel leaves the flow without a lead.
       r = await say('I want to talk to a human');
@@ -59,7 +60,8 @@ for (const dialect of dialects()) {
       r = await say('Grace', cid3);
       t.notRegex(r.reply, /Grace/, 'no longer collecting a name');
 
-      const events = await knex('events').whereIn('type', ['lead_started', 'lead_captured']);
+      const events = await knex('events').whereIn('type', ['lead_started', 'lead_captured', 'lead_resubmitted']);
+      t.is(events.filter((e: any) => e.type === 'lead_resubmitted').length, 1, 'the second attempt is kept as an event');
       t.is(events.filter((e: any) => e.type === 'lead_started').length, 3);
       t.is(events.filter((e: any) => e.type === 'lead_captured').length, 1, 'lead_captured once per new lead');
     } finally {
@@ -80,24 +82,26 @@ for (const dialect of dialects()) {
       r = (await chat(app, 'off', { message: 'please contact me' })).json;
       t.notRegex(r.reply, /what's your name/i, 'mode off never starts the flow');
 
-      // The widget form: create, then update by email; a conversation of another tenant is a 404.
+      // The widget form: a new email, then the same email again (kept as an event, the lead unchanged);
+      // a conversation of another tenant is a 404.
       const conv = (await chat(app, 'off', { message: 'hi' })).json.conversation_id;
       const post = (slug: string, body: unknown) =>
         fetch(`${app.url}/v1/leads?tenant=${slug}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       let res = await post('off', { name: 'Grace', email: 'Grace@Example.com', conversation_id: conv });
-      t.is(res.status, 201);
+      t.is(res.status, 202);
       const created = (await res.json()) as any;
       t.is(created.lead.email, 'grace@example.com');
       res = await post('off', { name: 'Grace Hopper', email: 'grace@example.com', whatsapp: '+1 555 010 9999' });
-      t.is(res.status, 200);
-      const updated = (await res.json()) as any;
-      t.is(updated.lead.id, created.lead.id);
-      t.is(updated.lead.whatsapp, '+15550109999');
+      t.is(res.status, 202, 'a known email is answered as a new one');
+      const again = (await res.json()) as any;
+      t.is(again.lead.whatsapp, '+15550109999', 'the normalised number typed, echoed back');
+      t.is(again.lead.id, undefined);
       t.is((await post('first', { name: 'X', email: 'x@example.com', conversation_id: conv })).status, 404);
       t.is((await post('off', { name: 'X', email: 'nope' })).status, 400);
       t.is((await post('nope', { name: 'X', email: 'x@example.com' })).status, 404);
       const row = await app.services.db.knex('leads').where({ email: 'grace@example.com' }).first();
       t.is(row.conversation_id, conv);
+      t.deepEqual([row.name, row.whatsapp], ['Grace', null], 'the stored lead is not overwritten by the form');
     } finally {
       await app.close();
     }

@@ -15,6 +15,7 @@ for (const dialect of dialects()) {
     const devEnv = { ...baseEnv(), ...db.env, ZIA_CATALOG_ALLOW_PRIVATE: 'true' };
     const zia = (args: string[], env: Record<string, string> = devEnv) => runBin(args, { env, cwd });
     try {
+      t.is((await zia(['migrate'])).code, 0, 'only serve, worker, init and migrate create a database');
       shop.json('/catalog.json', {
         items: [
           { sku: 'A-1', title: 'Lavender Candle', price: '249.00', currency: 'NOK' },

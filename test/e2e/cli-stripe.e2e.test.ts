@@ -24,6 +24,7 @@ for (const dialect of dialects()) {
     };
     const zia = (args: string[]) => runBin(args, { env, cwd });
     try {
+      t.is((await zia(['migrate'])).code, 0, 'only serve, worker, init and migrate create a database');
       let r = await zia(['tenant', 'create', 'shop', '--name', 'The Shop', '--set', `plans=${JSON.stringify(PLANS)}`, '--json']);
       t.is(r.code, 0, r.stderr);
       const tenantId = JSON.parse(r.stdout).id;

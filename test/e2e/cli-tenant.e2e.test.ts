@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { baseEnv } from '../helpers/app.js';
+import { baseEnv, startApp } from '../helpers/app.js';
 import { runBin } from '../helpers/cli.js';
 import { dialects, freshDatabase } from '../helpers/db.js';
 
@@ -15,6 +15,7 @@ for (const dialect of dialects()) {
     const env = { ...baseEnv(), ...db.env };
     const zia = (args: string[], stdin?: string) => runBin(args, { env, cwd, stdin });
     try {
+      t.is((await zia(['migrate'])).code, 0, 'only serve, worker, init and migrate create a database');
       writeFileSync(path.join(cwd, 'settings.json'), JSON.stringify({ tone: 'warm', fb_page_token: CANARY }));
       let r = await zia(['tenant', 'create', 'bakery', '--name', 'The Bakery', '--settings', 'settings.json', '--set', 'faq=[{"q":"Open on Sunday?","a":"No."}]', '--json']);
       t.is(r.code, 0, r.stderr);
@@ -90,3 +91,67 @@ test('zia init writes .env with generated keys and refuses to overwrite', async 
   t.is(r.code, 2);
   t.regex(r.stderr, /--force/);
 });
+
+for (const dialect of dialects()) {
+  test(`${dialect}: zia tenant create refuses a slug the API refuses (exit 2, one line); dotted --set works on create as on update and in PATCH`, async (t) => {
+    const db = await freshDatabase(dialect);
+    const cwd = mkdtempSync(path.join(tmpdir(), 'zia-cli-slug-'));
+    const env = { ...baseEnv(), ...db.env };
+    const zia = (args: string[]) => runBin(args, { env, cwd });
+    try {
+      t.is((await zia(['migrate'])).code, 0);
+      for (const slug of ['Shop One', '../etc', 'shop-', 'a'.repeat(65), '']) {
+        const r = await zia(['tenant', 'create', slug, '--name', 'Shop']);
+        t.is(r.code, 2, `slug ${JSON.stringify(slug)}: ${r.stderr}`);
+        t.is(r.stderr.trim().split('\n').length, 1, 'one line on stderr');
+        t.regex(r.stderr, slug === '' ? /^zia: .*slug/ : /^zia: invalid input: slug: lowercase letters/);
+      }
+      let r = await zia(['tenant', 'create', 'shop', '--name', 'Shop', '--whatsapp', '12345']);
+      t.is(r.code, 2, 'the whatsapp number is checked as the API checks it');
+      t.regex(r.stderr, /whatsapp: an E\.164 number/);
+      r = await zia(['tenant', 'list', '--json']);
+      t.deepEqual(JSON.parse(r.stdout), [], 'nothing was created by a refused command');
+
+      r = await zia(['tenant', 'create', 'shop', '--name', 'Shop', '--set', 'branding.color=#ff0066', '--set', 'lead.mode=intent', '--set', 'plans.0.id=pro', '--set', 'plans.0.name=Pro', '--set', 'plans.0.amount=4900', '--set', 'plans.0.currency=usd', '--set', 'plans.0.interval=month', '--json']);
+      t.is(r.code, 0, r.stderr);
+      let settings = JSON.parse(r.stdout).settings;
+      t.deepEqual(settings.branding, { color: '#ff0066' });
+      t.deepEqual(settings.lead, { mode: 'intent' });
+      t.deepEqual(settings.plans, [{ id: 'pro', name: 'Pro', amount: 4900, currency: 'usd', interval: 'month' }]);
+
+      r = await zia(['tenant', 'update', 'shop', '--set', 'branding.title=The Shop', '--set', 'plans.0.amount=5900', '--unset', 'lead.mode', '--json']);
+      t.is(r.code, 0, r.stderr);
+      settings = JSON.parse(r.stdout).settings;
+      t.deepEqual(settings.branding, { color: '#ff0066', title: 'The Shop' });
+      t.is(settings.plans[0].amount, 5900);
+      t.deepEqual(settings.lead, {});
+
+      r = await zia(['tenant', 'create', 'other', '--name', 'Other', '--set', 'branding.colour=#000000']);
+      t.is(r.code, 2);
+      t.regex(r.stderr, /settings\.branding\.colour: unknown key/);
+      r = await zia(['tenant', 'update', 'shop', '--set', '__proto__.admin=true']);
+      t.is(r.code, 2);
+      t.regex(r.stderr, /settings\.__proto__\.admin: not a settings key/);
+    } finally {
+      await db.cleanup();
+    }
+
+    // The HTTP API merges with the same function: dotted keys in POST (create) and PATCH.
+    const app = await startApp(dialect);
+    try {
+      let res = await app.admin('/v1/tenants', { method: 'POST', body: JSON.stringify({ slug: 'web', name: 'Web', settings: { 'branding.color': '#112233' } }) });
+      t.is(res.status, 201);
+      t.deepEqual(((await res.json()) as any).tenant.settings.branding, { color: '#112233' });
+      res = await app.admin('/v1/tenants/web', { method: 'PATCH', body: JSON.stringify({ settings: { 'branding.title': 'Web Shop', 'branding.color': null } }) });
+      t.is(res.status, 200);
+      t.deepEqual(((await res.json()) as any).tenant.settings.branding, { title: 'Web Shop' });
+      res = await app.admin('/v1/tenants/web', { method: 'PATCH', body: JSON.stringify({ settings: { 'branding.nope': 1 } }) });
+      t.is(res.status, 400);
+      t.is(((await res.json()) as any).error.details[0].path, 'settings.branding.nope');
+      res = await app.admin('/v1/tenants', { method: 'POST', body: JSON.stringify({ slug: 'Shop One', name: 'x' }) });
+      t.is(res.status, 400, 'the API refuses the same slugs the CLI refuses');
+    } finally {
+      await app.close();
+    }
+  });
+}

@@ -223,20 +223,58 @@ for (const dialect of dialects()) {
     await c.close();
   });
 
-  test(`${dialect}: a send found in flight (a crash between recording and answering) is not repeated, and the log says so`, async (t) => {
-    const c = await setup(dialect);
-    // What a kill -9 during the Graph call leaves behind: the pending record, and the saved turn.
+  // What a kill -9 during the Graph call leaves behind: the pending record, and the saved turn.
+  const inFlight = async (c: Ctx) => {
     const now = new Date().toISOString();
     await c.app.services.db.knex('outbound_sends').insert({ id: '01HZZZZZZZZZZZZZZZZZZZZZZZ', tenant_id: c.tenantId, idempotency_key: 'meta:mid:m_inflight:reply:0', channel: 'messenger', status: 'pending', created_at: now, updated_at: now });
     c.graph.failNext(1, { status: 0, drop: true }, (x) => x.target === 'PSID_net');
-    t.is((await postSigned(c.app.url, dm('m_inflight', 'hello'))).status, 200);
-    t.is((await postSigned(c.app.url, dm('m_net', 'hello', { psid: 'PSID_net' }))).status, 200);
+    t0(await postSigned(c.app.url, dm('m_inflight', 'hello')));
+    t0(await postSigned(c.app.url, dm('m_net', 'hello', { psid: 'PSID_net' })));
+  };
+  const t0 = (res: Response) => {
+    if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+  };
+
+  test(`${dialect}: a send found in flight (a crash between recording and answering) is sent once more by default, and the log says so`, async (t) => {
+    const c = await setup(dialect);
+    await inFlight(c);
+    await waitFor('settled', () => settled(c));
+    t.is(c.graph.sendsTo('PSID_1').length, 1, 'the uncertain send is sent again, once');
+    t.is(c.graph.sendsTo('PSID_net').length, 1, 'a connection error (nothing accepted) is retried');
+    const rows = await c.app.services.db.knex('outbound_sends').orderBy('idempotency_key');
+    t.deepEqual(rows.map((r) => [r.idempotency_key, r.status, Number(r.resends)]), [['meta:mid:m_inflight:reply:0', 'sent', 1], ['meta:mid:m_net:reply:0', 'sent', 0]]);
+    t.deepEqual((await deliveries(c)).map((d) => d.status), ['processed', 'processed']);
+    t.regex(c.app.logs.text, /"key":"meta:mid:m_inflight:reply:0".*send was in flight.*sent once more/);
+    // Still listed for the operator: a duplicate is possible.
+    const listed = (await (await c.app.admin('/v1/admin/webhooks/deliveries')).json()) as { sends_in_doubt: Array<{ key: string; status: string; resends: number }> };
+    t.deepEqual(listed.sends_in_doubt.map((s) => [s.key, s.status, s.resends]), [['meta:mid:m_inflight:reply:0', 'sent', 1]]);
+    await c.close();
+  });
+
+  test(`${dialect}: with ZIA_UNCERTAIN_SENDS=hold a send found in flight is not repeated; the delivery reads held until an operator resends it`, async (t) => {
+    const c = await setup(dialect, { ZIA_UNCERTAIN_SENDS: 'hold' });
+    await inFlight(c);
     await waitFor('settled', () => settled(c));
     t.is(c.graph.sendsTo('PSID_1').length, 0, 'the uncertain send is not repeated');
     t.is(c.graph.sendsTo('PSID_net').length, 1, 'a connection error (nothing accepted) is retried');
     const rows = await c.app.services.db.knex('outbound_sends').orderBy('idempotency_key');
-    t.deepEqual(rows.map((r) => [r.idempotency_key, r.status]), [['meta:mid:m_inflight:reply:0', 'uncertain'], ['meta:mid:m_net:reply:0', 'sent']]);
-    t.regex(c.app.logs.text, /send was in flight when a worker stopped.*"key":"meta:mid:m_inflight:reply:0"|"key":"meta:mid:m_inflight:reply:0".*send was in flight/);
+    t.deepEqual(rows.map((r) => [r.idempotency_key, r.status]), [['meta:mid:m_inflight:reply:0', 'held'], ['meta:mid:m_net:reply:0', 'sent']]);
+    const held = (await deliveries(c)).find((d) => d.external_id === 'mid:m_inflight')!;
+    t.is(held.status, 'held');
+    t.regex(held.last_error, /zia conversations resend 01HZZZZZZZZZZZZZZZZZZZZZZZ/);
+    t.regex(c.app.logs.text, /"key":"meta:mid:m_inflight:reply:0".*held for an operator/);
+    // The delivery log lists the send, with whom it was for and the delivery it answers.
+    const listed = (await (await c.app.admin('/v1/admin/webhooks/deliveries?status=held')).json()) as { deliveries: Array<{ id: string }>; sends_in_doubt: Array<{ id: string; status: string; to: string; delivery_id: string }> };
+    t.deepEqual(listed.deliveries.map((d) => d.id), [held.id]);
+    t.deepEqual(listed.sends_in_doubt.map((s) => [s.id, s.status, s.to, s.delivery_id]), [['01HZZZZZZZZZZZZZZZZZZZZZZZ', 'held', 'PSID_1', held.id]]);
+    // By hand, through the API: sent, the message and the delivery are done; a second resend is refused.
+    const res = await c.app.admin(`/v1/admin/sends/01HZZZZZZZZZZZZZZZZZZZZZZZ/resend`, { method: 'POST' });
+    t.is(res.status, 200, await res.clone().text());
+    t.is(c.graph.sendsTo('PSID_1').length, 1);
+    t.is((await deliveries(c)).find((d) => d.external_id === 'mid:m_inflight')!.status, 'processed');
+    const again = await c.app.admin(`/v1/admin/sends/01HZZZZZZZZZZZZZZZZZZZZZZZ/resend`, { method: 'POST' });
+    t.is(again.status, 409);
+    t.regex(((await again.json()) as { error: { message: string } }).error.message, /was delivered/);
     await c.close();
   });
 

@@ -13,7 +13,7 @@ for (const dialect of dialects()) {
       const status = await migrationStatus(db);
       t.deepEqual(status.pending, []);
       t.true(status.applied.length >= 1);
-      await migrateRollback(db, true);
+      await migrateRollback(db, 'all');
       for (const table of TABLES) t.false(await db.knex.schema.hasTable(table), `${table} dropped`);
       t.deepEqual((await migrationStatus(db)).applied, []);
       await migrateLatest(db);

@@ -27,8 +27,8 @@ for (const dialect of dialects()) {
 
       // lead.created: a 500 first, then accepted on the retry.
       receiver.script.push(500);
-      await app.services.leads.capture(quiet.id, { name: 'Nobody', email: 'nobody@example.com', whatsapp: null, channel: 'web', conversationId: null });
-      await app.services.leads.capture(tenant.id, { name: 'Ada, "the first"', email: 'ada@example.com', whatsapp: '+4791234567', channel: 'web', conversationId: null });
+      await app.services.leads.submit(quiet.id, { name: 'Nobody', email: 'nobody@example.com', whatsapp: null, channel: 'web', conversationId: null });
+      await app.services.leads.submit(tenant.id, { name: 'Ada, "the first"', email: 'ada@example.com', whatsapp: '+4791234567', channel: 'web', conversationId: null });
       const row = await until('the lead.created delivery processed', async () => {
         const r = await app.services.db.knex('webhook_deliveries').where({ provider: 'outbound', status: 'processed' }).first();
         return r;

@@ -155,15 +155,17 @@ for (const dialect of dialects()) {
     }
   });
 
-  test(`${dialect}: clear refusals: no key (503), no catalog (503), no WhatsApp (503), not onboarded (409)`, async (t) => {
+  test(`${dialect}: clear refusals: no key (503), no catalog (503), no WhatsApp (503), not onboarded (409); the setting is named to operators only`, async (t) => {
     const bare = await startApp(dialect);
     try {
       await bare.admin('/v1/tenants', { method: 'POST', body: JSON.stringify({ slug: 'nokey', name: 'No key' }) });
       const res = await post(`${bare.url}/v1/stripe/checkout/by-plan?tenant=nokey`, { plan_id: 'x' });
       t.is(res.status, 503);
-      t.regex(((await res.json()) as any).error.message, /STRIPE_SECRET_KEY/);
+      t.notRegex(((await res.json()) as any).error.message, /STRIPE_SECRET_KEY/, 'an anonymous caller is not told which setting is missing');
+      t.regex(bare.logs.text, /STRIPE_SECRET_KEY/, "the operator's log is");
       const onboard = await bare.admin('/v1/admin/stripe/connect/onboard', { method: 'POST', body: JSON.stringify({ tenant: 'nokey' }) });
       t.is(onboard.status, 503);
+      t.regex(((await onboard.json()) as any).error.message, /STRIPE_SECRET_KEY/);
     } finally {
       await bare.close();
     }
@@ -173,7 +175,8 @@ for (const dialect of dialects()) {
       await connectedTenant(h, 'nocat');
       let res = await post(`${h.app.url}/v1/stripe/checkout/by-item?tenant=nocat`, { item_id: 'mug' });
       t.is(res.status, 503);
-      t.regex(((await res.json()) as any).error.message, /no catalog configured/);
+      t.is(((await res.json()) as any).error.code, 'not_configured');
+      t.regex(h.app.logs.text, /no catalog configured/);
       res = await h.app.admin('/v1/stripe/checkout/send-wa?tenant=nocat', { method: 'POST', body: JSON.stringify({ plan_id: 'basic', to: '+4791234567' }) });
       t.is(res.status, 503);
       t.regex(((await res.json()) as any).error.message, /WhatsApp not configured/);

@@ -11,6 +11,7 @@ test('zia webhooks urls prints provider URLs from SITE_URL; check names missing 
   const cwd = mkdtempSync(path.join(tmpdir(), 'zia-wh-'));
   const env = { ...baseEnv({ SITE_URL: 'https://bot.example.com' }), ...db.env };
   try {
+    t.is((await runBin(['migrate'], { env, cwd })).code, 0, 'only serve, worker, init and migrate create a database');
     let r = await runBin(['webhooks', 'urls', 'acme', '--json'], { env, cwd });
     t.is(r.code, 0, r.stderr);
     const urls = JSON.parse(r.stdout);

@@ -27,6 +27,7 @@ for (const dialect of dialects()) {
     };
     const cli = async (args: string[]) => runBin(args, { env, cwd });
     const log = async (provider: string) => JSON.parse((await cli(['webhooks', 'log', '--provider', provider, '--json'])).stdout).deliveries as Array<{ id: string; status: string; external_id: string; attempts: number }>;
+    t.is((await cli(['migrate'])).code, 0, 'only serve, worker, init and migrate create a database');
     let r = await cli(['tenant', 'create', 'shop', '--name', 'Shop', '--set', `fb_page_id=${PAGE_ID}`, '--set', `fb_page_token=${PAGE_TOKEN}`]);
     t.is(r.code, 0, r.stderr);
     const server = await spawnServe({ env, cwd });

@@ -26,10 +26,14 @@ export interface GraphFailure {
   message?: string;
   /** Close the connection without answering (a network error). */
   drop?: boolean;
+  /** Take the request and never answer (a provider that hangs): recorded in `hung`, not in `sends`. */
+  hang?: boolean;
 }
 
 export class FakeGraphApi {
   readonly sends: GraphCall[] = [];
+  /** Calls that arrived and were never answered (failNext with `hang`). */
+  readonly hung: GraphCall[] = [];
   readonly refused: Array<{ path: string; status: number; code: number | undefined; reason: string }> = [];
   private readonly tokens = new Set<string>();
   private readonly failures: Array<{ remaining: number; match: (c: GraphCall) => boolean; error: GraphFailure }> = [];
@@ -129,6 +133,10 @@ export class FakeGraphApi {
       f.remaining--;
       if (f.error.drop) {
         req.socket.destroy();
+        return;
+      }
+      if (f.error.hang) {
+        this.hung.push(call);
         return;
       }
       return fail(f.error.status, f.error.code ?? 1, f.error.message ?? 'injected failure', f.error.subcode);

@@ -25,7 +25,12 @@ export type Behaviour =
   /** Streams these fragments, then keeps the stream open until the client goes away. */
   | { kind: 'hold'; content: string[] }
   /** Streams these fragments, then an error object in the stream (as OpenAI reports a failure after a 200), and ends. */
-  | { kind: 'streamError'; content: string[]; type: string; message: string };
+  | { kind: 'streamError'; content: string[]; type: string; message: string }
+  /**
+   * A recorded response replayed byte for byte (a stream fixture or an error body), written in pieces
+   * of `pieceBytes` (default 29) so that events and lines arrive split as they do over a network.
+   */
+  | { kind: 'raw'; status?: number; headers?: Record<string, string>; body: string; pieceBytes?: number };
 
 export interface RecordedRequest {
   method: string;
@@ -45,7 +50,8 @@ export interface RecordedRequest {
 }
 
 export interface FakeOpenAiOptions {
-  apiKey?: string;
+  /** The bearer key to require; null for a server that takes requests without one (Ollama, llama.cpp…). */
+  apiKey?: string | null;
   /** Used when the queue is empty. */
   fallback?: (req: RecordedRequest) => Behaviour;
   /** Milliseconds between streamed chunks (0 = as fast as possible). */
@@ -70,8 +76,8 @@ export class FakeOpenAI {
 
   constructor(private readonly options: FakeOpenAiOptions = {}) {}
 
-  get apiKey(): string {
-    return this.options.apiKey ?? 'test';
+  get apiKey(): string | null {
+    return this.options.apiKey === undefined ? 'test' : this.options.apiKey;
   }
 
   /** The base URL to give the SDK (it includes /v1, as the real one does). */
@@ -129,7 +135,7 @@ export class FakeOpenAI {
     if (rec.method !== 'POST' || rec.path !== '/v1/chat/completions') {
       return this.error(res, { kind: 'error', status: 404, type: 'invalid_request_error', message: `Unknown request URL: ${rec.method} ${rec.path}` });
     }
-    if (req.headers.authorization !== `Bearer ${this.apiKey}`) {
+    if (this.apiKey !== null && req.headers.authorization !== `Bearer ${this.apiKey}`) {
       return this.error(res, { kind: 'error', status: 401, type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided.' });
     }
     const problem = validate(rec.body);
@@ -147,7 +153,22 @@ export class FakeOpenAI {
       case 'hold':
       case 'streamError':
         return this.partial(res, rec, arrived, behaviour);
+      case 'raw':
+        return this.raw(res, behaviour);
     }
+  }
+
+  private async raw(res: ServerResponse, b: Extract<Behaviour, { kind: 'raw' }>): Promise<void> {
+    const status = b.status ?? 200;
+    const type = status === 200 ? 'text/event-stream' : 'application/json';
+    res.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache', ...(b.headers ?? {}) });
+    const bytes = Buffer.from(b.body, 'utf8');
+    const step = b.pieceBytes ?? 29;
+    for (let i = 0; i < bytes.length && !res.destroyed; i += step) {
+      res.write(bytes.subarray(i, i + step));
+      await new Promise((r) => setImmediate(r));
+    }
+    res.end();
   }
 
   private error(res: ServerResponse, b: Extract<Behaviour, { kind: 'error' }>): void {
@@ -252,6 +273,7 @@ function validate(body: any): string | undefined {
   if (body.max_completion_tokens !== undefined && !(Number.isInteger(body.max_completion_tokens) && body.max_completion_tokens > 0)) {
     return "'max_completion_tokens' must be a positive integer";
   }
+  if (body.max_tokens !== undefined && !(Number.isInteger(body.max_tokens) && body.max_tokens > 0)) return "'max_tokens' must be a positive integer";
   if (body.stream_options !== undefined && body.stream !== true) return "The 'stream_options' parameter is only allowed when 'stream' is enabled.";
   const pending = new Set<string>();
   for (const [i, m] of body.messages.entries()) {

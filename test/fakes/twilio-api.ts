@@ -29,12 +29,16 @@ export interface TwilioFailure {
   message?: string;
   /** Close the connection without answering (a network error). */
   drop?: boolean;
+  /** Take the request and never answer (a provider that hangs): recorded in `hung`, not in `messages`. */
+  hang?: boolean;
 }
 
 const ADDRESS = /^whatsapp:\+[1-9]\d{6,14}$/;
 
 export class FakeTwilioApi {
   readonly messages: TwilioMessage[] = [];
+  /** Sends that arrived and were never answered (failNext with `hang`): who they were for. */
+  readonly hung: Array<{ to: string; body: string | null }> = [];
   readonly refused: Array<{ status: number; code: number; message: string }> = [];
   private readonly accounts = new Map<string, string>();
   private readonly failures: Array<{ remaining: number; error: TwilioFailure }> = [];
@@ -152,6 +156,10 @@ export class FakeTwilioApi {
       f.remaining--;
       if (f.error.drop) {
         req.socket.destroy();
+        return;
+      }
+      if (f.error.hang) {
+        this.hung.push({ to, body });
         return;
       }
       return fail(f.error.status, f.error.code, f.error.message ?? 'injected failure');

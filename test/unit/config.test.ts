@@ -55,3 +55,19 @@ test('secret keys accept hex and base64 and keep rotation keys', (t) => {
   t.true(c.secretKeys[0]!.equals(Buffer.from(hex, 'hex')));
   t.true(c.secretKeys[1]!.equals(Buffer.alloc(32, 7)));
 });
+
+test('OpenAI-compatible servers: a base URL alone selects the openai provider; tools, token parameter and proxies are read', (t) => {
+  const local = loadConfig({ OPENAI_BASE_URL: 'http://localhost:11434/v1', OPENAI_TOOLS: 'off', OPENAI_MAX_TOKENS_PARAM: 'max_tokens' }, empty);
+  t.is(local.aiProvider, 'openai');
+  t.is(local.OPENAI_API_KEY, undefined);
+  t.is(local.OPENAI_TOOLS, 'off');
+  t.is(local.OPENAI_MAX_TOKENS_PARAM, 'max_tokens');
+  t.deepEqual(local.proxy, { http: undefined, https: undefined, noProxy: undefined });
+  const defaults = loadConfig({ OPENAI_API_KEY: 'sk-x' }, empty);
+  t.is(defaults.OPENAI_TOOLS, 'auto');
+  t.is(defaults.OPENAI_MAX_TOKENS_PARAM, 'max_completion_tokens');
+  const proxied = loadConfig({ HTTPS_PROXY: 'http://proxy.corp:3128', https_proxy: 'http://ignored:1', http_proxy: 'http://lower:8080', no_proxy: 'localhost,.corp' }, empty);
+  t.deepEqual(proxied.proxy, { https: 'http://proxy.corp:3128', http: 'http://lower:8080', noProxy: 'localhost,.corp' }, 'the upper-case name wins; either case is read');
+  const err = t.throws(() => loadConfig({ OPENAI_TOOLS: 'maybe', OPENAI_MAX_TOKENS_PARAM: 'tokens', HTTPS_PROXY: 'not a url' }, empty), { instanceOf: ConfigError });
+  t.deepEqual(err!.problems.map((p) => p.split(':')[0]).sort(), ['HTTPS_PROXY', 'OPENAI_MAX_TOKENS_PARAM', 'OPENAI_TOOLS']);
+});

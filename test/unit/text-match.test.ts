@@ -1,7 +1,7 @@
 import test from 'ava';
 import { quote } from '../../src/features/ai/prompt-builder.js';
 import { bestMatch, tokens, wordChunks } from '../../src/features/ai/text-match.js';
-import { WindowRateLimiter } from '../../src/features/chat/rate-limiter.js';
+import { RateLimits } from '../../src/http/middleware/rate-limit.js';
 import { RateLimitError } from '../../src/errors.js';
 
 const faq = [
@@ -33,14 +33,17 @@ test('tenant text is quoted so it cannot close the data block', (t) => {
   t.is(quote('   '), '(none)');
 });
 
-test('rate limiter: fixed window per key, 0 is off', (t) => {
-  const l = new WindowRateLimiter(1000);
-  l.hit('a', 2, 0);
-  l.hit('a', 2, 10);
-  const err = t.throws(() => l.hit('a', 2, 20), { instanceOf: RateLimitError });
+test('rate limiter: fixed window per key with its own budget, 0 is off, a given-back request does not count', async (t) => {
+  const l = new RateLimits(1);
+  t.is(await l.hit('a', 2), 1);
+  t.is(await l.hit('a', 2), 2);
+  const err = await t.throwsAsync(() => l.hit('a', 2), { instanceOf: RateLimitError });
   t.is(err?.retryAfterSeconds, 1);
-  l.hit('b', 2, 20);
-  l.hit('a', 2, 1000);
-  for (let i = 0; i < 100; i++) l.hit('c', 0, 0);
-  t.pass();
+  t.is(await l.hit('b', 2), 1, 'another key has its own window');
+  t.is(await l.hit('a', 5), 1, 'another budget is counted apart');
+  await l.giveBack('b', 2);
+  t.is(await l.hit('b', 2), 1);
+  for (let i = 0; i < 100; i++) t.is(await l.hit('c', 0), 0);
+  await new Promise((r) => setTimeout(r, 1100));
+  t.is(await l.hit('a', 2), 1, 'a new window starts afresh');
 });

@@ -3,6 +3,7 @@ import type { Services } from '../../container.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
 import { withContext } from '../context.js';
 import { printJson, println, printTable, UsageError, type CliIO } from '../io.js';
+import { printSendTable } from './sends-table.js';
 import type { ExitHolder } from '../main.js';
 
 /** The conversation's tenant, found from the id alone (the CLI acts with the admin's reach). */
@@ -56,14 +57,20 @@ export function registerConversations(program: Command, io: CliIO, exit: ExitHol
     .action(async (id: string, opts: { messages: string; json?: boolean }) => {
       const n = Number(opts.messages);
       if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError('--messages must be 1-1000');
-      const { conversationView, messageView } = await import('../../features/handoff/handoff-routes.js');
+      const [{ conversationView, messageView }, { sendView }] = await Promise.all([import('../../features/handoff/handoff-routes.js'), import('../../features/channels/outbound-sends.js')]);
       exit.code = await withContext(io, async (s) => {
         const tenant = await ownerOf(s, id);
         const { conversation, messages } = await s.handoff.show(tenant, id, n);
-        if (opts.json) printJson(io, { conversation: conversationView(conversation), tenant: tenant.slug, messages: messages.map(messageView) });
+        const doubts = (await s.sends.inDoubt(tenant.id, { conversationId: conversation.id })).map(sendView);
+        if (opts.json) printJson(io, { conversation: conversationView(conversation), tenant: tenant.slug, messages: messages.map(messageView), sends_in_doubt: doubts });
         else {
           println(io.stdout, `${conversation.id}  ${tenant.slug}  ${conversation.channel}  ${conversation.externalUserId}  bot ${conversation.botPaused ? 'PAUSED' : 'on'}`);
           for (const m of messages) println(io.stdout, `${m.createdAt}  ${m.role.padEnd(9)} ${m.text.replace(/\s+/g, ' ')}${m.deliveryStatus ? `  [${m.deliveryStatus}]` : ''}`);
+          if (doubts.length > 0) {
+            println(io.stdout);
+            println(io.stdout, 'Replies in doubt (send one by hand: zia conversations resend <send id>):');
+            printSendTable(io, doubts);
+          }
         }
         return 0;
       });
@@ -104,6 +111,27 @@ export function registerConversations(program: Command, io: CliIO, exit: ExitHol
         const r = await s.handoff.reply(tenant, id, body.text, 'cli');
         if (opts.json) printJson(io, { message_id: r.messageId, conversation_id: id, channel: r.conversation.channel, delivery: r.delivery });
         else println(io.stdout, `${r.messageId}: ${r.delivery === 'queued' ? `queued for ${r.conversation.channel}` : 'stored (web: shown in the conversation history)'}`);
+        return 0;
+      });
+    });
+
+  conversations
+    .command('resend')
+    .argument('<send-id>', 'a send in doubt (from zia conversations show or zia webhooks log)')
+    .option('--json', 'print JSON')
+    .description('Send a reply in doubt (held, uncertain) or a failed send again, now; refuses one already delivered')
+    .action(async (sendId: string, opts: { json?: boolean }) => {
+      const [{ sendParams }, { parseInput }, { sendView }] = await Promise.all([
+        import('../../features/handoff/handoff.schemas.js'),
+        import('../../validation.js'),
+        import('../../features/channels/outbound-sends.js'),
+      ]);
+      const { id } = parseInput(sendParams, { id: sendId }, 'arguments');
+      exit.code = await withContext(io, async (s) => {
+        const r = await s.sends.resend(id, 'cli');
+        const v = sendView(r.send);
+        if (opts.json) printJson(io, { send: v, provider_message_id: r.providerMessageId });
+        else println(io.stdout, `${v.id}: sent on ${v.channel} to ${v.to ?? 'the recipient'} (provider message ${r.providerMessageId ?? 'unknown'}; re-sent ${v.resends}x)`);
         return 0;
       });
     });

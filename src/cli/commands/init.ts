@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { withContext } from '../context.js';
 import { interactive, println, UsageError, type CliIO } from '../io.js';
 import type { ExitHolder } from '../main.js';
+import type { InitValues } from '../env-file.js';
 
 interface InitOptions {
   force?: boolean;
@@ -16,36 +17,40 @@ export function registerInit(program: Command, io: CliIO, exit: ExitHolder): voi
   program
     .command('init')
     .description('Write a .env with a generated ADMIN_KEY and ZIA_SECRET_KEY; optionally a demo tenant')
-    .option('--force', 'overwrite an existing .env')
+    .option('--force', 'new keys in an existing .env (other lines kept; the old ZIA_SECRET_KEY kept as ZIA_SECRET_KEY_PREVIOUS)')
     .option('--site-url <url>', 'public base URL of this server')
     .option('--demo', 'also create a demo tenant')
     .action(async (opts: InitOptions) => {
       const file = path.join(io.cwd, '.env');
       if (existsSync(file) && !opts.force) throw new UsageError(`${file} exists; use --force to overwrite it`);
+      const { freshEnv, parseEnvFile, rewriteEnv } = await import('../env-file.js');
+      const existing = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+      const before = existing === undefined ? {} : parseEnvFile(existing);
       let siteUrl = opts.siteUrl;
       let demo = opts.demo ?? false;
       let openaiKey: string | undefined;
       if (interactive(io)) {
         const { input, confirm, password } = await import('@inquirer/prompts');
-        siteUrl ??= await input({ message: 'Public URL of this server:', default: 'http://localhost:8000' });
+        siteUrl ??= await input({ message: 'Public URL of this server:', default: before.SITE_URL ?? 'http://localhost:8000' });
         openaiKey = (await password({ message: 'OpenAI API key (empty: offline answers from FAQ and catalog):', mask: '*' })) || undefined;
         if (opts.demo === undefined) demo = await confirm({ message: 'Create a demo tenant?', default: true });
       }
-      siteUrl ??= 'http://localhost:8000';
+      siteUrl ??= before.SITE_URL ?? 'http://localhost:8000';
       if (!/^https?:\/\/[^\s]+$/.test(siteUrl)) throw new UsageError(`--site-url must be an http(s) URL, got '${siteUrl}'`);
       const adminKey = randomBytes(24).toString('base64url');
-      const lines = [
-        '# Written by `zia init`. Keep this file private: it holds the keys below.',
-        `ADMIN_KEY=${adminKey}`,
-        `ZIA_SECRET_KEY=${randomBytes(32).toString('hex')}`,
-        `SITE_URL=${siteUrl.replace(/\/+$/, '')}`,
-        '# DATABASE_URL=postgres://user:pass@host:5432/zia   (unset: embedded SQLite in ./data)',
-        openaiKey ? `OPENAI_API_KEY=${openaiKey}` : '# OPENAI_API_KEY=sk-...   (unset: the offline provider answers)',
-        '',
-      ];
-      writeFileSync(file, lines.join('\n'), { mode: 0o600 });
+      const values: InitValues = {
+        ADMIN_KEY: adminKey,
+        ZIA_SECRET_KEY: randomBytes(32).toString('hex'),
+        SITE_URL: siteUrl.replace(/\/+$/, ''),
+      };
+      // A key an operator keeps in a file (ADMIN_KEY_FILE, ZIA_SECRET_KEY_FILE) is theirs to rotate.
+      for (const key of ['ADMIN_KEY', 'ZIA_SECRET_KEY'] as const) if (before[`${key}_FILE`]) delete values[key];
+      if (openaiKey) values.OPENAI_API_KEY = openaiKey;
+      const { text, keptKey } = existing === undefined ? { text: freshEnv(values), keptKey: false } : rewriteEnv(existing, values);
+      writeFileSync(file, text, { mode: 0o600 });
       println(io.stdout, `wrote ${file}`);
-      println(io.stdout, `admin key: ${adminKey}  (shown once; it is in .env)`);
+      if (values.ADMIN_KEY) println(io.stdout, `admin key: ${adminKey}  (shown once; it is in .env)`);
+      if (keptKey) println(io.stdout, 'the old ZIA_SECRET_KEY moved to ZIA_SECRET_KEY_PREVIOUS: stored tenant secrets stay readable and are re-encrypted when a tenant is next saved');
       if (demo) {
         exit.code = await withContext(io, async ({ tenants }) => {
           const { tenant } = await tenants.upsert({
@@ -64,7 +69,7 @@ export function registerInit(program: Command, io: CliIO, exit: ExitHolder): voi
           });
           println(io.stdout, `demo tenant ready: open ${siteUrl}/demo?tenant=${tenant.slug} after \`zia serve\``);
           return 0;
-        });
+        }, { create: true });
       }
     });
 }

@@ -26,6 +26,8 @@ export function registerServe(program: Command, io: CliIO, exit: ExitHolder): vo
         logLevel: 'config',
         migrate: false,
         logTo: 'stdout',
+        create: true,
+        lock: opts.worker ? ['server', 'worker'] : ['server'],
       });
     });
 }

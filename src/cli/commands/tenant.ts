@@ -58,7 +58,7 @@ export function registerTenant(program: Command, io: CliIO, exit: ExitHolder): v
     .option('--name <name>', 'display name')
     .option('--whatsapp <e164>', 'business WhatsApp number, +E.164')
     .option('--settings <file>', 'settings as a JSON file, or - for stdin')
-    .option('--set <key=value>', 'one setting (value parsed as JSON when it is JSON); repeatable', collect)
+    .option('--set <key=value>', 'one setting (dotted keys reach into objects); repeatable', collect)
     .option('--json', 'print JSON')
     .action(async (slugArg: string | undefined, opts: WriteOptions) => {
       let slug = slugArg;
@@ -71,10 +71,12 @@ export function registerTenant(program: Command, io: CliIO, exit: ExitHolder): v
       }
       if (!slug) throw new UsageError('tenant create needs a slug (zia tenant create <slug> --name "…")');
       if (!name) throw new UsageError('tenant create needs --name');
-      const settings = await readSettings(io, opts);
+      // The same schema as POST /v1/tenants: a slug the public routes would refuse is refused here.
+      const [{ parseInput }, { tenantCreateSchema }] = await Promise.all([import('../../validation.js'), import('../../features/tenants/tenant.schemas.js')]);
+      const input = parseInput(tenantCreateSchema, { slug, name, whatsapp: opts.whatsapp, settings: await readSettings(io, opts) });
       exit.code = await withContext(io, async (services) => {
-        if (await services.tenants.find(slug)) throw new UsageError(`tenant '${slug}' already exists; use \`zia tenant update ${slug}\``);
-        const created = await services.tenants.create({ slug, name, whatsapp: opts.whatsapp, settings });
+        if (await services.tenants.find(input.slug)) throw new UsageError(`tenant '${input.slug}' already exists; use \`zia tenant update ${input.slug}\``);
+        const created = await services.tenants.create(input);
         return report(io, services, created, opts.json, 'created');
       });
     });
@@ -90,11 +92,10 @@ export function registerTenant(program: Command, io: CliIO, exit: ExitHolder): v
     .option('--unset <key>', 'remove a setting; repeatable', collect)
     .option('--json', 'print JSON')
     .action(async (slug: string, opts: WriteOptions) => {
-      const patch = await readSettings(io, opts);
+      const [{ parseInput }, { tenantUpdateSchema }] = await Promise.all([import('../../validation.js'), import('../../features/tenants/tenant.schemas.js')]);
+      const input = parseInput(tenantUpdateSchema, { name: opts.name, whatsapp: opts.whatsapp, settings: await readSettings(io, opts) });
       exit.code = await withContext(io, async (services) => {
-        const current = await services.tenants.get(slug);
-        const settings = patch && withNested(current, patch);
-        const updated = await services.tenants.update(slug, { name: opts.name, whatsapp: opts.whatsapp, settings });
+        const updated = await services.tenants.update(slug, input);
         return report(io, services, updated, opts.json, 'updated');
       });
     });
@@ -146,30 +147,6 @@ async function readSettings(io: CliIO, opts: WriteOptions): Promise<Record<strin
   return settings;
 }
 
-/** `--set branding.color=#000` merges into the stored branding object instead of replacing it. */
-function withNested(current: Tenant, patch: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(patch)) {
-    const [head, ...rest] = key.split('.');
-    if (rest.length === 0) {
-      out[head!] = value;
-      continue;
-    }
-    const base = (out[head!] ?? (current.settings as Record<string, unknown>)[head!] ?? {}) as Record<string, unknown>;
-    out[head!] = setPath({ ...base }, rest, value);
-  }
-  return out;
-}
-
-function setPath(obj: Record<string, unknown>, keys: string[], value: unknown): Record<string, unknown> {
-  const [head, ...rest] = keys;
-  if (rest.length === 0) {
-    if (value === null) delete obj[head!];
-    else obj[head!] = value;
-  } else obj[head!] = setPath({ ...((obj[head!] as Record<string, unknown>) ?? {}) }, rest, value);
-  return obj;
-}
-
 /**
  * JSON where the value is JSON, except that digits stay text unless the setting is numeric: page and
  * account ids are long digit strings that a JSON number would round.
@@ -186,11 +163,26 @@ function parseValue(raw: string, numeric: boolean): unknown {
 
 async function numericSettings(): Promise<(key: string) => boolean> {
   const [{ z }, { settingsSchema }] = await Promise.all([import('zod'), import('../../features/tenants/tenant.schemas.js')]);
+  type Zod = import('zod').ZodType;
+  const unwrap = (field: Zod): Zod => {
+    let inner = field;
+    while (inner instanceof z.ZodOptional || inner instanceof z.ZodNullable || inner instanceof z.ZodPipe) {
+      inner = (inner instanceof z.ZodPipe ? inner.in : inner.unwrap()) as Zod;
+    }
+    return inner;
+  };
   return (key) => {
-    const field = (settingsSchema.shape as Record<string, import('zod').ZodType>)[key];
+    // A dotted key (`plans.0.amount`) is looked up through the nested objects and arrays.
+    let field: Zod | undefined = settingsSchema;
+    for (const segment of key.split('.')) {
+      const inner: Zod | undefined = field && unwrap(field);
+      if (inner instanceof z.ZodObject) field = (inner.shape as Record<string, Zod>)[segment];
+      else if (inner instanceof z.ZodArray) field = inner.element as Zod;
+      else if (inner instanceof z.ZodRecord) field = inner.valueType as Zod;
+      else field = undefined;
+    }
     if (!field) return true; // unknown keys are refused later with their name; keep the value as given
-    const inner = field instanceof z.ZodOptional ? (field.unwrap() as import('zod').ZodType) : field;
-    return inner instanceof z.ZodNumber;
+    return unwrap(field) instanceof z.ZodNumber;
   };
 }
 

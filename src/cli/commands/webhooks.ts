@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { configFor, withContext } from '../context.js';
 import { colors, printJson, println, printTable, UsageError, type CliIO } from '../io.js';
+import { printSendTable } from './sends-table.js';
 import type { ExitHolder } from '../main.js';
 
 export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder): Command {
@@ -57,24 +58,31 @@ export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder):
   webhooks
     .command('log')
     .option('--provider <name>', 'meta, twilio, stripe, outbound')
-    .option('--status <status>', 'received, processed, failed, ignored, dead')
+    .option('--status <status>', 'received, processed, failed, ignored, dead, held')
     .option('--tenant <slug>', 'only this tenant')
     .option('--limit <n>', 'rows (1-1000)', '50')
     .option('--json', 'print JSON')
-    .description('The delivery log, newest first: what arrived (or went out), and what happened to it')
+    .description('The delivery log, newest first: what arrived (or went out), what happened to it, and the replies in doubt')
     .action(async (opts: { provider?: string; status?: string; tenant?: string; limit: string; json?: boolean }) => {
-      const [{ deliveryListQuerySchema }, { parseInput }, { deliveryView }] = await Promise.all([
+      const [{ deliveryListQuerySchema }, { parseInput }, { deliveryView }, { sendView }] = await Promise.all([
         import('../../features/webhooks/webhook.schemas.js'),
         import('../../validation.js'),
         import('../../features/webhooks/webhook-routes.js'),
+        import('../../features/channels/outbound-sends.js'),
       ]);
       const q = parseInput(deliveryListQuerySchema, { provider: opts.provider, status: opts.status, tenant: opts.tenant, limit: opts.limit }, 'flags');
       exit.code = await withContext(io, async (s) => {
         const tenant = q.tenant ? await s.tenants.get(q.tenant) : undefined;
         const rows = (await s.webhooks.list({ provider: q.provider, status: q.status, tenantId: tenant?.id, limit: q.limit })).map(deliveryView);
-        if (opts.json) printJson(io, { deliveries: rows, counts: await s.webhooks.countByStatus() });
+        const doubts = (await s.sends.inDoubt(tenant?.id, { limit: q.limit })).map(sendView);
+        if (opts.json) printJson(io, { deliveries: rows, counts: await s.webhooks.countByStatus(), sends_in_doubt: doubts });
         else {
           printTable(io, ['ID', 'CREATED', 'PROVIDER', 'KIND', 'STATUS', 'TRIES', 'EXTERNAL ID', 'LAST ERROR'], rows.map((d) => [d.id, d.created_at, d.provider, d.kind, d.status, d.attempts, d.external_id, d.last_error?.slice(0, 80)]));
+          if (doubts.length > 0) {
+            println(io.stdout);
+            println(io.stdout, `Replies in doubt (in flight at a crash or unanswered; ZIA_UNCERTAIN_SENDS=${s.config.ZIA_UNCERTAIN_SENDS}); send one by hand: zia conversations resend <send id>`);
+            printSendTable(io, doubts);
+          }
         }
         return 0;
       });

@@ -33,7 +33,7 @@ export function registerWorker(program: Command, io: CliIO, exit: ExitHolder): v
           await metrics?.close();
           return 0;
         },
-        { logLevel: 'config', migrate: false, logTo: 'stdout' },
+        { logLevel: 'config', migrate: false, logTo: 'stdout', create: true, lock: ['worker'] },
       );
     });
 }

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Tenant } from '../tenants/tenant-service.js';
 import type { AiProvider, GenerateRequest, GenerateResult } from './provider.js';
-import { bestMatch, dice, normalise, tokens, wordChunks } from './text-match.js';
+import { BUY, PRODUCT_QUESTION, purchaseArgs, searchItems, subjectOf } from './shop-intent.js';
+import { bestMatch, dice, tokens, wordChunks } from './text-match.js';
 
 /**
  * The embedded assistant: deterministic answers from the tenant's FAQ, catalog and plans, with the
@@ -9,30 +10,6 @@ import { bestMatch, dice, normalise, tokens, wordChunks } from './text-match.js'
  */
 
 const GREETING = /^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|hola|hei|hallo|yo)\b[\s!.,?]*((there|team|all)[\s!.,?]*)?$/i;
-const BUY = /\b(buy|purchase|order|checkout|check out|subscribe|sign me up|i'?ll take|i would like to get|i want to get|pay for|payment link)\b/i;
-const PRODUCT_QUESTION = /\b(price|prices|pricing|cost|costs|how much|available|availability|in stock|stock|do you (have|sell|carry)|sell)\b/i;
-const QUESTION_NOISE =
-  /\b(how much (is|are|does|do|for)?|what('s| is| are)? the (price|cost) (of|for)?|price|prices|pricing|cost|costs|is|are|the|a|an|do you (have|sell|carry)|available|availability|in stock|stock|buy|purchase|order|checkout|check out|subscribe( to)?|sign me up( for)?|i'?ll take|i want( to get)?|i would like( to get)?|pay for|payment link|for|please|one|of|me)\b/gi;
-const NUMBER_WORDS: Record<string, number> = { one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10 };
-
-function quantityOf(text: string): number {
-  const digits = /\b(\d{1,2})\s*(x|pcs|pieces|units|of)?\b/i.exec(text);
-  if (digits) return Math.max(1, Math.min(99, Number(digits[1])));
-  for (const [w, n] of Object.entries(NUMBER_WORDS)) if (new RegExp(`\\b${w}\\b`, 'i').test(text)) return n;
-  return 1;
-}
-
-function subjectOf(text: string): string {
-  return normalise(text).replace(QUESTION_NOISE, ' ').replace(/\b\d{1,2}\b/g, ' ').replace(/\s+/g, ' ').trim();
-}
-
-interface Item {
-  id: string;
-  name: string;
-  price_text: string;
-  available: boolean | null;
-}
-
 export class OfflineProvider implements AiProvider {
   readonly usesHistory = false;
   readonly name = 'offline' as const;
@@ -74,24 +51,9 @@ export class OfflineProvider implements AiProvider {
     return this.fallback(tenant);
   }
 
-  private async searchItems(req: GenerateRequest, query: string): Promise<{ items: Item[]; configured: boolean }> {
-    if (!query) return { items: [], configured: true };
-    const r = await req.tools.run('search_catalog', { query });
-    if (r.ok !== true) return { items: [], configured: r.error !== 'not_configured' };
-    return { items: (r.items as Item[]) ?? [], configured: true };
-  }
-
   private async buy(req: GenerateRequest, question: string): Promise<string | undefined> {
-    const subject = subjectOf(question);
-    const quantity = quantityOf(question);
     const plans = req.tenant.settings.plans ?? [];
-    const plan = bestMatch(subject || question, plans, (p) => `${p.name} ${p.id}`, 0.3);
-    let args: Record<string, unknown> | undefined;
-    if (plan) args = { plan_id: plan.id };
-    else {
-      const { items } = await this.searchItems(req, subject);
-      if (items[0]) args = { item_id: items[0].id, quantity };
-    }
+    const args = await purchaseArgs(req.tools, plans, question);
     if (!args) {
       if (plans.length > 0) return `Which plan would you like? We offer ${plans.map((p) => p.name).join(', ')}.`;
       return undefined;
@@ -107,7 +69,7 @@ export class OfflineProvider implements AiProvider {
 
   private async productAnswer(req: GenerateRequest, question: string): Promise<string | undefined> {
     const subject = subjectOf(question);
-    const { items, configured } = await this.searchItems(req, subject);
+    const { items, configured } = await searchItems(req.tools, subject);
     const q = tokens(subject);
     // Only answer when the best hit actually names what was asked about.
     const hit = items.find((i) => dice(q, tokens(i.name)) > 0) ?? (q.length ? undefined : items[0]);

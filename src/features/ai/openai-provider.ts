@@ -1,97 +1,81 @@
 import type OpenAI from 'openai';
-import type { ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type { ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type { Config, ProxySettings } from '../../config.js';
 import { AppError, RateLimitError, UpstreamError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { AiUsageStore } from './ai-usage-store.js';
-import { createLeanFetch } from './lean-fetch.js';
+import { createOpenAiTransport, retryAfterMs, type OpenAiTransport } from './openai-transport.js';
 import type { AiProvider, GenerateRequest, GenerateResult, ToolSpec } from './provider.js';
-import { SseEvents } from './sse-events.js';
+import { ToolCallAssembler, type AssembledCall } from './tool-call-assembler.js';
+import { toolFreeFacts } from './tool-free-facts.js';
 
 export interface OpenAiSettings {
-  apiKey: string;
+  /** Unset for a local server that needs none: then no Authorization header is sent. */
+  apiKey?: string;
   baseURL?: string;
   model: string;
   timeoutMs: number;
   maxRetries: number;
   maxTokens: number;
+  /** Which name the reply limit goes under: OpenAI's current one, or the older one most local servers read. */
+  maxTokensParam: 'max_completion_tokens' | 'max_tokens';
+  /** `off`: no tools are sent; catalog matches and checkout links reach the model in the prompt. */
+  tools: 'auto' | 'off';
   /** A 429 asking for a longer wait than this is not waited out: the caller gets a 429 instead. */
   retryAfterMaxMs: number;
+  proxy: ProxySettings;
+}
+
+/** The provider's settings as the configuration gives them. */
+export function openAiSettings(config: Config): OpenAiSettings {
+  return {
+    apiKey: config.OPENAI_API_KEY,
+    baseURL: config.OPENAI_BASE_URL,
+    model: config.OPENAI_MODEL,
+    timeoutMs: config.OPENAI_TIMEOUT_MS,
+    maxRetries: config.OPENAI_MAX_RETRIES,
+    maxTokens: config.OPENAI_MAX_TOKENS,
+    maxTokensParam: config.OPENAI_MAX_TOKENS_PARAM,
+    tools: config.OPENAI_TOOLS,
+    retryAfterMaxMs: config.OPENAI_RETRY_AFTER_MAX_MS,
+    proxy: config.proxy,
+  };
+}
+
+/**
+ * The SDK's client over zia's transport, as the provider and `zia doctor ai` use it. The SDK is
+ * imported here, on first use, so the CLI starts without loading it.
+ */
+export async function createOpenAiClient(settings: OpenAiSettings, logger: Logger): Promise<{ sdk: typeof import('openai'); client: OpenAI; transport: OpenAiTransport }> {
+  const sdk = await import('openai');
+  const transport = await createOpenAiTransport({ proxy: settings.proxy, retryAfterMaxMs: settings.retryAfterMaxMs });
+  const client = new sdk.default({
+    // The SDK wants a key; without one the Authorization header is left out below.
+    apiKey: settings.apiKey ?? 'none',
+    baseURL: settings.baseURL ?? 'https://api.openai.com/v1',
+    timeout: settings.timeoutMs,
+    maxRetries: settings.maxRetries,
+    fetch: transport.fetch,
+    fetchOptions: { dispatcher: transport.dispatcher } as object,
+    ...(settings.apiKey ? {} : { defaultHeaders: { Authorization: null } }),
+    logLevel: 'warn',
+    logger: {
+      error: (msg: string) => logger.error(msg),
+      warn: (msg: string) => logger.warn(msg),
+      info: (msg: string) => logger.info(msg),
+      debug: (msg: string) => logger.debug(msg),
+    },
+  });
+  return { sdk, client, transport };
 }
 
 /** Tool rounds per turn: the last round forbids tools so a turn always ends with text. */
 const MAX_ROUNDS = 4;
 
-interface ToolCall {
-  id: string;
-  name: string;
-  arguments: string;
-}
-
 interface Round {
   text: string;
-  toolCalls: ToolCall[];
+  toolCalls: AssembledCall[];
   tokens: number;
-}
-
-/**
- * A round's answer put together from the pieces of a streamed chat completion: text relayed as it comes,
- * tool calls assembled by index, usage, whether it finished. Kept apart from the loop that reads the
- * response, so that the loop's frame, which lives as long as the stream, stays small.
- */
-class RoundReader {
-  text = '';
-  tokens = 0;
-  /** A finish_reason arrived. */
-  finished = false;
-  /** Text went out to the client: the round can no longer be retried. */
-  started = false;
-  private readonly calls: ToolCall[] = [];
-  private readonly sse = new SseEvents();
-  /** Only for a fetch that hands over bytes; lean fetch's chunks are text already. */
-  private decoder?: TextDecoder;
-  private done = false;
-
-  constructor(
-    private readonly onToken: (text: string) => void,
-    /** The error for an error object sent inside the stream, after a 200 (as the SDK's reader reports it). */
-    private readonly streamError: (error: object) => Error,
-  ) {}
-
-  push(piece: string | Uint8Array): void {
-    const text = typeof piece === 'string' ? piece : (this.decoder ??= new TextDecoder()).decode(piece, { stream: true });
-    for (const { data } of this.sse.push(text)) this.data(data);
-  }
-
-  private data(data: string): void {
-    if (this.done) return;
-    if (data.startsWith('[DONE]')) {
-      this.done = true;
-      return;
-    }
-    const chunk = JSON.parse(data) as ChatCompletionChunk & { error?: object };
-    if (chunk?.error) throw this.streamError(chunk.error);
-    if (chunk.usage) this.tokens = chunk.usage.total_tokens ?? 0;
-    const choice = chunk.choices?.[0];
-    if (!choice) return;
-    if (choice.finish_reason) this.finished = true;
-    const delta = choice.delta ?? {};
-    if (delta.content) {
-      this.started = true;
-      this.text += delta.content;
-      this.onToken(delta.content);
-    }
-    for (const tc of delta.tool_calls ?? []) {
-      // id and name arrive in the first fragment of each index; arguments are split anywhere.
-      const call = (this.calls[tc.index] ??= { id: '', name: '', arguments: '' });
-      if (tc.id) call.id = tc.id;
-      if (tc.function?.name) call.name += tc.function.name;
-      if (tc.function?.arguments) call.arguments += tc.function.arguments;
-    }
-  }
-
-  result(): Round {
-    return { text: this.text, tokens: this.tokens, toolCalls: this.calls.filter((c) => c && c.name).map((c, i) => ({ ...c, id: c.id || `call_${i}` })) };
-  }
 }
 
 /** The tools in the request's form, made once per list of specs (the list is the same for every turn). */
@@ -105,11 +89,11 @@ function toolParams(specs: readonly ToolSpec[]): ChatCompletionTool[] {
   return params;
 }
 
-/** Raised when a stream broke after tokens were relayed: it cannot be retried without repeating them. */
-class BrokenStream extends Error {
-  constructor(override readonly cause: unknown) {
-    super('stream broke');
-  }
+/** A 400 (or 422) whose message is about tools: the model or server does not take them. */
+export function refusesTools(err: unknown): boolean {
+  const e = err as { status?: number; message?: string; error?: { message?: string } };
+  if (e?.status !== 400 && e?.status !== 422) return false;
+  return /tool/i.test(`${e.message ?? ''} ${e.error?.message ?? ''}`);
 }
 
 export class OpenAiProvider implements AiProvider {
@@ -117,6 +101,9 @@ export class OpenAiProvider implements AiProvider {
   readonly name = 'openai' as const;
   private sdk?: typeof import('openai');
   private client?: OpenAI;
+  private transport?: OpenAiTransport;
+  /** Models whose server refused tools once: later turns go without them (logged once per model). */
+  private readonly toolless = new Set<string>();
 
   constructor(
     private readonly settings: OpenAiSettings,
@@ -126,18 +113,16 @@ export class OpenAiProvider implements AiProvider {
 
   private async getClient(): Promise<OpenAI> {
     if (!this.client) {
-      // Imported on first use so the CLI starts without loading the SDK.
-      this.sdk = await import('openai');
-      // Retries are ours (capped retry-after, never after a stream started), so the SDK's are off.
-      this.client = new this.sdk.default({
-        apiKey: this.settings.apiKey,
-        baseURL: this.settings.baseURL,
-        timeout: this.settings.timeoutMs,
-        maxRetries: 0,
-        fetch: createLeanFetch(),
-      });
+      const made = await createOpenAiClient(this.settings, this.logger);
+      this.sdk = made.sdk;
+      this.transport = made.transport;
+      this.client = made.client;
     }
     return this.client;
+  }
+
+  async close(): Promise<void> {
+    await this.transport?.close();
   }
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
@@ -148,21 +133,53 @@ export class OpenAiProvider implements AiProvider {
       throw new RateLimitError("today's AI token quota for this assistant is spent", Math.ceil((midnight - Date.now()) / 1000));
     }
     const client = await this.getClient();
-    const messages: ChatCompletionMessageParam[] = [{ role: 'system', content: req.system }, ...req.messages];
+    const messages: ChatCompletionMessageParam[] = [{ role: 'system', content: req.system }];
+    let tools = this.toolsFor(req);
+    if (!tools) messages.push(...(await toolFreeFacts(req)));
+    messages.push(...req.messages);
     let text = '';
     let tokens = 0;
     try {
       for (let round = 0; round < MAX_ROUNDS; round++) {
-        const r = await this.roundWithRetries(client, messages, req, round === MAX_ROUNDS - 1);
+        let r: Round;
+        try {
+          r = await this.round(client, messages, req, tools && round === MAX_ROUNDS - 1 ? 'none' : tools ? 'auto' : undefined);
+        } catch (err) {
+          if (!tools || round > 0 || !refusesTools(err)) throw err;
+          // The server takes no tools (a model without tool support, vLLM without auto tool choice):
+          // the turn is asked again without them, and so is every later one.
+          this.toolsRefused(err);
+          tools = false;
+          messages.splice(1, 0, ...(await toolFreeFacts(req)));
+          r = await this.round(client, messages, req, undefined);
+        }
         text += r.text;
         tokens += r.tokens;
-        if (r.toolCalls.length === 0) break;
+        // Calls the model makes up without having been offered tools are not run.
+        if (!tools || r.toolCalls.length === 0) break;
         await this.runTools(r, messages, req);
       }
+    } catch (err) {
+      throw this.toAppError(err);
     } finally {
       await this.usage.add(req.tenant.id, day, tokens);
     }
     return { text, tokens };
+  }
+
+  /** Whether this turn sends tools: not when the operator, the tenant or the server said no. */
+  private toolsFor(req: GenerateRequest): boolean {
+    return this.settings.tools === 'auto' && req.tenant.settings.ai_tools !== 'off' && !this.toolless.has(this.settings.model);
+  }
+
+  private toolsRefused(err: unknown): void {
+    const model = this.settings.model;
+    if (this.toolless.has(model)) return;
+    this.toolless.add(model);
+    this.logger.warn(
+      { model, status: (err as { status?: number }).status, reason: describe(err) },
+      'the AI server refused tools for this model; answering without them from now on (set OPENAI_TOOLS=off to skip the first attempt)',
+    );
   }
 
   /** The round's tool calls and their results, added to the messages for the next round. */
@@ -178,95 +195,63 @@ export class OpenAiProvider implements AiProvider {
     }
   }
 
-  /**
-   * A round, again after a failure worth retrying. A chain of promises rather than an awaiting loop: an
-   * open stream would otherwise keep this frame, as well as round's, for its whole life.
-   */
-  private roundWithRetries(client: OpenAI, messages: ChatCompletionMessageParam[], req: GenerateRequest, last: boolean, attempt = 0): Promise<Round> {
-    return this.round(client, messages, req, last).catch(async (err: unknown) => {
-      if (req.signal?.aborted) throw err;
-      if (err instanceof BrokenStream) throw new UpstreamError('the AI provider stream broke off', { cause: describe(err.cause) });
-      const delay = this.retryDelay(err, attempt);
-      if (delay === undefined || attempt >= this.settings.maxRetries) throw this.toAppError(err);
-      this.logger.warn({ attempt: attempt + 1, delay_ms: delay, status: (err as { status?: number }).status }, 'AI provider request failed, retrying');
-      await sleep(delay, req.signal);
-      return this.roundWithRetries(client, messages, req, last, attempt + 1);
-    });
+  /** The request body of one round; `toolChoice` undefined sends no tools at all. */
+  private requestBody(messages: ChatCompletionMessageParam[], specs: readonly ToolSpec[], toolChoice: 'auto' | 'none' | undefined): ChatCompletionCreateParamsStreaming {
+    return {
+      model: this.settings.model,
+      messages,
+      ...(toolChoice ? { tools: toolParams(specs), tool_choice: toolChoice } : {}),
+      stream: true,
+      stream_options: { include_usage: true },
+      [this.settings.maxTokensParam]: this.settings.maxTokens,
+    };
   }
 
   /**
-   * One request and its streamed answer. The SDK builds and sends the request and turns an error status
-   * into its APIError; the stream itself is read here (asResponse), from the text chunks of lean fetch:
-   * the SDK's own reader stacks seven async generators and a byte decoder per open stream, and per chunk
-   * it copies the text to bytes and back (a quarter of what a relayed token allocated).
+   * One request and its streamed answer, read with the SDK's own stream. The SDK retries what failed
+   * before the stream started; silence after it started is cut off by the idle timer below, which
+   * every chunk restarts. The round ends when the stream does: a missing finish_reason is no failure
+   * (several servers leave it out), while a connection cut mid-stream is an error from the transport.
    */
-  private async round(client: OpenAI, messages: ChatCompletionMessageParam[], req: GenerateRequest, last: boolean): Promise<Round> {
-    // The turn's signal goes to the SDK as it is: a client that goes away aborts the request. Silence is
-    // cut off by the SDK's timeout until the response starts, then by the idle timer below, which every
-    // chunk restarts and which closes the response. (No controller of our own per attempt: with
-    // thousands of streams held open, each is an AbortSignal, its listeners and maps.)
-    let idle: NodeJS.Timeout | undefined;
+  private async round(client: OpenAI, messages: ChatCompletionMessageParam[], req: GenerateRequest, toolChoice: 'auto' | 'none' | undefined): Promise<Round> {
+    const stream = await client.chat.completions.create(this.requestBody(messages, req.tools.specs, toolChoice), { signal: req.signal });
     let timedOut = false;
-    let reader: RoundReader | undefined;
+    const idle = setTimeout(() => {
+      timedOut = true;
+      stream.controller.abort();
+    }, this.settings.timeoutMs);
+    const calls = new ToolCallAssembler();
+    let text = '';
+    let tokens = 0;
     try {
-      const response = await client.chat.completions
-        .create(
-          {
-            model: this.settings.model,
-            messages,
-            tools: toolParams(req.tools.specs),
-            tool_choice: last ? 'none' : 'auto',
-            stream: true,
-            stream_options: { include_usage: true },
-            max_completion_tokens: this.settings.maxTokens,
-          },
-          { signal: req.signal },
-        )
-        .asResponse();
-      const body = response.body as unknown as AsyncIterableIterator<string | Uint8Array> | null;
-      if (!body) throw new UpstreamError('the AI provider answered without a body');
-      idle = setTimeout(() => {
-        timedOut = true;
-        void body.return?.();
-      }, this.settings.timeoutMs);
-      reader = new RoundReader(req.onToken, (error) => new this.sdk!.APIError(undefined, error, undefined, response.headers));
-      for await (const piece of body) {
+      for await (const chunk of stream) {
         idle.refresh();
-        reader.push(piece);
+        if (chunk.usage) tokens = chunk.usage.total_tokens ?? tokens;
+        const delta = chunk.choices?.[0]?.delta;
+        if (!delta) continue;
+        if (typeof delta.content === 'string' && delta.content !== '') {
+          text += delta.content;
+          req.onToken(delta.content);
+        }
+        calls.push(delta.tool_calls);
       }
-      // A connection cut before finish_reason can end the iteration quietly; it is still a failure.
-      if (!reader.finished) throw new UpstreamError('the AI provider stream ended before the reply was finished');
-      return reader.result();
     } catch (err) {
-      if ((timedOut || err instanceof this.sdk!.APIConnectionTimeoutError) && !req.signal?.aborted) {
-        const timeout = new UpstreamError(`the AI provider did not answer within ${this.settings.timeoutMs} ms`);
-        throw reader?.started ? new BrokenStream(timeout) : timeout;
-      }
-      throw reader?.started ? new BrokenStream(err) : err;
+      throw text ? new StreamBroke(err) : err;
     } finally {
       clearTimeout(idle);
     }
-  }
-
-  /** Milliseconds to wait before retrying, or undefined when the error is not worth retrying. */
-  private retryDelay(err: unknown, attempt: number): number | undefined {
-    const sdk = this.sdk!;
-    const backoff = Math.min(8000, 500 * 2 ** attempt) * (1 - Math.random() * 0.25);
-    if (err instanceof UpstreamError) return backoff; // our own idle timeout
-    if (err instanceof sdk.APIConnectionError) return backoff;
-    if (!(err instanceof sdk.APIError) || err.status === undefined) return undefined;
-    const should = err.headers?.get('x-should-retry');
-    if (should === 'false') return undefined;
-    if (err.status === 429 && (err.code === 'insufficient_quota' || (err.error as { type?: string } | undefined)?.type === 'insufficient_quota')) return undefined;
-    if (should !== 'true' && ![408, 409, 429].includes(err.status) && err.status < 500) return undefined;
-    const asked = retryAfterMs(err.headers);
-    if (asked !== undefined) return asked > this.settings.retryAfterMaxMs ? undefined : asked;
-    return backoff;
+    // The SDK ends the iteration quietly when the request is aborted, by the client or the idle timer.
+    if (req.signal?.aborted) throw req.signal.reason ?? new Error('aborted');
+    if (timedOut) throw new UpstreamError(`the AI provider did not answer within ${this.settings.timeoutMs} ms`);
+    return { text, tokens, toolCalls: calls.result() };
   }
 
   private toAppError(err: unknown): unknown {
     if (err instanceof AppError) return err;
     const sdk = this.sdk!;
+    if (err instanceof StreamBroke) return new UpstreamError('the AI provider stream broke off', { cause: describe(err.cause) });
+    if (err instanceof sdk.APIConnectionTimeoutError) return new UpstreamError(`the AI provider did not answer within ${this.settings.timeoutMs} ms`);
+    if (err instanceof sdk.APIUserAbortError) return err;
     if (err instanceof sdk.APIError && err.status === 429) {
       const asked = retryAfterMs(err.headers);
       if (asked !== undefined && asked > this.settings.retryAfterMaxMs) {
@@ -277,35 +262,18 @@ export class OpenAiProvider implements AiProvider {
     if (err instanceof sdk.APIError && err.status !== undefined) {
       return new UpstreamError(`the AI provider answered ${err.status}`, { status: err.status });
     }
+    if (err instanceof sdk.APIError) return new UpstreamError('the AI provider reported an error in its stream', { cause: describe(err) });
     return new UpstreamError('the AI provider could not be reached', { cause: describe(err) });
   }
 }
 
-function retryAfterMs(headers: Headers | undefined): number | undefined {
-  const ms = headers?.get('retry-after-ms');
-  if (ms && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
-  const after = headers?.get('retry-after');
-  if (!after) return undefined;
-  if (/^\d+(\.\d+)?$/.test(after.trim())) return Number(after) * 1000;
-  const date = Date.parse(after);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+/** A stream that failed after text went out: reported as broken off, whatever broke it. */
+class StreamBroke extends Error {
+  constructor(override readonly cause: unknown) {
+    super('stream broke');
+  }
 }
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

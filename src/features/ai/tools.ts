@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { isAppError } from '../../errors.js';
+import { isAppError, NotConfiguredError } from '../../errors.js';
 import type { CatalogLookup } from '../catalog/catalog.types.js';
 import type { Channel } from '../chat/chat.types.js';
 import type { EventService } from '../events/event-service.js';
 import { emailSchema, parseWhatsapp } from '../leads/lead-flow.js';
-import { leadView, type LeadService, type LeadView } from '../leads/lead-service.js';
+import type { LeadService, SubmittedLead } from '../leads/lead-service.js';
 import type { CheckoutCreator } from '../payments/payments.types.js';
 import type { Tenant } from '../tenants/tenant-service.js';
 import type { ToolRunner, ToolSpec } from './provider.js';
@@ -97,7 +97,7 @@ export function defaultPriceText(amountMinor: number, currency: string): string 
 export class TurnTools implements ToolRunner {
   readonly specs = TOOL_SPECS;
   checkoutUrl?: string;
-  lead?: LeadView;
+  lead?: SubmittedLead;
 
   constructor(private readonly deps: TurnToolDeps) {}
 
@@ -154,6 +154,8 @@ export class TurnTools implements ToolRunner {
       const priceText = catalog ? catalog.formatPrice(tenant, link.amount, link.currency) : defaultPriceText(link.amount, link.currency);
       return { ok: true, url: link.url, name: link.name, price_text: priceText, quantity: link.quantity };
     } catch (err) {
+      // The model may repeat the message to the customer: a missing setting is not named to them.
+      if (err instanceof NotConfiguredError) return { ok: false, error: err.code, message: 'Online payment is not set up for this business yet.' };
       if (isAppError(err)) return { ok: false, error: err.code, message: err.message };
       throw err;
     }
@@ -165,14 +167,15 @@ export class TurnTools implements ToolRunner {
       whatsapp = parseWhatsapp(a.whatsapp) ?? null;
       if (!whatsapp) return invalid('whatsapp: must be a number with country code such as +4791234567');
     }
-    const { lead } = await this.deps.leads.capture(this.deps.tenant.id, {
+    const { submitted } = await this.deps.leads.submit(this.deps.tenant.id, {
       name: a.name,
       email: a.email,
       whatsapp,
       channel: this.deps.channel,
       conversationId: this.deps.conversationId,
     });
-    this.lead = leadView(lead);
-    return { ok: true, lead_id: lead.id };
+    this.lead = submitted;
+    // The model learns only that the details were taken, never whether the email was known.
+    return { ok: true };
   }
 }

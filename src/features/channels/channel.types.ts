@@ -15,6 +15,8 @@ export interface OutboundMessage {
   lastInboundAt: string | null;
   /** The stored message this send delivers, so its delivery status can be recorded. */
   messageId?: string;
+  /** The inbox delivery this send answers, so an operator finds a send in doubt from the webhook log. */
+  deliveryId?: string;
   /** Deterministic key: the same key is never sent twice (recorded in outbound_sends). */
   idempotencyKey: string;
 }
@@ -24,6 +26,8 @@ export interface SendResult {
   /** False when the send was refused without contacting the provider (e.g. outside the 24 h window). */
   sent: boolean;
   reason?: string;
+  /** Sends in doubt kept for an operator (ZIA_UNCERTAIN_SENDS=hold): the message did not (fully) go out. */
+  held?: string[];
 }
 
 export interface ChannelSender {

@@ -11,7 +11,7 @@ import { TurnTools } from '../ai/tools.js';
 import type { CatalogLookup } from '../catalog/catalog.types.js';
 import type { EventService } from '../events/event-service.js';
 import { advanceLeadFlow, capturedReply, hasContactIntent, startLeadFlow, type LeadState } from '../leads/lead-flow.js';
-import { leadView, type CaptureInput, type LeadService, type LeadView } from '../leads/lead-service.js';
+import type { CaptureInput, LeadService, SubmittedLead } from '../leads/lead-service.js';
 import type { CheckoutCreator } from '../payments/payments.types.js';
 import type { ChatEngine, TurnInput, TurnResult } from './chat.types.js';
 import type { ConversationRow, ConversationStore, NewMessage } from './conversation-store.js';
@@ -48,7 +48,7 @@ class ConversationTaken extends Error {}
 interface Answer {
   text: string;
   leadState?: LeadState | null;
-  lead?: LeadView;
+  lead?: SubmittedLead;
   checkoutUrl?: string;
   /** Recorded, like the lead captured, in the transaction that stores the reply. */
   events?: Parameters<EventService['recordAll']>[1];
@@ -308,12 +308,13 @@ export class DefaultChatEngine implements ChatEngine {
     let lead = answer.lead;
     const capture = answer.capture;
     if (capture) {
-      // A lead is merged with the tenant's earlier ones: it reads, so it needs the transaction.
+      // Whether the email is known decides between a new lead and a recorded resubmission: it reads,
+      // so it needs the transaction. The caller gets back what was typed, never a stored lead.
       const captured = await store.transaction(async (trx) => {
         for (const w of reply.writes) await w(trx);
-        return this.deps.leads.capture(input.tenant.id, capture, trx);
+        return this.deps.leads.submit(input.tenant.id, capture, trx);
       });
-      lead = leadView(captured.lead);
+      lead = captured.submitted;
     } else {
       await store.writeAll(reply.writes);
     }
@@ -337,7 +338,7 @@ export class DefaultChatEngine implements ChatEngine {
     return { id: reply.id, writes, announce: prepared.announce };
   }
 
-  private turnResult(conversation: ConversationRow, userMessageId: string, replyMessageId: string, answer: Answer, lead: LeadView | undefined): TurnResult {
+  private turnResult(conversation: ConversationRow, userMessageId: string, replyMessageId: string, answer: Answer, lead: SubmittedLead | undefined): TurnResult {
     const leadState = answer.leadState === undefined ? conversation.leadState : answer.leadState;
     return {
       conversationId: conversation.id,

@@ -1,5 +1,4 @@
-import { Router, type Request } from 'express';
-import type { Config } from '../../config.js';
+import { Router } from 'express';
 import { newId } from '../../db/dialect.js';
 import { isAppError } from '../../errors.js';
 import type { Api } from '../../http/api.js';
@@ -9,25 +8,16 @@ import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 import { tenantQuerySchema } from '../tenants/tenant.schemas.js';
 import { chatBodySchema, type ChatBody } from './chat.schemas.js';
 import type { ChatEngine, TurnInput, TurnResult } from './chat.types.js';
-import type { WindowRateLimiter } from './rate-limiter.js';
 import * as R from '../../http/response-schemas.js';
 
 export interface ChatRouteDeps {
   chat: ChatEngine;
   tenants: TenantService;
-  limiter: WindowRateLimiter;
-  config: Pick<Config, 'ZIA_RATE_LIMIT_PER_MINUTE'>;
   logger: Logger;
   shutdown: AbortSignal;
   heartbeatMs?: number;
   /** The open-streams gauge. */
   openStreams?: { inc(): void; dec(): void };
-}
-
-/** Per tenant and client IP; a tenant's own setting wins over the deployment default. */
-export function enforceRateLimit(deps: Pick<ChatRouteDeps, 'limiter' | 'config'>, tenant: Tenant, req: Request, scope: string): void {
-  const limit = tenant.settings.rate_limit_per_minute ?? deps.config.ZIA_RATE_LIMIT_PER_MINUTE;
-  deps.limiter.hit(`${scope}:${tenant.id}:${req.ip ?? 'unknown'}`, limit);
 }
 
 /**
@@ -65,9 +55,8 @@ export function chatRoutes(api: Api, deps: ChatRouteDeps): Router {
   api.route(
     router,
     { method: 'post', path: '/v1/chat', summary: 'Send a message, get the whole reply', tag: 'chat', auth: 'public', response: R.chatReply, errors: [429, 502, 503], query: tenantQuerySchema, body: chatBodySchema },
-    async ({ req, res, query, body }) => {
+    async ({ res, query, body }) => {
       const tenant = await deps.tenants.get(query.tenant);
-      enforceRateLimit(deps, tenant, req, 'chat');
       const gone = new AbortController();
       res.on('close', () => {
         if (!res.writableFinished) gone.abort(new Error('client disconnected'));
@@ -97,9 +86,8 @@ export function chatRoutes(api: Api, deps: ChatRouteDeps): Router {
       // Before the first event; afterwards a failure is an `error` event.
       errors: [429, 502, 503],
     },
-    async ({ req, res, query, body }) => {
+    async ({ res, query, body }) => {
       const tenant = await deps.tenants.get(query.tenant);
-      enforceRateLimit(deps, tenant, req, 'chat');
       const sse = createSse(res, { shutdown: deps.shutdown, heartbeat });
       try {
         const result = await deps.chat.runTurn(

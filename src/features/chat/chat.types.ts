@@ -44,7 +44,8 @@ export interface TurnResult {
   replyMessageId: string | null;
   userMessageId: string | null;
   checkoutUrl?: string;
-  lead?: { id: string; email: string; name: string | null; whatsapp: string | null };
+  /** What the visitor gave the lead flow or the model's tool, as normalised; never a stored lead. */
+  lead?: { email: string; name: string | null; whatsapp: string | null };
   /** Whether the lead flow is in progress after this turn. */
   leadFlowActive: boolean;
 }

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Config } from '../../config.js';
-import { BadRequestError, NotConfiguredError } from '../../errors.js';
+import { BadRequestError, NotConfiguredError, UpstreamError } from '../../errors.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 
 export const SIMULATED_PROVIDERS = ['meta', 'whatsapp', 'stripe'] as const;
@@ -101,8 +101,42 @@ export async function buildSimulation(provider: SimulatedProvider, config: Confi
   return { provider, url: `${base}/v1/stripe/webhook`, headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body, externalId: id };
 }
 
-/** Sends the request; the answer is reported as is (status and a short body). */
+const SEND_TIMEOUT_MS = 15_000;
+
+/**
+ * Sends the request; any answer is reported as is (status and a short body). No answer at all is an
+ * UpstreamError (502) saying what failed and where, since that is what the operator has to fix.
+ */
 export async function sendSimulation(req: SimulatedRequest): Promise<{ status: number; body: string }> {
-  const res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body, signal: AbortSignal.timeout(15_000) });
-  return { status: res.status, body: (await res.text()).slice(0, 2000) };
+  try {
+    const res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body, signal: AbortSignal.timeout(SEND_TIMEOUT_MS) });
+    return { status: res.status, body: (await res.text()).slice(0, 2000) };
+  } catch (err) {
+    const url = new URL(req.url);
+    const target = url.host || url.href;
+    const reason = unreachableReason(err);
+    throw new UpstreamError(`could not reach ${target}: ${reason}`, { url: `${url.origin}${url.pathname}`, reason });
+  }
+}
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_SOCKET: 'connection closed',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+};
+
+/** fetch reports "fetch failed" and hides the reason in `cause` (sometimes an AggregateError's first error). */
+function unreachableReason(err: unknown): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${SEND_TIMEOUT_MS / 1000} s`;
+  let cause = (err as { cause?: unknown })?.cause as { code?: string; message?: string; errors?: unknown[] } | undefined;
+  if (cause && !cause.code && Array.isArray(cause.errors)) cause = cause.errors[0] as typeof cause;
+  const code = cause?.code;
+  if (code) return REASONS[code] ? `${REASONS[code]} (${code})` : code;
+  return cause?.message ?? (err instanceof Error ? err.message : String(err));
 }

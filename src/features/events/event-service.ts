@@ -15,6 +15,7 @@ export const EVENT_TYPES = [
   'reply_not_sent',
   'lead_started',
   'lead_captured',
+  'lead_resubmitted',
   'checkout_created',
   'payment_completed',
   'payment_failed',
@@ -25,6 +26,8 @@ export const EVENT_TYPES = [
   'handoff_paused',
   'handoff_resumed',
   'operator_reply',
+  'send_held',
+  'send_resent',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

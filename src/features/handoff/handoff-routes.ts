@@ -6,11 +6,13 @@ import { scopedTenant } from '../tenants/tenant-routes.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 import type { HandoffService } from './handoff-service.js';
 import type { HandoffStore, MessageView } from './handoff-store.js';
-import { conversationListQuery, conversationParams, conversationShowQuery, operatorMessagesQuery, operatorReplyBody } from './handoff.schemas.js';
+import { sendView, type OutboundSends } from '../channels/outbound-sends.js';
+import { conversationListQuery, conversationParams, conversationShowQuery, operatorMessagesQuery, operatorReplyBody, sendParams } from './handoff.schemas.js';
 import * as R from '../../http/response-schemas.js';
 
 interface Deps {
   tenants: TenantService;
+  sends: OutboundSends;
   handoff: HandoffService;
   store: HandoffStore;
 }
@@ -43,7 +45,8 @@ export function handoffRoutes(api: Api, d: Deps): Router {
     async ({ params, query, principal }) => {
       const tenant = await owner(principal, params.id);
       const { conversation, messages } = await d.handoff.show(tenant, params.id, query.messages);
-      return { conversation: conversationView(conversation), tenant: tenant.slug, messages: messages.map(messageView) };
+      const doubts = await d.sends.inDoubt(tenant.id, { conversationId: conversation.id });
+      return { conversation: conversationView(conversation), tenant: tenant.slug, messages: messages.map(messageView), sends_in_doubt: doubts.map(sendView) };
     },
   );
   for (const action of ['pause', 'resume'] as const) {
@@ -64,6 +67,15 @@ export function handoffRoutes(api: Api, d: Deps): Router {
       const r = await d.handoff.reply(tenant, params.id, body.text, by(principal));
       res.status(202);
       return { message_id: r.messageId, conversation_id: r.conversation.id, channel: r.conversation.channel, delivery: r.delivery };
+    },
+  );
+  api.route(
+    router,
+    { method: 'post', path: '/v1/admin/sends/:id/resend', summary: 'Send a reply in doubt (held, uncertain) or a failed send again by hand; a delivered one is refused (409)', tag: 'conversations', auth: 'tenant', response: R.resent, errors: [409, 502], params: sendParams },
+    async ({ params, principal }) => {
+      const scope = principal?.kind === 'tenant-key' ? { tenantId: principal.tenantId } : undefined;
+      const r = await d.sends.resend(params.id, by(principal), scope);
+      return { send: sendView(r.send), provider_message_id: r.providerMessageId };
     },
   );
   // The web widget has no push channel outside a turn's SSE stream, so it polls for operator replies. The

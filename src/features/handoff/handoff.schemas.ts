@@ -12,6 +12,9 @@ export const conversationListQuery = z.strictObject({
 
 export const conversationParams = z.strictObject({ id: z.string().min(1).max(64) });
 
+/** A send in outbound_sends (ids are ULIDs). */
+export const sendParams = z.strictObject({ id: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/i, 'a send id (26 characters)') });
+
 export const conversationShowQuery = z.strictObject({
   messages: z.coerce.number().int().min(1).max(1000).default(100),
 });

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { EventService } from '../events/event-service.js';
-import type { LeadRecord, LeadStore } from './lead-store.js';
+import type { LeadInput, LeadRecord, LeadStore } from './lead-store.js';
 
 export interface CaptureInput {
   name: string | null;
@@ -17,11 +17,28 @@ export interface LeadView {
   whatsapp: string | null;
 }
 
+/** What an anonymous visitor submitted, as normalised: the only lead data a public answer may carry. */
+export interface SubmittedLead {
+  name: string | null;
+  email: string;
+  whatsapp: string | null;
+}
+
 export function leadView(l: LeadRecord): LeadView {
   return { id: l.id, email: l.email, name: l.name, whatsapp: l.whatsapp };
 }
 
-/** Captures leads from the lead flow, the model's capture_lead tool and the widget form alike. */
+function normalise(input: CaptureInput): LeadInput {
+  return {
+    name: input.name?.trim() || null,
+    email: input.email.trim().toLowerCase(),
+    whatsapp: input.whatsapp,
+    sourceChannel: input.channel,
+    conversationId: input.conversationId,
+  };
+}
+
+/** Captures leads from the lead flow, the model's capture_lead tool, the widget form and operators. */
 export class LeadService {
   constructor(
     private readonly store: LeadStore,
@@ -29,29 +46,36 @@ export class LeadService {
   ) {}
 
   /**
-   * The lead and its lead_captured event commit together: in the caller's transaction when given one
-   * (a chat turn's, so the lead also commits with the reply that confirms it), else in their own.
+   * An anonymous submission (widget form, chat lead flow, the model's tool). Anyone can type anyone's
+   * email, so a submission for a known email changes nothing stored and learns nothing: it is kept as
+   * a lead_resubmitted event linked to the lead, for the operator to read. A new email becomes a lead
+   * with its lead_captured event (and so lead.created). Both commit with the caller's transaction when
+   * given one (a chat turn's, so the lead also commits with the reply that confirms it).
    */
-  async capture(tenantId: string, input: CaptureInput, trx?: Knex.Transaction): Promise<{ lead: LeadRecord; created: boolean }> {
+  async submit(tenantId: string, input: CaptureInput, trx?: Knex.Transaction): Promise<{ submitted: SubmittedLead; created: boolean }> {
+    const lead = normalise(input);
     const run = async (t: Knex.Transaction) => {
-      const result = await this.store.upsert(
-        tenantId,
-        {
-          name: input.name?.trim() || null,
-          email: input.email.trim().toLowerCase(),
-          whatsapp: input.whatsapp,
-          sourceChannel: input.channel,
-          conversationId: input.conversationId,
-        },
-        t,
-      );
+      const { id, created } = await this.store.insertIfAbsent(tenantId, lead, t);
+      const event = created
+        ? { type: 'lead_captured' as const, data: { lead_id: id, channel: input.channel, has_whatsapp: Boolean(lead.whatsapp) } }
+        : { type: 'lead_resubmitted' as const, data: { lead_id: id, channel: input.channel, name: lead.name, whatsapp: lead.whatsapp } };
+      await this.events.recordAll(tenantId, [{ ...event, conversationId: input.conversationId }], { trx: t });
+      return created;
+    };
+    const created = await (trx ? run(trx) : this.store.transaction(run));
+    return { submitted: { name: lead.name, email: lead.email, whatsapp: lead.whatsapp }, created };
+  }
+
+  /** An operator with a key: creates the lead or fills in the fields given on the stored one. */
+  async upsert(tenantId: string, input: CaptureInput): Promise<{ lead: LeadRecord; created: boolean }> {
+    return this.store.transaction(async (t) => {
+      const result = await this.store.upsert(tenantId, normalise(input), t);
       if (result.created) {
         const data = { lead_id: result.lead.id, channel: input.channel, has_whatsapp: Boolean(result.lead.whatsapp) };
         await this.events.recordAll(tenantId, [{ type: 'lead_captured', conversationId: input.conversationId, data }], { trx: t });
       }
       return result;
-    };
-    return trx ? run(trx) : this.store.transaction(run);
+    });
   }
 
   findById(tenantId: string, id: string): Promise<LeadRecord | undefined> {

@@ -56,19 +56,19 @@ export class LeadStore {
   }
 
   /**
-   * One lead per tenant and email. The first capture keeps its source channel and conversation; later
-   * ones fill in what they add (a name, a WhatsApp number). `created` tells the caller whether this
-   * was a new lead, so lead_captured is recorded once per lead. ON CONFLICT DO NOTHING rather than
-   * catching the violation, so it can run inside a caller's PostgreSQL transaction.
+   * Adds the lead unless the tenant already has one with this email; either way answers only the id and
+   * whether it was new, never the stored fields, so an anonymous caller cannot learn them. ON CONFLICT
+   * DO NOTHING rather than catching the violation, so it can run inside a caller's PostgreSQL transaction.
    */
-  async upsert(tenantId: string, input: LeadInput, trx?: Knex.Transaction): Promise<{ lead: LeadRecord; created: boolean }> {
+  async insertIfAbsent(tenantId: string, input: LeadInput, trx?: Knex.Transaction): Promise<{ id: string; created: boolean }> {
     const q = trx ?? this.db.knex;
     const now = nowIso();
+    const id = newId();
     let inserted: unknown[];
     try {
       inserted = await q('leads')
         .insert({
-          id: newId(),
+          id,
           tenant_id: tenantId,
           conversation_id: input.conversationId,
           name: input.name,
@@ -84,9 +84,20 @@ export class LeadStore {
     } catch (err) {
       throw translateDbError(err, 'lead');
     }
-    const created = inserted.length > 0;
+    if (inserted.length > 0) return { id, created: true };
+    const existing = await q('leads').where({ tenant_id: tenantId, email: input.email }).first('id');
+    return { id: existing.id as string, created: false };
+  }
+
+  /**
+   * For operators with a key: one lead per tenant and email; a later call fills in what it gives (a
+   * name, a WhatsApp number) and keeps the first source channel and conversation.
+   */
+  async upsert(tenantId: string, input: LeadInput, trx?: Knex.Transaction): Promise<{ lead: LeadRecord; created: boolean }> {
+    const q = trx ?? this.db.knex;
+    const { created } = await this.insertIfAbsent(tenantId, input, trx);
     if (!created) {
-      const patch: Record<string, unknown> = { updated_at: now };
+      const patch: Record<string, unknown> = { updated_at: nowIso() };
       if (input.name) patch.name = input.name;
       if (input.whatsapp) patch.whatsapp = input.whatsapp;
       await q('leads').where({ tenant_id: tenantId, email: input.email }).update(patch);

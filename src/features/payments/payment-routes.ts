@@ -64,7 +64,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
 
   api.route(
     router,
-    { method: 'post', path: '/v1/stripe/checkout/by-plan', summary: 'Checkout link for a subscription plan from the tenant\'s settings', tag: 'stripe', auth: 'public', response: R.checkoutLink, errors: [409, 502, 503], query: tenantQuerySchema, body: byPlanBodySchema },
+    { method: 'post', path: '/v1/stripe/checkout/by-plan', summary: 'Checkout link for a subscription plan from the tenant\'s settings', tag: 'stripe', auth: 'public', response: R.checkoutLink, errors: [409, 429, 502, 503], query: tenantQuerySchema, body: byPlanBodySchema },
     async ({ query, body }) => {
       const tenant = await tenantOf(tenants, query, body);
       const link = await payments.createCheckout(tenant, { kind: 'plan', ref: body.plan_id, conversationId: body.conversation_id, customerEmail: body.customer_email });
@@ -74,7 +74,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
 
   api.route(
     router,
-    { method: 'post', path: '/v1/stripe/checkout/by-item', summary: 'Checkout link for a catalog item (price from the catalog only)', tag: 'stripe', auth: 'public', response: R.checkoutLink, errors: [409, 502, 503], query: tenantQuerySchema, body: byItemBodySchema },
+    { method: 'post', path: '/v1/stripe/checkout/by-item', summary: 'Checkout link for a catalog item (price from the catalog only)', tag: 'stripe', auth: 'public', response: R.checkoutLink, errors: [409, 429, 502, 503], query: tenantQuerySchema, body: byItemBodySchema },
     async ({ query, body }) => {
       const tenant = await tenantOf(tenants, query, body);
       const link = await payments.createCheckout(tenant, {
@@ -90,7 +90,7 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
 
   api.route(
     router,
-    { method: 'post', path: '/v1/stripe/checkout/qr', summary: 'QR code (PNG, or SVG with ?format=svg) of a checkout link zia creates', tag: 'stripe', auth: 'public', query: qrQuerySchema, body: qrBodySchema, produces: 'image/png or image/svg+xml', content: ['image/png', 'image/svg+xml'], errors: [409, 502, 503] },
+    { method: 'post', path: '/v1/stripe/checkout/qr', summary: 'QR code (PNG, or SVG with ?format=svg) of a checkout link zia creates', tag: 'stripe', auth: 'public', query: qrQuerySchema, body: qrBodySchema, produces: 'image/png or image/svg+xml', content: ['image/png', 'image/svg+xml'], errors: [409, 429, 502, 503] },
     async ({ query, body, res }) => {
       const tenant = await tenantOf(tenants, query, body);
       const link = await payments.linkFor(tenant, body);

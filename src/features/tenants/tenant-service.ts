@@ -3,6 +3,7 @@ import { newId } from '../../db/dialect.js';
 import { NotFoundError } from '../../errors.js';
 import { parseInput } from '../../validation.js';
 import { redact, type SecretBox } from './secret-box.js';
+import { mergeSettings } from './settings-merge.js';
 import {
   SECRET_KEYS,
   settingsSchema,
@@ -213,11 +214,7 @@ export class TenantService {
     secrets: TenantSecrets,
     patch: Record<string, unknown> | undefined,
   ): { settings: TenantSettings; secrets: TenantSecrets } {
-    const merged: Record<string, unknown> = { ...settings, ...secrets };
-    for (const [key, value] of Object.entries(patch ?? {})) {
-      if (value === null) delete merged[key];
-      else merged[key] = value;
-    }
+    const merged = mergeSettings({ ...settings, ...secrets }, patch);
     const valid = parseInput(settingsSchema, merged, 'settings');
     const outSecrets: TenantSecrets = {};
     const outSettings: Record<string, unknown> = {};

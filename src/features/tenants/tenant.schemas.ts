@@ -74,6 +74,8 @@ export const settingsSchema = z.strictObject({
   allowed_origins: z.array(origin).max(50).optional(),
   memory_messages: z.number().int().min(1).max(50).optional(),
   daily_token_quota: z.number().int().min(0).optional(),
+  /** `off`: the model gets no tools for this tenant (as OPENAI_TOOLS=off does for all). */
+  ai_tools: z.enum(['auto', 'off']).optional(),
   rate_limit_per_minute: z.number().int().min(0).max(10_000).optional(),
   whatsapp_template: z
     .strictObject({
@@ -104,12 +106,13 @@ export type FaqItem = { q: string; a: string };
 export type Plan = NonNullable<TenantSettingsAll['plans']>[number];
 
 /**
- * A settings patch: keys replace, null removes. The merged result is validated against settingsSchema,
+ * A settings patch: keys replace, null removes, a dotted key (`branding.color`) changes one entry of a
+ * stored object (see mergeSettings). The merged result is validated against settingsSchema,
  * so an invalid or unknown key is reported with its full path (`settings.foo`).
  */
 export const settingsPatchSchema = z
   .record(z.string(), z.unknown())
-  .describe('tenant settings; keys replace the stored ones, null removes a key; see TenantSettings');
+  .describe('tenant settings; keys replace the stored ones, null removes a key, a dotted key (branding.color) changes one nested entry; see TenantSettings');
 
 export const tenantCreateSchema = z.strictObject({
   slug: slugSchema,

@@ -5,20 +5,22 @@ import type { TenantService } from '../tenants/tenant-service.js';
 import type { DeliveryRecord } from './webhook-store.js';
 import type { WebhookService } from './webhook-service.js';
 import type { Config } from '../../config.js';
+import { sendView, type OutboundSends } from '../channels/outbound-sends.js';
 import { buildSimulation, sendSimulation } from '../diagnostics/webhook-simulator.js';
 import { deliveryListQuerySchema, idParamsSchema, simulateBodySchema } from './webhook.schemas.js';
 import * as R from '../../http/response-schemas.js';
 
 /** The inbox and dead jobs, for operators: what arrived, what happened to it, and a way to run it again. */
-export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: ManagedJobQueue; tenants: TenantService; config: Config }): Router {
+export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: ManagedJobQueue; tenants: TenantService; sends: OutboundSends; config: Config }): Router {
   const router = Router();
   api.route(
     router,
-    { method: 'get', path: '/v1/admin/webhooks/deliveries', summary: 'Webhook delivery log (newest first)', tag: 'webhooks', auth: 'admin', response: R.deliveryList, query: deliveryListQuerySchema },
+    { method: 'get', path: '/v1/admin/webhooks/deliveries', summary: 'Webhook delivery log (newest first), with the replies in doubt (held, uncertain, re-sent after a crash)', tag: 'webhooks', auth: 'admin', response: R.deliveryList, query: deliveryListQuerySchema },
     async ({ query }) => {
       const tenant = query.tenant ? await deps.tenants.get(query.tenant) : undefined;
       const rows = await deps.webhooks.list({ status: query.status, provider: query.provider, tenantId: tenant?.id, limit: query.limit });
-      return { deliveries: rows.map(deliveryView), counts: await deps.webhooks.countByStatus() };
+      const doubts = await deps.sends.inDoubt(tenant?.id, { limit: query.limit });
+      return { deliveries: rows.map(deliveryView), counts: await deps.webhooks.countByStatus(), sends_in_doubt: doubts.map(sendView) };
     },
   );
   api.route(
@@ -36,7 +38,7 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: 
       auth: 'admin',
       body: simulateBodySchema,
       response: R.simulation,
-      errors: [404, 503],
+      errors: [404, 502, 503],
     },
     async ({ body }) => {
       const tenant = await deps.tenants.get(body.tenant);

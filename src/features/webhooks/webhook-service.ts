@@ -50,7 +50,15 @@ export interface AcceptSummary {
   ignored: number;
 }
 
-export type DeliveryHandler = (delivery: DeliveryRecord, ctx: JobContext) => Promise<void>;
+/**
+ * What a handler reports when it finished without doing everything: `held` names sends in doubt that were
+ * kept for an operator, so the delivery reads `held` rather than `processed` until they are resent.
+ */
+export interface HandlerOutcome {
+  held?: string[];
+}
+
+export type DeliveryHandler = (delivery: DeliveryRecord, ctx: JobContext) => Promise<HandlerOutcome | void>;
 
 /**
  * The durable inbox: every item of an acknowledged webhook is a row in webhook_deliveries and, in the
@@ -146,9 +154,14 @@ export class WebhookService {
       if (!delivery) throw new PermanentJobError(`delivery ${String(payload.deliveryId)} not found`);
       // A job that finished its work but died before it was marked done is not done twice.
       if (delivery.status === 'processed' || delivery.status === 'ignored') return;
+      // A held delivery waits for an operator (zia conversations resend); running it again changes nothing.
+      if (delivery.status === 'held') return;
       try {
-        await handler(delivery, ctx);
-        await this.store.markProcessed(delivery.id, ctx.attempt);
+        const outcome = await handler(delivery, ctx);
+        if (outcome?.held?.length) {
+          const sends = outcome.held.join(', ');
+          await this.store.markHeld(delivery.id, ctx.attempt, `reply held: send ${sends} may not have reached the customer (ZIA_UNCERTAIN_SENDS=hold, or re-sent once already); zia conversations resend ${outcome.held[0]}`);
+        } else await this.store.markProcessed(delivery.id, ctx.attempt);
       } catch (err) {
         const parked = err instanceof PermanentJobError || ctx.lastAttempt;
         await this.store.markFailed(delivery.id, parked ? 'dead' : 'failed', ctx.attempt, errorText(err));
@@ -174,6 +187,12 @@ export class WebhookService {
 
   countByStatus(): Promise<Record<string, number>> {
     return this.store.countByStatus();
+  }
+
+  /** A held delivery whose sends are all settled (resent by an operator) is done. */
+  async settleHeld(id: string): Promise<void> {
+    const d = await this.store.get(id);
+    if (d?.status === 'held') await this.store.markProcessed(id, d.attempts);
   }
 
   /** Keeps what the handler produced (the reply), so a retry after a crash can still deliver it. */

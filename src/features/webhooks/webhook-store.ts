@@ -3,7 +3,8 @@ import type { Db } from '../../db/create-db.js';
 import { newId, nowIso, readJson, readTime, writeJson } from '../../db/dialect.js';
 import type { SqlPart } from '../jobs/jobs.types.js';
 
-export const DELIVERY_STATUSES = ['received', 'processed', 'failed', 'ignored', 'dead'] as const;
+/** `held`: handled, but a reply in doubt waits for an operator (zia conversations resend). */
+export const DELIVERY_STATUSES = ['received', 'processed', 'failed', 'ignored', 'dead', 'held'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export interface NewDelivery {
@@ -135,6 +136,10 @@ export class WebhookStore {
   async markProcessed(id: string, attempts: number): Promise<void> {
     const now = nowIso();
     await this.q().where({ id }).update({ status: 'processed', attempts, last_error: null, processed_at: now, updated_at: now });
+  }
+
+  async markHeld(id: string, attempts: number, reason: string): Promise<void> {
+    await this.q().where({ id }).update({ status: 'held', attempts, last_error: reason.slice(0, 2000), updated_at: nowIso() });
   }
 
   async markFailed(id: string, status: 'failed' | 'dead', attempts: number, error: string): Promise<void> {

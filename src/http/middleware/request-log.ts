@@ -6,7 +6,8 @@ import { idOf } from './request-id.js';
 const QUIET = new Set(['/healthz', '/metrics']);
 
 /**
- * One line per request when it ends: 5xx at error, 4xx at warn, the rest at debug. Method and path
+ * One line per request when it ends: 5xx at error, 4xx at warn, the rest at debug; answers the error
+ * handler marks quiet (refusals logged once per burst elsewhere) at debug. Method and path
  * only — query strings and headers can carry tokens (hub.verify_token, x-api-key). Nothing is built
  * for a request whose line the log level drops, so the default level costs a chat turn nothing.
  */
@@ -16,7 +17,7 @@ export function requestLog(logger: Logger): RequestHandler {
     const started = performance.now();
     res.once('close', () => {
       const status = res.statusCode;
-      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'debug';
+      const level = res.locals.quietLog ? 'debug' : status >= 500 ? 'error' : status >= 400 ? 'warn' : 'debug';
       if (!logger.isLevelEnabled(level)) return;
       const line = {
         req: { id: idOf(req), method: req.method, path: req.originalUrl.split('?')[0] },

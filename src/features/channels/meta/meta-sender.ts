@@ -4,9 +4,15 @@ import type { TenantService, Tenant } from '../../tenants/tenant-service.js';
 import type { ConversationService } from '../../chat/chat.types.js';
 import { PermanentJobError } from '../../jobs/jobs.types.js';
 import type { ChannelSender, OutboundMessage, SendResult } from '../channel.types.js';
-import type { OutboundStore, SendOutcome } from '../outbound-store.js';
+import type { SendContext } from '../outbound-store.js';
+import type { OutboundSends, SendOutcome } from '../outbound-sends.js';
 import { GraphError, type GraphClient, type SendApiBody } from './graph-client.js';
 import { charCount, splitText, utf8Bytes } from '../split-text.js';
+
+/** What a Graph send needs to be made again (never the token: it is read from the tenant when sent). */
+type GraphRequest =
+  | { provider: 'graph'; op: 'message'; body: SendApiBody }
+  | { provider: 'graph'; op: 'comment_reply'; platform: 'facebook' | 'instagram'; commentId: string; text: string };
 
 export const WINDOW_MS = 24 * 3_600_000;
 export const LIMITS = {
@@ -23,10 +29,20 @@ export class MetaSends {
   constructor(
     private readonly tenants: TenantService,
     private readonly graph: GraphClient,
-    private readonly outbound: OutboundStore,
+    private readonly outbound: OutboundSends,
     private readonly events: EventService,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    outbound.register('graph', {
+      send: (tenant, request) => {
+        const r = request as GraphRequest;
+        const token = this.token(tenant);
+        return r.op === 'message' ? this.graph.sendMessage(token, r.body) : this.graph.replyToComment(token, r.platform, r.commentId, r.text);
+      },
+      ambiguous: (err) => err instanceof GraphError && err.ambiguous,
+      acceptedStatus: 'sent',
+    });
+  }
 
   token(tenant: Tenant): string {
     const token = this.tenants.secrets(tenant).fb_page_token;
@@ -34,23 +50,16 @@ export class MetaSends {
     return token;
   }
 
-  /** Sends once under `key`; logs the one case that cannot be known (a send in flight at a crash). */
-  async once(tenant: Tenant, key: string, channel: string, call: () => Promise<string | null>): Promise<SendOutcome> {
-    const outcome = await this.outbound.once(tenant.id, key, channel, call, (err) => err instanceof GraphError && err.ambiguous);
-    if (!outcome.done && outcome.skipped === 'uncertain') {
-      this.logger.warn({ tenant: tenant.slug, key, channel }, 'send was in flight when a worker stopped; it may or may not have reached Meta, so it is not repeated');
-    }
-    return outcome;
+  sendMessage(tenant: Tenant, key: string, channel: string, body: SendApiBody, ctx: SendContext): Promise<SendOutcome> {
+    this.token(tenant);
+    return this.outbound.once(tenant, key, channel, { provider: 'graph', op: 'message', body } satisfies GraphRequest, ctx);
   }
 
-  sendMessage(tenant: Tenant, key: string, channel: string, body: SendApiBody): Promise<SendOutcome> {
-    const token = this.token(tenant);
-    return this.once(tenant, key, channel, () => this.graph.sendMessage(token, body));
-  }
-
-  replyToComment(tenant: Tenant, key: string, channel: 'fb_comment' | 'ig_comment', commentId: string, text: string): Promise<SendOutcome> {
-    const token = this.token(tenant);
-    return this.once(tenant, key, channel, () => this.graph.replyToComment(token, channel === 'fb_comment' ? 'facebook' : 'instagram', commentId, text));
+  /** A public reply is never re-sent automatically: a duplicate would be public. It is held instead. */
+  replyToComment(tenant: Tenant, key: string, channel: 'fb_comment' | 'ig_comment', commentId: string, text: string, ctx: SendContext): Promise<SendOutcome> {
+    this.token(tenant);
+    const request: GraphRequest = { provider: 'graph', op: 'comment_reply', platform: channel === 'fb_comment' ? 'facebook' : 'instagram', commentId, text };
+    return this.outbound.once(tenant, key, channel, request, ctx, { resendable: false });
   }
 
   async notSent(tenant: Tenant, conversationId: string | null, data: Record<string, unknown>): Promise<void> {
@@ -82,14 +91,17 @@ export class MetaDmSender implements ChannelSender {
     const { limit, measure } = LIMITS[this.channel];
     const parts = splitText(msg.text, limit, measure);
     let providerMessageId: string | null = null;
+    const held: string[] = [];
+    const ctx = { conversationId: msg.conversationId, messageId: msg.messageId ?? null, deliveryId: msg.deliveryId ?? null };
     try {
       for (const [i, text] of parts.entries()) {
         const outcome = await this.sends.sendMessage(msg.tenant, `${msg.idempotencyKey}:${i}`, this.channel, {
           recipient: { id: msg.externalUserId },
           messaging_type: 'RESPONSE',
           message: { text },
-        });
+        }, ctx);
         if ('providerMessageId' in outcome) providerMessageId = outcome.providerMessageId ?? providerMessageId;
+        else held.push(outcome.sendId);
       }
     } catch (err) {
       if (err instanceof GraphError && !err.transient) {
@@ -100,6 +112,8 @@ export class MetaDmSender implements ChannelSender {
       }
       throw err;
     }
+    // A part held for an operator keeps the message 'held' (set where it was held) until it is resent.
+    if (held.length > 0) return { providerMessageId, sent: false, reason: 'held', held };
     await this.sends.record(msg.tenant, 'reply_sent', msg.conversationId, { channel: this.channel, parts: parts.length });
     await this.delivery(msg, { status: 'sent', providerMessageId: providerMessageId ?? undefined });
     return { providerMessageId, sent: true };

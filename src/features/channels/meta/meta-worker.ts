@@ -3,7 +3,7 @@ import type { ChatEngine, ConversationService, TurnResult } from '../../chat/cha
 import { PermanentJobError } from '../../jobs/jobs.types.js';
 import type { TenantService, Tenant } from '../../tenants/tenant-service.js';
 import type { DeliveryRecord } from '../../webhooks/webhook-store.js';
-import type { WebhookService } from '../../webhooks/webhook-service.js';
+import type { HandlerOutcome, WebhookService } from '../../webhooks/webhook-service.js';
 import { parseInput } from '../../../validation.js';
 import { GraphError } from './graph-client.js';
 import { LIMITS, type MetaDmSender, type MetaSends } from './meta-sender.js';
@@ -39,9 +39,9 @@ export class MetaWorker {
   }
 
   /** A permanent Graph refusal parks the job with Meta's reason instead of retrying it for hours. */
-  private async permanentOnRefusal(fn: () => Promise<void>): Promise<void> {
+  private async permanentOnRefusal(fn: () => Promise<HandlerOutcome>): Promise<HandlerOutcome> {
     try {
-      await fn();
+      return await fn();
     } catch (err) {
       if (err instanceof GraphError && !err.transient) throw new PermanentJobError(err.message);
       throw err;
@@ -59,7 +59,7 @@ export class MetaWorker {
     return savedTurn(this.deps.inbox, this.deps.logger, d, run);
   }
 
-  private async message(d: DeliveryRecord): Promise<void> {
+  private async message(d: DeliveryRecord): Promise<HandlerOutcome> {
     const item = parseInput(metaMessageItemSchema, d.payload, 'delivery');
     const tenant = await this.tenantOf(d);
     const turn = await this.turn(d, () =>
@@ -72,11 +72,11 @@ export class MetaWorker {
         ...(item.media.length > 0 ? { media: item.media } : {}),
       }),
     );
-    if (!turn?.reply) return;
+    if (!turn?.reply) return {};
     const conversation = await this.deps.conversations?.find(tenant.id, item.channel, item.senderId);
     const inboundAt = item.timestamp ? new Date(item.timestamp).toISOString() : d.createdAt;
     const lastInboundAt = [conversation?.lastInboundAt, inboundAt].filter((v): v is string => Boolean(v)).sort().pop() ?? null;
-    await this.deps.senders[item.channel].send({
+    const result = await this.deps.senders[item.channel].send({
       tenant,
       channel: item.channel,
       conversationId: turn.conversationId,
@@ -84,18 +84,20 @@ export class MetaWorker {
       text: turn.reply,
       lastInboundAt,
       ...(turn.replyMessageId ? { messageId: turn.replyMessageId } : {}),
+      deliveryId: d.id,
       idempotencyKey: `meta:${d.externalId}:reply`,
     });
+    return { held: result.held ?? [] };
   }
 
-  private async comment(d: DeliveryRecord): Promise<void> {
+  private async comment(d: DeliveryRecord): Promise<HandlerOutcome> {
     const item = parseInput(metaCommentItemSchema, d.payload, 'delivery');
     const tenant = await this.tenantOf(d);
     const opts = tenant.settings.comments ?? {};
     const keywords = opts.keywords ?? [];
     if (keywords.length > 0 && !keywords.some((k) => item.text.toLowerCase().includes(k.toLowerCase()))) {
       this.deps.logger.debug({ delivery: d.id }, 'comment has none of the keywords; not answered');
-      return;
+      return {};
     }
     const turn = await this.turn(d, () =>
       this.deps.chat.runTurn({
@@ -107,33 +109,37 @@ export class MetaWorker {
         ...(item.fromName ? { userName: item.fromName } : {}),
       }),
     );
-    if (!turn) return;
+    if (!turn) return {};
     if (!(d.result as { turn?: boolean } | null)?.turn) {
       await this.deps.sends.record(tenant, 'comment_received', turn.conversationId, { channel: item.channel, comment_id: item.commentId });
     }
-    if (!turn.reply) return;
+    if (!turn.reply) return {};
+    const held: string[] = [];
     const privateOn = opts.private_reply !== false;
     const publicOn = opts.public_reply !== false;
-    if (privateOn) await this.privateReply(d, tenant, item, turn);
+    if (privateOn) held.push(...(await this.privateReply(d, tenant, item, turn)));
     if (publicOn) {
       const text = opts.public_reply_text ?? (privateOn ? DEFAULT_PUBLIC_REPLY : turn.reply);
-      const outcome = await this.deps.sends.replyToComment(tenant, `meta:${d.externalId}:public`, item.channel, item.commentId, truncateText(text, 8000, (s) => s.length));
+      const outcome = await this.deps.sends.replyToComment(tenant, `meta:${d.externalId}:public`, item.channel, item.commentId, truncateText(text, 8000, (s) => s.length), { conversationId: turn.conversationId, deliveryId: d.id });
+      if (!outcome.done && outcome.skipped === 'held') held.push(outcome.sendId);
       if (outcome.done) await this.deps.sends.record(tenant, 'public_reply_sent', turn.conversationId, { channel: item.channel, comment_id: item.commentId });
     }
+    return { held };
   }
 
   /** One private reply per comment (Meta allows exactly one, within 7 days), with the full answer. */
-  private async privateReply(d: DeliveryRecord, tenant: Tenant, item: MetaCommentItem, turn: SavedTurn): Promise<void> {
+  private async privateReply(d: DeliveryRecord, tenant: Tenant, item: MetaCommentItem, turn: SavedTurn): Promise<string[]> {
     const created = item.createdTime ? item.createdTime * 1000 : Date.parse(d.createdAt);
     if (Date.now() - created > PRIVATE_REPLY_WINDOW_MS) {
       await this.deps.sends.notSent(tenant, turn.conversationId, { channel: item.channel, reason: 'private_reply_window_closed', comment_id: item.commentId });
-      return;
+      return [];
     }
     const { limit, measure } = item.channel === 'fb_comment' ? LIMITS.messenger : LIMITS.instagram;
     const outcome = await this.deps.sends.sendMessage(tenant, `meta:${d.externalId}:private`, item.channel, {
       recipient: { comment_id: item.commentId },
       message: { text: truncateText(turn.reply!, limit, measure) },
-    });
+    }, { conversationId: turn.conversationId, deliveryId: d.id });
     if (outcome.done) await this.deps.sends.record(tenant, 'private_reply_sent', turn.conversationId, { channel: item.channel, comment_id: item.commentId });
+    return !outcome.done && outcome.skipped === 'held' ? [outcome.sendId] : [];
   }
 }

@@ -8,11 +8,15 @@ import { PermanentJobError } from '../../jobs/jobs.types.js';
 import type { WhatsAppLinkSender } from '../../payments/payment-service.js';
 import type { Tenant, TenantService } from '../../tenants/tenant-service.js';
 import type { ChannelSender, OutboundMessage, SendResult } from '../channel.types.js';
-import type { OutboundStore, SendOutcome } from '../outbound-store.js';
+import type { SendContext } from '../outbound-store.js';
+import type { OutboundSends, SendOutcome } from '../outbound-sends.js';
 import { charCount, splitText } from '../split-text.js';
 import { plainText } from './plain-text.js';
 import { TwilioError, type TwilioClient, type TwilioCredentials, type TwilioSendParams } from './twilio-client.js';
 import { replaceableBy } from './whatsapp-status.js';
+
+/** What a Twilio send needs to be made again (credentials are read from the tenant when sent). */
+type TwilioRequest = { provider: 'twilio'; params: TwilioSendParams };
 
 export const WHATSAPP_LIMIT = 1600;
 export const WINDOW_MS = 24 * 3_600_000;
@@ -22,7 +26,7 @@ export interface WhatsAppSendsDeps {
   config: Pick<Config, 'SITE_URL' | 'TWILIO_ACCOUNT_SID' | 'TWILIO_AUTH_TOKEN' | 'TWILIO_WHATSAPP_FROM'>;
   tenants: TenantService;
   twilio: TwilioClient;
-  outbound: OutboundStore;
+  outbound: OutboundSends;
   events: EventService;
   logger: Logger;
 }
@@ -32,7 +36,13 @@ export interface WhatsAppSendsDeps {
  * status callback, the once-only record in outbound_sends, and the events.
  */
 export class WhatsAppSends {
-  constructor(private readonly deps: WhatsAppSendsDeps) {}
+  constructor(private readonly deps: WhatsAppSendsDeps) {
+    deps.outbound.register('twilio', {
+      send: async (tenant, request) => (await this.deps.twilio.send(this.credentials(tenant), (request as TwilioRequest).params)).sid,
+      ambiguous: (err) => err instanceof TwilioError && err.ambiguous,
+      acceptedStatus: 'queued',
+    });
+  }
 
   get twilio(): TwilioClient {
     return this.deps.twilio;
@@ -62,15 +72,11 @@ export class WhatsAppSends {
     return `${this.deps.config.SITE_URL}${STATUS_PATH}?tenant=${encodeURIComponent(tenant.slug)}`;
   }
 
-  /** One message under `key`: never sent twice, and a send in flight at a crash is not repeated. */
-  async send(tenant: Tenant, key: string, to: string, content: Pick<TwilioSendParams, 'body' | 'contentSid' | 'contentVariables'>): Promise<SendOutcome> {
-    const creds = this.credentials(tenant);
+  /** One message under `key`: never sent twice; one in doubt is re-sent once or held (ZIA_UNCERTAIN_SENDS). */
+  async send(tenant: Tenant, key: string, to: string, content: Pick<TwilioSendParams, 'body' | 'contentSid' | 'contentVariables'>, ctx: SendContext): Promise<SendOutcome> {
+    this.credentials(tenant);
     const params: TwilioSendParams = { from: this.from(tenant), to: `whatsapp:${to}`, statusCallback: this.statusCallback(tenant), ...content };
-    const outcome = await this.deps.outbound.once(tenant.id, key, 'whatsapp', async () => (await this.deps.twilio.send(creds, params)).sid, (err) => err instanceof TwilioError && err.ambiguous);
-    if (!outcome.done && outcome.skipped === 'uncertain') {
-      this.deps.logger.warn({ tenant: tenant.slug, key }, 'send was in flight when a worker stopped; it may or may not have reached Twilio, so it is not repeated');
-    }
-    return outcome;
+    return this.deps.outbound.once(tenant, key, 'whatsapp', { provider: 'twilio', params } satisfies TwilioRequest, ctx);
   }
 
   async notSent(tenant: Tenant, conversationId: string | null, data: Record<string, unknown>): Promise<void> {
@@ -106,18 +112,22 @@ export class WhatsAppSender implements ChannelSender {
     }
     const parts = inWindow ? splitText(plainText(msg.text), WHATSAPP_LIMIT, charCount) : [];
     let providerMessageId: string | null = null;
+    const held: string[] = [];
+    const ctx = { conversationId: msg.conversationId, messageId: msg.messageId ?? null, deliveryId: msg.deliveryId ?? null };
+    const note = (outcome: SendOutcome) => {
+      if ('providerMessageId' in outcome) providerMessageId = outcome.providerMessageId ?? providerMessageId;
+      else held.push(outcome.sendId);
+    };
     try {
       if (inWindow) {
-        for (const [i, body] of parts.entries()) {
-          const outcome = await this.sends.send(tenant, `${msg.idempotencyKey}:${i}`, msg.externalUserId, { body });
-          if ('providerMessageId' in outcome) providerMessageId = outcome.providerMessageId ?? providerMessageId;
-        }
+        for (const [i, body] of parts.entries()) note(await this.sends.send(tenant, `${msg.idempotencyKey}:${i}`, msg.externalUserId, { body }, ctx));
       } else {
-        const outcome = await this.sends.send(tenant, `${msg.idempotencyKey}:template`, msg.externalUserId, {
-          contentSid: template!.content_sid,
-          contentVariables: JSON.stringify(template!.variables ?? {}),
-        });
-        if ('providerMessageId' in outcome) providerMessageId = outcome.providerMessageId;
+        note(
+          await this.sends.send(tenant, `${msg.idempotencyKey}:template`, msg.externalUserId, {
+            contentSid: template!.content_sid,
+            contentVariables: JSON.stringify(template!.variables ?? {}),
+          }, ctx),
+        );
       }
     } catch (err) {
       if (err instanceof TwilioError && !err.transient) {
@@ -128,6 +138,8 @@ export class WhatsAppSender implements ChannelSender {
       }
       throw err;
     }
+    // A part held for an operator keeps the message 'held' (set where it was held) until it is resent.
+    if (held.length > 0) return { providerMessageId, sent: false, reason: 'held', held };
     await this.sends.record(tenant, 'reply_sent', msg.conversationId, inWindow ? { parts: parts.length } : { template: template!.content_sid });
     // Twilio's first status; a status callback that already moved it further is not overwritten.
     if (providerMessageId) await this.delivery(msg, { status: 'queued', providerMessageId, replaces: replaceableBy('queued')! });

@@ -4,7 +4,7 @@ import type { ChatEngine, ConversationService, MediaRef } from '../../chat/chat.
 import { PermanentJobError } from '../../jobs/jobs.types.js';
 import type { Tenant, TenantService } from '../../tenants/tenant-service.js';
 import type { DeliveryRecord } from '../../webhooks/webhook-store.js';
-import type { WebhookService } from '../../webhooks/webhook-service.js';
+import type { HandlerOutcome, WebhookService } from '../../webhooks/webhook-service.js';
 import type { ChannelSender } from '../channel.types.js';
 import { savedTurn } from '../saved-turn.js';
 import { TwilioError } from './twilio-client.js';
@@ -33,7 +33,7 @@ export class WhatsAppWorker {
   register(): void {
     this.deps.inbox.register(WHATSAPP_KIND, async (d) => {
       try {
-        await this.message(d);
+        return await this.message(d);
       } catch (err) {
         // A permanent refusal (bad number, opted out, bad credentials) parks the job with Twilio's reason.
         if (err instanceof TwilioError && !err.transient) throw new PermanentJobError(err.message);
@@ -48,7 +48,7 @@ export class WhatsAppWorker {
     return tenant;
   }
 
-  private async message(d: DeliveryRecord): Promise<void> {
+  private async message(d: DeliveryRecord): Promise<HandlerOutcome> {
     const item = parseInput(whatsappItemSchema, d.payload, 'delivery');
     const tenant = await this.tenantOf(d);
     const mediaOnly = item.text === '' && item.media.length > 0;
@@ -64,10 +64,10 @@ export class WhatsAppWorker {
         ...(item.media.length > 0 ? { media: item.media } : {}),
       }),
     );
-    if (!turn?.reply) return;
+    if (!turn?.reply) return {};
     const conversation = await this.deps.conversations?.find(tenant.id, 'whatsapp', item.from);
     const lastInboundAt = [conversation?.lastInboundAt, d.createdAt].filter((v): v is string => Boolean(v)).sort().pop() ?? null;
-    await this.deps.sender.send({
+    const result = await this.deps.sender.send({
       tenant,
       channel: 'whatsapp',
       conversationId: turn.conversationId,
@@ -75,8 +75,10 @@ export class WhatsAppWorker {
       text: mediaOnly ? `${MEDIA_NOTICE}\n\n${turn.reply}` : turn.reply,
       lastInboundAt,
       ...(turn.replyMessageId ? { messageId: turn.replyMessageId } : {}),
+      deliveryId: d.id,
       idempotencyKey: `twilio:${item.messageSid}:reply`,
     });
+    return { held: result.held ?? [] };
   }
 }
 
