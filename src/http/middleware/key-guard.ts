@@ -21,7 +21,8 @@ export class KeyGuard {
     registry: Registry,
     private readonly perMinute = WRONG_KEYS_PER_MINUTE,
   ) {
-    this.failures = new Counter({
+    // One counter per registry: an app built twice on the same services (tests) reuses it.
+    this.failures = (registry.getSingleMetric('zia_auth_failures_total') as Counter<'reason'> | undefined) ?? new Counter({
       name: 'zia_auth_failures_total',
       help: 'Requests refused for their x-api-key: invalid (a wrong key) or throttled (429 after too many wrong keys from one address)',
       labelNames: ['reason'] as const,
