@@ -80,6 +80,9 @@ const schema = z.object({
   ZIA_JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   ZIA_JOB_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
   ZIA_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
+  ZIA_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  ZIA_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  ZIA_MAX_CONNECTIONS: z.coerce.number().int().min(0).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -154,6 +157,10 @@ export function loadConfig(
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  // Node refuses a headers timeout longer than the request timeout it is part of.
+  if (parsed.success && parsed.data.ZIA_HEADERS_TIMEOUT_MS > parsed.data.ZIA_REQUEST_TIMEOUT_MS) {
+    problems.push('ZIA_HEADERS_TIMEOUT_MS: must not be longer than ZIA_REQUEST_TIMEOUT_MS');
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const c = parsed.data;

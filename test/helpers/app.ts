@@ -59,7 +59,7 @@ export async function startApp(
   await migrateLatest(services.db);
   const app = createApp(services);
   const server: Server = await new Promise((resolve) => {
-    const s = createHttpServer(app).listen(0, '127.0.0.1', () => resolve(s));
+    const s = createHttpServer(app, config).listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
