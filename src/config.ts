@@ -91,6 +91,9 @@ const schema = z.object({
   /** A reply whose send was in flight at a crash (or got no answer): sent once more, or held for an operator. */
   ZIA_UNCERTAIN_SENDS: z.enum(['resend', 'hold']).default('resend'),
   ZIA_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
+  ZIA_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  ZIA_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  ZIA_MAX_CONNECTIONS: z.coerce.number().int().min(0).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   ZIA_METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
@@ -181,6 +184,10 @@ export function loadConfig(
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  // Node refuses a headers timeout longer than the request timeout it is part of.
+  if (parsed.success && parsed.data.ZIA_HEADERS_TIMEOUT_MS > parsed.data.ZIA_REQUEST_TIMEOUT_MS) {
+    problems.push('ZIA_HEADERS_TIMEOUT_MS: must not be longer than ZIA_REQUEST_TIMEOUT_MS');
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const c = parsed.data;

@@ -122,11 +122,11 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const db = options.db ?? createDb(config, { logger, ...options.dbOptions });
   const metrics = createMetrics();
   const box = createSecretBox(config.secretKeys);
-  const tenants = new TenantService(new TenantStore(db), box);
-  const events = new EventService(new EventStore(db), logger);
-  const apiKeys = new ApiKeyService(new ApiKeyStore(db), logger);
   // ZIA_CATALOG_ALLOW_PRIVATE (local development only) lifts both the https rule and the address check.
   const fetchRules: SafeFetchOptions = config.ZIA_CATALOG_ALLOW_PRIVATE ? { allowHttp: true, addressAllowed: () => true } : { allowHttp: false };
+  const tenants = new TenantService(new TenantStore(db), box, undefined, fetchRules);
+  const events = new EventService(new EventStore(db), logger);
+  const apiKeys = new ApiKeyService(new ApiKeyStore(db), logger);
   const catalog = new CatalogService({ store: new CatalogStore(db), fetchJson: (url) => safeFetchJson(url, fetchRules), logger });
   tenants.onChange((t) => catalog.invalidate(t.id));
   const closers: Array<() => Promise<void>> = [() => catalog.drain()];

@@ -55,10 +55,13 @@ export function createApp(services: Services, options: AppOptions = {}): Express
   // 2. CORS for browsers (the widget): ALLOWED_ORIGINS everywhere, a tenant's allowed_origins on its public routes.
   app.use(tenantCors({ allowedOrigins: config.ALLOWED_ORIGINS, siteUrl: config.SITE_URL, tenants: services.tenants, logger }));
 
-  // 3. Signed webhooks read their own raw bodies (the signature covers the exact bytes received), so
-  //    they are mounted before the shared parsers.
+  // 3. Signed webhooks read their own bodies (the signature covers the exact bytes or parameters
+  //    received), capped and refused early, so they are mounted before the shared parsers.
   app.use(metaRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, logger }));
   app.use(stripeWebhookRoutes(api, services.stripeWebhooks));
+  app.use(
+    whatsappRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, sends: services.whatsapp, conversations: services.conversations, logger }),
+  );
 
   // 4. Bodies: JSON and forms, with a limit. The raw bytes are not kept: a request's few bytes of body
   //    would pin the 8 KB pool slab they were copied into for as long as the request lasts (a chat
@@ -91,9 +94,6 @@ export function createApp(services: Services, options: AppOptions = {}): Express
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
   app.use(catalogRoutes(api, services.tenants, services.catalog));
   app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations }));
-  app.use(
-    whatsappRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, sends: services.whatsapp, conversations: services.conversations, logger }),
-  );
   app.use(paymentRoutes(api, { tenants: services.tenants, payments: services.payments }));
 
   // 8. Everything else: JSON 404, and one error handler.

@@ -213,7 +213,12 @@ for (const dialect of dialects()) {
     const shop = await startFakeShop();
     try {
       shop.json('/catalog.json', products);
-      const tenant = await app.services.tenants.create({ slug: 'ssrf', name: 'x', settings: { catalog_url: `https://127.0.0.1:${shop.port}/catalog.json` } });
+      const catalogUrl = `https://127.0.0.1:${shop.port}/catalog.json`;
+      await t.throwsAsync(app.services.tenants.create({ slug: 'ssrf', name: 'x', settings: { catalog_url: catalogUrl } }), { message: /settings\.catalog_url/ }, 'refused when saved');
+      // A URL saved before settings were checked on save is still refused when fetched.
+      const created = await app.services.tenants.create({ slug: 'ssrf', name: 'x' });
+      await app.services.db.knex('tenants').where({ id: created.id }).update({ settings: JSON.stringify({ catalog_url: catalogUrl }) });
+      const tenant = await app.services.tenants.getById(created.id);
       const err = await t.throwsAsync(app.services.catalog.refresh(tenant));
       t.is((err as CatalogFetchError).reason, 'address_forbidden');
       const res = await fetch(`${app.url}/v1/catalog?tenant=ssrf`);

@@ -79,7 +79,14 @@ for (const dialect of dialects()) {
     const receiver = await WebhookReceiver.start(SECRET);
     const app = await startApp(dialect, { ZIA_JOB_BACKOFF_MS: '30', ZIA_JOB_MAX_ATTEMPTS: '3' });
     try {
-      const tenant = await app.services.tenants.create({ slug: 'acme', name: 'Acme', settings: { outbound_webhook_url: receiver.url.replace('http:', 'https:'), outbound_webhook_secret: SECRET } });
+      const hook = receiver.url.replace('http:', 'https:');
+      await t.throwsAsync(app.services.tenants.create({ slug: 'acme', name: 'Acme', settings: { outbound_webhook_url: hook } }), { message: /settings\.outbound_webhook_url/ }, 'refused when saved');
+      // A URL saved before settings were checked on save is still refused when used.
+      const created = await app.services.tenants.create({ slug: 'acme', name: 'Acme', settings: { outbound_webhook_secret: SECRET } });
+      const stored: unknown = (await app.services.db.knex('tenants').where({ id: created.id }).first()).settings;
+      const settings = typeof stored === 'string' ? JSON.parse(stored) : stored;
+      await app.services.db.knex('tenants').where({ id: created.id }).update({ settings: JSON.stringify({ ...settings, outbound_webhook_url: hook }) });
+      const tenant = await app.services.tenants.getById(created.id);
       await app.services.startWorker();
       const conv = await app.services.chat.runTurn({ tenant, channel: 'web', externalUserId: 'visitor-1', text: 'hi' });
       await app.services.handoff.setPaused(tenant, conv.conversationId, true, 'test');

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { startApp, type TestApp } from '../helpers/app.js';
+import { freePort, startApp, type TestApp } from '../helpers/app.js';
 import { ARTIFACTS, launchBrowser } from '../helpers/browser.js';
 
 const FAQ_ANSWER = 'We roast on Tuesdays and Fridays and ship the same afternoon, so your beans are never more than three days old.';
@@ -12,7 +12,9 @@ let app: TestApp;
 let browser: Browser;
 
 test.before(async () => {
-  app = await startApp('sqlite');
+  // The demo page loads the widget from SITE_URL, so the app's own address is SITE_URL here.
+  const port = await freePort();
+  app = await startApp('sqlite', { SITE_URL: `http://127.0.0.1:${port}` }, {}, { port });
   await app.services.tenants.create({
     slug: 'cafe',
     name: 'Cafe Aurora',

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -49,6 +49,8 @@ export async function startApp(
   extraEnv: Record<string, string | undefined> = {},
   /** Dependencies the composition root takes from outside (catalog, senders), for tests that need them. */
   options: Omit<ServiceOptions, 'db' | 'dbOptions'> = {},
+  /** A fixed port, for a test whose SITE_URL must be the app's own address (see freePort). */
+  listen: { port?: number } = {},
 ): Promise<TestApp> {
   const fresh = await freshDatabase(dialect);
   const env = { ...baseEnv(extraEnv), ...fresh.env };
@@ -59,7 +61,7 @@ export async function startApp(
   await migrateLatest(services.db);
   const app = createApp(services);
   const server: Server = await new Promise((resolve) => {
-    const s = createHttpServer(app).listen(0, '127.0.0.1', () => resolve(s));
+    const s = createHttpServer(app, config).listen(listen.port ?? 0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -81,4 +83,13 @@ export async function startApp(
       await fresh.cleanup();
     },
   };
+}
+
+/** A port free at the moment of asking, for an app that must know its own URL before it listens. */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((r) => probe.close(() => r()));
+  return port;
 }

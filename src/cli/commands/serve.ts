@@ -51,11 +51,11 @@ export async function serve(services: Services, io: CliIO, opts: { port?: number
 
   const drain = new Drain();
   const app = createApp(services, { drain });
-  const server: Server = createHttpServer(app).listen(opts.port ?? config.PORT, opts.host ?? config.HOST);
+  const server: Server = createHttpServer(app, config).listen(opts.port ?? config.PORT, opts.host ?? config.HOST);
   await once(server, 'listening');
-  // Keep-alive longer than typical load balancer idle timeouts, so the balancer closes first.
+  // Keep-alive longer than typical load balancer idle timeouts, so the balancer closes first. (An idle
+  // kept-alive connection is not waiting for headers: headersTimeout starts with a request's first byte.)
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   await preparing;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isAppError, NotConfiguredError } from '../../errors.js';
+import { withoutNul } from '../../validation.js';
 import type { CatalogLookup } from '../catalog/catalog.types.js';
 import type { Channel } from '../chat/chat.types.js';
 import type { EventService } from '../events/event-service.js';
@@ -102,7 +103,8 @@ export class TurnTools implements ToolRunner {
   constructor(private readonly deps: TurnToolDeps) {}
 
   async run(name: string, rawArgs: unknown): Promise<Record<string, unknown>> {
-    const args = parseArgs(rawArgs);
+    // Model output is input like any other: a NUL in a lead's name must not reach the database.
+    const args = withoutNul(parseArgs(rawArgs));
     if (args === undefined) return invalid('arguments are not valid JSON');
     switch (name) {
       case 'search_catalog': {

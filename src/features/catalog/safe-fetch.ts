@@ -82,8 +82,12 @@ interface Target {
   address: ResolvedAddress;
 }
 
-/** Checks one URL (scheme, credentials, addresses) and picks the address to connect to. */
-export async function checkUrl(raw: string | URL, options: SafeFetchOptions): Promise<Target> {
+/**
+ * What can be decided about a URL without DNS: the scheme, credentials, a literal address and loopback
+ * names. Also used when a tenant's settings are saved, so a URL that could never be fetched is refused
+ * then rather than when it is first used.
+ */
+export function checkUrlWithoutDns(raw: string | URL, options: SafeFetchOptions): { url: URL; hostname: string } {
   let url: URL;
   try {
     // The WHATWG parser normalises 0x7f000001, 2130706433 and 0177.0.0.1 to 127.0.0.1, so the
@@ -102,14 +106,24 @@ export async function checkUrl(raw: string | URL, options: SafeFetchOptions): Pr
   }
   const hostname = stripBrackets(url.hostname);
   const permitted = options.addressAllowed ?? isPublicAddress;
+  if (isIP(hostname) && !permitted(hostname)) {
+    throw new CatalogFetchError('address_forbidden', `${label(options)} host '${hostname}' resolves to a forbidden address (${hostname}: ${forbiddenReason(hostname) ?? 'address not allowed'})`);
+  }
+  const bare = hostname.replace(/\.$/, '');
+  if (!options.addressAllowed && (bare === 'localhost' || bare.endsWith('.localhost'))) {
+    throw new CatalogFetchError('address_forbidden', `${label(options)} host '${hostname}' is a loopback name`);
+  }
+  return { url, hostname };
+}
+
+/** Checks one URL (scheme, credentials, addresses) and picks the address to connect to. */
+export async function checkUrl(raw: string | URL, options: SafeFetchOptions): Promise<Target> {
+  const { url, hostname } = checkUrlWithoutDns(raw, options);
+  const permitted = options.addressAllowed ?? isPublicAddress;
   let addresses: ResolvedAddress[];
   if (isIP(hostname)) {
     addresses = [{ address: hostname, family: isIP(hostname) === 6 ? 6 : 4 }];
   } else {
-    const bare = hostname.replace(/\.$/, '');
-    if (!options.addressAllowed && (bare === 'localhost' || bare.endsWith('.localhost'))) {
-      throw new CatalogFetchError('address_forbidden', `${label(options)} host '${hostname}' is a loopback name`);
-    }
     try {
       addresses = await (options.resolve ?? systemResolver)(hostname);
     } catch (err) {

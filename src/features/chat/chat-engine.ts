@@ -13,6 +13,7 @@ import type { EventService } from '../events/event-service.js';
 import { advanceLeadFlow, capturedReply, hasContactIntent, startLeadFlow, type LeadState } from '../leads/lead-flow.js';
 import type { CaptureInput, LeadService, SubmittedLead } from '../leads/lead-service.js';
 import type { CheckoutCreator } from '../payments/payments.types.js';
+import { withoutNul } from '../../validation.js';
 import type { ChatEngine, TurnInput, TurnResult } from './chat.types.js';
 import type { ConversationRow, ConversationStore, NewMessage } from './conversation-store.js';
 
@@ -428,7 +429,8 @@ export class DefaultChatEngine implements ChatEngine {
     };
     // Handlers rather than an awaiting frame: a stream keeps whatever waits on the model for as long as it lasts.
     return new Promise<GenerateResult>((resolve) => resolve(provider.generate(request))).then(
-      (result) => ({ text: result.text.trim() || "Sorry, I don't have an answer to that right now.", checkoutUrl: turnTools.checkoutUrl, lead: turnTools.lead }),
+      // A model (or an OpenAI-compatible server) may emit U+0000, which PostgreSQL would refuse to store.
+      (result) => ({ text: withoutNul(result.text).trim() || "Sorry, I don't have an answer to that right now.", checkoutUrl: turnTools.checkoutUrl, lead: turnTools.lead }),
       (err: unknown) => this.providerFailed(input, conversation, stored, err),
     );
   }

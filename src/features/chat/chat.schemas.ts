@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { ulidSchema } from '../../validation.js';
 
 export const chatBodySchema = z.strictObject({
   message: z.string().trim().min(1).max(4000),
-  conversation_id: z.string().min(1).max(64).optional(),
+  conversation_id: ulidSchema.optional(),
   visitor_id: z
     .string()
     .min(1)

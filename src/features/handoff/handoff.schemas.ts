@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ulidSchema } from '../../validation.js';
 import { CHANNELS } from '../chat/chat.types.js';
 import { slugSchema } from '../tenants/tenant.schemas.js';
 
@@ -7,10 +8,10 @@ export const conversationListQuery = z.strictObject({
   channel: z.enum(CHANNELS).optional(),
   paused: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(64).optional(),
+  cursor: ulidSchema.optional().describe('next_cursor of the previous page'),
 });
 
-export const conversationParams = z.strictObject({ id: z.string().min(1).max(64) });
+export const conversationParams = z.strictObject({ id: ulidSchema });
 
 /** A send in outbound_sends (ids are ULIDs). */
 export const sendParams = z.strictObject({ id: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/i, 'a send id (26 characters)') });
@@ -25,7 +26,7 @@ export const operatorReplyBody = z.strictObject({
 
 export const operatorMessagesQuery = z.strictObject({
   tenant: slugSchema,
-  conversation_id: z.string().min(1).max(64),
+  conversation_id: ulidSchema,
   /** The last operator message the widget has shown (ids are ULIDs: later ids sort after). */
-  after: z.string().max(64).optional(),
+  after: ulidSchema.optional(),
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ulidSchema } from '../../validation.js';
 import { emailSchema } from './lead-flow.js';
 
 export const leadFormSchema = z.strictObject({
@@ -11,5 +12,5 @@ export const leadFormSchema = z.strictObject({
     .pipe(z.string().regex(/^\+[1-9]\d{6,14}$/, 'an E.164 number such as +4791234567'))
     .nullable()
     .optional(),
-  conversation_id: z.string().min(1).max(64).optional(),
+  conversation_id: ulidSchema.optional(),
 });

@@ -1,4 +1,5 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
+import { beforeBody, webhookBody } from '../../http/middleware/webhook-body.js';
 import type { Api } from '../../http/api.js';
 import { BadRequestError } from '../../errors.js';
 import { assertTenantAccess } from '../tenants/tenant-routes.js';
@@ -16,6 +17,7 @@ import {
   tenantQuerySchema,
 } from './payments.schemas.js';
 import { qrPng, qrSvg } from './qr.js';
+import { SignatureError } from './stripe-gateway.js';
 import type { StripeWebhookService } from './stripe-webhook-service.js';
 import * as R from '../../http/response-schemas.js';
 
@@ -34,7 +36,11 @@ export function stripeWebhookRoutes(api: Api, webhooks: StripeWebhookService): R
       const r = await webhooks.handle(raw, req.get('stripe-signature'));
       return { received: true, duplicate: r.duplicate };
     },
-    express.raw({ type: () => true, limit: '256kb' }),
+    // An unsigned body is refused before it is read.
+    beforeBody((req) => {
+      if (!req.get('stripe-signature')) throw new SignatureError('missing Stripe-Signature header');
+    }),
+    webhookBody('raw'),
   );
   return router;
 }

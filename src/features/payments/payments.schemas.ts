@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ulidSchema } from '../../validation.js';
 import { slugSchema } from '../tenants/tenant.schemas.js';
 
 export const E164 = /^\+[1-9]\d{6,14}$/;
@@ -8,7 +9,7 @@ export const quantitySchema = z.number().int().min(1).max(99);
 const refId = z.string().min(1).max(191);
 const common = {
   tenant: slugSchema.optional().describe('tenant slug; or ?tenant='),
-  conversation_id: z.string().min(1).max(26).optional().describe('the buyer\'s conversation: its id becomes client_reference_id'),
+  conversation_id: ulidSchema.optional().describe('the buyer\'s conversation: its id becomes client_reference_id'),
   customer_email: z.email().max(320).optional(),
 };
 
@@ -26,7 +27,7 @@ const linkSource = z
     plan_id: refId.optional(),
     item_id: refId.optional(),
     quantity: quantitySchema.optional(),
-    order_id: z.string().min(1).max(26).optional(),
+    order_id: ulidSchema.optional(),
   })
   .refine((b) => [b.plan_id, b.item_id, b.order_id].filter((v) => v !== undefined).length === 1, {
     message: 'give exactly one of plan_id, item_id or order_id',

@@ -2,6 +2,7 @@ import type { Stripe } from 'stripe';
 import type { Config } from '../../config.js';
 import { AppError, NotConfiguredError, UpstreamError } from '../../errors.js';
 import { packageVersion } from '../../paths.js';
+import { withoutNul } from '../../validation.js';
 
 /**
  * The only code that talks to Stripe. The SDK is imported on first use so `zia --help` stays fast;
@@ -136,7 +137,8 @@ export class StripeGateway {
     const { default: StripeCtor } = await this.loadSdk();
     for (const secret of secrets) {
       try {
-        return StripeCtor.webhooks.constructEvent(rawBody, signature, secret) as unknown as StripeEvent;
+        // The signature covers the bytes as sent; what is kept and acted on has no U+0000 (see withoutNul).
+        return withoutNul(StripeCtor.webhooks.constructEvent(rawBody, signature, secret) as unknown as StripeEvent);
       } catch {
         // try the next endpoint secret
       }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../../db/create-db.js';
 import { readTime } from '../../db/dialect.js';
 import { BadRequestError } from '../../errors.js';
+import { ulidSchema } from '../../validation.js';
 import { csvRow } from './csv.js';
 
 /** Lead rows as operators see them (list, export). */
@@ -32,8 +33,10 @@ export function encodeCursor(row: { created_at: string; id: string }): string {
 
 function decodeCursor(cursor: string): { createdAt: string; id: string } {
   const [createdAt, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!createdAt || !id || Number.isNaN(Date.parse(createdAt))) throw new BadRequestError('invalid cursor');
-  return { createdAt, id };
+  // Only what encodeCursor writes: a forged one would otherwise put any text or year into the query.
+  const valid = createdAt !== undefined && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(createdAt) && createdAt >= '1970' && !Number.isNaN(Date.parse(createdAt));
+  if (!valid || !ulidSchema.safeParse(id).success) throw new BadRequestError('invalid cursor');
+  return { createdAt, id: id! };
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { newId } from '../../db/dialect.js';
-import { NotFoundError } from '../../errors.js';
-import { parseInput } from '../../validation.js';
+import { NotFoundError, ValidationError, type FieldProblem } from '../../errors.js';
+import { describeProblems, parseInput } from '../../validation.js';
+import { CatalogFetchError, checkUrlWithoutDns, type SafeFetchOptions } from '../catalog/safe-fetch.js';
 import { redact, type SecretBox } from './secret-box.js';
 import { mergeSettings } from './settings-merge.js';
 import {
@@ -56,6 +57,8 @@ export class TenantService {
     private readonly store: TenantStore,
     private readonly box: SecretBox,
     private readonly cacheTtlMs = TENANT_CACHE_TTL_MS,
+    /** The rules catalog_url and outbound_webhook_url are fetched under (ZIA_CATALOG_ALLOW_PRIVATE). */
+    private readonly fetchRules: SafeFetchOptions = { allowHttp: false },
   ) {}
 
   /** Features that cache per tenant (catalog, rate limits) subscribe to hear about changes. */
@@ -216,6 +219,7 @@ export class TenantService {
   ): { settings: TenantSettings; secrets: TenantSecrets } {
     const merged = mergeSettings({ ...settings, ...secrets }, patch);
     const valid = parseInput(settingsSchema, merged, 'settings');
+    this.checkFetchedUrls(valid);
     const outSecrets: TenantSecrets = {};
     const outSettings: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(valid)) {
@@ -224,6 +228,28 @@ export class TenantService {
       else outSettings[key] = value;
     }
     return { settings: outSettings as TenantSettings, secrets: outSecrets };
+  }
+
+  /**
+   * zia fetches these URLs under the SSRF rules; what those refuse without a DNS lookup (the scheme, a
+   * user name, a literal private or loopback address, a localhost name) is refused when saved, not later.
+   */
+  private checkFetchedUrls(settings: Record<string, unknown>): void {
+    const problems: FieldProblem[] = [];
+    for (const [key, label] of [
+      ['catalog_url', 'catalog'],
+      ['outbound_webhook_url', 'outbound webhook'],
+    ] as const) {
+      const url = settings[key];
+      if (typeof url !== 'string') continue;
+      try {
+        checkUrlWithoutDns(url, { ...this.fetchRules, label });
+      } catch (err) {
+        if (!(err instanceof CatalogFetchError)) throw err;
+        problems.push({ path: `settings.${key}`, message: err.message });
+      }
+    }
+    if (problems.length > 0) throw new ValidationError(`invalid settings: ${describeProblems(problems)}`, problems);
   }
 
   private persistable(settings: TenantSettings, secrets: TenantSecrets) {

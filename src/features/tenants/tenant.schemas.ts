@@ -32,6 +32,9 @@ const plan = z
     message: 'a plan needs either price_id or amount + currency + interval',
   });
 
+/** Links a browser opens or zia fetches: http(s) only (javascript:, data:, file:, gopher: … are refused). */
+const webUrl = z.url({ protocol: /^https?$/, message: 'an http(s) URL' }).max(2000);
+
 const origin = z
   .string()
   .regex(/^https?:\/\/[^/\s]+$/, 'an origin such as https://shop.example.com (scheme and host, no path)');
@@ -44,13 +47,13 @@ export const settingsSchema = z.strictObject({
   greeting: z.string().max(500).optional(),
   locale: z.string().min(2).max(35).optional(),
   currency: z.string().length(3).toLowerCase().optional(),
-  catalog_url: z.url().optional(),
+  catalog_url: webUrl.optional(),
   catalog_ttl_seconds: z.number().int().min(10).max(86_400).optional(),
   branding: z
     .strictObject({
       color: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a colour such as #1a73e8').optional(),
       title: z.string().max(100).optional(),
-      avatar_url: z.url().optional(),
+      avatar_url: webUrl.optional(),
       position: z.enum(['bottom-right', 'bottom-left']).optional(),
       launcher_text: z.string().max(40).optional(),
     })
@@ -83,7 +86,7 @@ export const settingsSchema = z.strictObject({
       variables: z.record(z.string(), z.string()).optional(),
     })
     .optional(),
-  outbound_webhook_url: z.url().optional(),
+  outbound_webhook_url: webUrl.optional(),
   // Channel routing and credentials (the seed's keys, accepted as given).
   fb_page_id: z.string().regex(/^\d{1,32}$/, 'digits only').optional(),
   ig_user_id: z.string().regex(/^\d{1,32}$/, 'digits only').optional(),

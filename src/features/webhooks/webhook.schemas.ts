@@ -1,15 +1,16 @@
 import { z } from 'zod';
+import { ulidSchema } from '../../validation.js';
 import { slugSchema } from '../tenants/tenant.schemas.js';
 import { DELIVERY_STATUSES } from './webhook-store.js';
 
 export const deliveryListQuerySchema = z.strictObject({
   status: z.enum(DELIVERY_STATUSES).optional(),
-  provider: z.string().max(16).optional(),
+  provider: z.string().max(16).regex(/^[a-z]*$/, 'a provider name such as meta, twilio or stripe').optional(),
   tenant: slugSchema.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-export const idParamsSchema = z.strictObject({ id: z.string().min(1).max(64) });
+export const idParamsSchema = z.strictObject({ id: ulidSchema });
 
 export const simulateBodySchema = z.strictObject({
   provider: z.enum(['meta', 'whatsapp', 'stripe']),
@@ -18,5 +19,5 @@ export const simulateBodySchema = z.strictObject({
   /** Base URL of the server to send to; default SITE_URL (the public path, through any proxy). */
   url: z.url({ protocol: /^https?$/ }).optional(),
   from: z.string().min(1).max(64).optional(),
-  order_id: z.string().min(1).max(64).optional(),
+  order_id: ulidSchema.optional(),
 });

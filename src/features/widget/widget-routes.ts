@@ -7,7 +7,6 @@ import { templatePath } from '../../paths.js';
 import type { TenantService } from '../tenants/tenant-service.js';
 import { tenantQuerySchema } from '../tenants/tenant.schemas.js';
 
-
 /** `GET /widget.js` (one script tag on any site) and `GET /demo?tenant=slug` (a page that embeds it). */
 export function widgetRoutes(api: Api, deps: { tenants: TenantService; siteUrl: string }): Router {
   const router = Router();
@@ -15,6 +14,7 @@ export function widgetRoutes(api: Api, deps: { tenants: TenantService; siteUrl: 
   const widget = readFileSync(templatePath('widget.js'));
   const etag = `"${createHash('sha256').update(widget).digest('base64url').slice(0, 22)}"`;
   const demo = readFileSync(templatePath('demo.html'), 'utf8');
+  const siteOrigin = new URL(deps.siteUrl).origin;
 
   api.route(router, { method: 'get', path: '/widget.js', summary: 'The chat widget script to embed on a site', tag: 'widget', auth: 'public', content: ['application/javascript'] }, ({ req, res }) => {
     res.setHeader('content-type', 'application/javascript; charset=utf-8');
@@ -33,12 +33,12 @@ export function widgetRoutes(api: Api, deps: { tenants: TenantService; siteUrl: 
   api.route(
     router,
     { method: 'get', path: '/demo', summary: 'Demo page embedding the widget for a tenant', tag: 'widget', auth: 'public', query: tenantQuerySchema, produces: 'text/html', content: ['text/html'] },
-    async ({ query, req, res }) => {
+    async ({ query, res }) => {
       const tenant = await deps.tenants.get(query.tenant);
-      // The page loads the widget from the origin it was served from, so the demo works on any host.
-      const base = `${req.protocol}://${req.get('host')}`;
-      const html = fillTemplate(demo, { name: tenant.name, slug: tenant.slug, site: deps.siteUrl, base });
-      res.setHeader('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src * data:; connect-src 'self'");
+      // The widget comes from SITE_URL, as on a customer's site, never from the Host header: a forged
+      // one would otherwise choose where the page loads its script from (and a cache could keep that).
+      const html = fillTemplate(demo, { name: tenant.name, slug: tenant.slug, site: deps.siteUrl });
+      res.setHeader('content-security-policy', `default-src 'self'; script-src 'self' ${siteOrigin}; style-src 'self' 'unsafe-inline'; img-src * data:; connect-src 'self' ${siteOrigin}`);
       res.type('html').send(html);
       return undefined;
     },

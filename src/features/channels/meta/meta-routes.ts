@@ -1,9 +1,10 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import type { Config } from '../../../config.js';
 import { BadRequestError, ForbiddenError, NotConfiguredError, UnauthorizedError } from '../../../errors.js';
 import type { Api } from '../../../http/api.js';
 import type { Logger } from '../../../logger.js';
+import { beforeBody, webhookBody } from '../../../http/middleware/webhook-body.js';
 import { parseInput } from '../../../validation.js';
 import type { TenantService } from '../../tenants/tenant-service.js';
 import type { InboxItem, WebhookService } from '../../webhooks/webhook-service.js';
@@ -44,12 +45,10 @@ export function metaRoutes(api: Api, deps: MetaRouteDeps): Router {
     router,
     { method: 'post', path: '/v1/meta/webhook', summary: 'Meta webhook events (Messenger, Instagram, page feed), signed with X-Hub-Signature-256', tag: 'webhooks', auth: 'public', response: R.webhookAck, errors: [401, 403, 503] },
     async ({ req }) => {
-      const secret = config.META_APP_SECRET;
-      // Logged by the error handler as one warning every few minutes, not an error per delivery.
-      if (!secret) throw new NotConfiguredError('Meta webhook POST refused: META_APP_SECRET is not set, so signatures cannot be checked');
+      // Set: the check before the body refused the request otherwise.
+      const secret = config.META_APP_SECRET!;
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const verdict = checkSignature(secret, raw, req.get('x-hub-signature-256'));
-      if (verdict === 'missing') throw new UnauthorizedError('missing X-Hub-Signature-256');
       if (verdict === 'bad') {
         logger.warn('Meta webhook with an invalid signature refused');
         throw new ForbiddenError('invalid signature');
@@ -81,7 +80,13 @@ export function metaRoutes(api: Api, deps: MetaRouteDeps): Router {
       if (summary.ignored > 0) logger.warn({ accounts: [...tenantIds].filter(([, t]) => !t).map(([a]) => a) }, 'Meta items for an unknown page or account recorded as ignored');
       return { received: items.length, ...summary };
     },
-    express.raw({ type: () => true, limit: '4mb' }),
+    // Unsigned or unverifiable webhooks are refused before a byte of their body is read.
+    beforeBody((req) => {
+      // Logged by the error handler as one warning every few minutes, not an error per delivery.
+      if (!config.META_APP_SECRET) throw new NotConfiguredError('Meta webhook POST refused: META_APP_SECRET is not set, so signatures cannot be checked');
+      if (!req.get('x-hub-signature-256')) throw new UnauthorizedError('missing X-Hub-Signature-256');
+    }),
+    webhookBody('raw'),
   );
   return router;
 }
@@ -90,8 +95,8 @@ export function signMetaBody(secret: string, body: string | Buffer): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
-function checkSignature(secret: string, raw: Buffer, header: string | undefined): 'ok' | 'missing' | 'bad' {
-  if (!header) return 'missing';
+function checkSignature(secret: string, raw: Buffer, header: string | undefined): 'ok' | 'bad' {
+  if (!header) return 'bad';
   const m = /^sha256=([0-9a-f]{64})$/i.exec(header.trim());
   if (!m) return 'bad';
   const expected = createHmac('sha256', secret).update(raw).digest();

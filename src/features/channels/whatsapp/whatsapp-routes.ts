@@ -3,6 +3,7 @@ import type { Config } from '../../../config.js';
 import { ForbiddenError, NotConfiguredError, NotFoundError } from '../../../errors.js';
 import type { Api } from '../../../http/api.js';
 import type { Logger } from '../../../logger.js';
+import { webhookBody } from '../../../http/middleware/webhook-body.js';
 import { parseInput } from '../../../validation.js';
 import type { ConversationService } from '../../chat/chat.types.js';
 import type { Tenant, TenantService } from '../../tenants/tenant-service.js';
@@ -24,9 +25,10 @@ export interface WhatsAppRouteDeps {
 }
 
 /**
- * POST /v1/twilio/whatsapp/webhook and /status. Mounted after the app's urlencoded parser. Twilio signs
- * the URL it was given (SITE_URL + path + query, whatever proxy sits in between) and every POST
- * parameter, so the check uses exactly those: the public URL and the whole parsed body.
+ * POST /v1/twilio/whatsapp/webhook and /status. Mounted before the app's body parsers: each reads its
+ * own form, capped (webhookBody). Twilio signs the URL it was given (SITE_URL + path + query, whatever
+ * proxy sits in between) and every POST parameter, so the check uses exactly those: the public URL and
+ * the whole parsed body.
  */
 export function whatsappRoutes(api: Api, deps: WhatsAppRouteDeps): Router {
   const router = Router();
@@ -82,6 +84,7 @@ export function whatsappRoutes(api: Api, deps: WhatsAppRouteDeps): Router {
       res.status(200).type('text/xml').send(EMPTY_TWIML);
       return undefined;
     },
+    webhookBody('form'),
   );
 
   api.route(
@@ -104,6 +107,7 @@ export function whatsappRoutes(api: Api, deps: WhatsAppRouteDeps): Router {
       res.status(204).end();
       return undefined;
     },
+    webhookBody('form'),
   );
   return router;
 }
