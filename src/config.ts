@@ -83,6 +83,9 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** Every variable the schema reads, for the operator-facing lists kept beside it (.env.example, compose). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export type Config = z.output<typeof schema> & {
   /** Derived: which database engine DATABASE_URL selects. */
   dbClient: 'sqlite' | 'pg';
@@ -95,7 +98,7 @@ export type Config = z.output<typeof schema> & {
 };
 
 /** Variables that may be given as `NAME_FILE=/path` (Docker/Kubernetes secrets). */
-const FILE_VARIABLES = [
+export const FILE_VARIABLES = [
   'DATABASE_URL',
   'ADMIN_KEY',
   'ZIA_SECRET_KEY',
