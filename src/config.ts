@@ -103,6 +103,9 @@ const schema = z.object({
   ZIA_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(8_000),
 });
 
+/** Every variable the schema reads, for the operator-facing lists kept beside it (.env.example, compose). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export type Config = z.output<typeof schema> & {
   /** Derived: which database engine DATABASE_URL selects. */
   dbClient: 'sqlite' | 'pg';
@@ -124,7 +127,7 @@ export interface ProxySettings {
 }
 
 /** Variables that may be given as `NAME_FILE=/path` (Docker/Kubernetes secrets). */
-const FILE_VARIABLES = [
+export const FILE_VARIABLES = [
   'DATABASE_URL',
   'ADMIN_KEY',
   'ZIA_SECRET_KEY',

@@ -30,10 +30,15 @@ export async function runCli(args: string[], opts: { env: Record<string, string>
   return { code, stdout: out, stderr: err };
 }
 
-/** Runs the built binary to completion. */
-export function runBin(args: string[], opts: { env: Record<string, string>; cwd: string; stdin?: string }): Promise<CliResult> {
+/** How to start zia: by default the built binary of this checkout; an installed copy passes its own `zia`. */
+export type ZiaCommand = [string, ...string[]];
+const builtBin = (): ZiaCommand => [process.execPath, BIN];
+
+/** Runs the built binary (or `opts.command`) to completion. */
+export function runBin(args: string[], opts: { env: Record<string, string>; cwd: string; stdin?: string; command?: ZiaCommand }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { PATH: process.env.PATH ?? '', ...opts.env } });
+    const [cmd, ...pre] = opts.command ?? builtBin();
+    const child = spawn(cmd, [...pre, ...args], { cwd: opts.cwd, env: { PATH: process.env.PATH ?? '', ...opts.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -52,9 +57,10 @@ export interface ServeProcess {
 }
 
 /** Spawns the built `zia serve` on a free port and waits for its "listening" line. */
-export function spawnServe(opts: { env: Record<string, string>; cwd: string; args?: string[] }): Promise<ServeProcess> {
+export function spawnServe(opts: { env: Record<string, string>; cwd: string; args?: string[]; command?: ZiaCommand }): Promise<ServeProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', ...(opts.args ?? [])], {
+    const [cmd, ...pre] = opts.command ?? builtBin();
+    const child = spawn(cmd, [...pre, 'serve', '--port', '0', '--host', '127.0.0.1', ...(opts.args ?? [])], {
       cwd: opts.cwd,
       env: { PATH: process.env.PATH ?? '', ...opts.env },
     });
