@@ -41,7 +41,7 @@ export function requireDatabase(config: Config, io: CliIO): void {
     404,
     'no_database',
     `no zia database at ${config.sqlitePath} (ZIA_DATA_DIR=${config.ZIA_DATA_DIR}, ${existsSync(envFile) ? `with ${envFile}` : `no .env in ${io.cwd}`}): ` +
-      'run zia in the directory that holds its .env, or set ZIA_DATA_DIR (or DATABASE_URL); `zia init` or `zia migrate` creates a new one',
+      'run zia in the directory that holds its .env, or set ZIA_DATA_DIR (or DATABASE_URL); `zia migrate` (or `zia init --demo`) creates a new one',
   );
 }
 

@@ -76,6 +76,9 @@ interface Round {
   text: string;
   toolCalls: AssembledCall[];
   tokens: number;
+  /** Prompt and completion tokens, when the server reports the split. */
+  input: number;
+  output: number;
 }
 
 /** The tools in the request's form, made once per list of specs (the list is the same for every turn). */
@@ -139,6 +142,7 @@ export class OpenAiProvider implements AiProvider {
     messages.push(...req.messages);
     let text = '';
     let tokens = 0;
+    const usage = { input: 0, output: 0 };
     try {
       for (let round = 0; round < MAX_ROUNDS; round++) {
         let r: Round;
@@ -155,6 +159,8 @@ export class OpenAiProvider implements AiProvider {
         }
         text += r.text;
         tokens += r.tokens;
+        usage.input += r.input;
+        usage.output += r.output;
         // Calls the model makes up without having been offered tools are not run.
         if (!tools || r.toolCalls.length === 0) break;
         await this.runTools(r, messages, req);
@@ -164,7 +170,7 @@ export class OpenAiProvider implements AiProvider {
     } finally {
       await this.usage.add(req.tenant.id, day, tokens);
     }
-    return { text, tokens };
+    return { text, tokens, usage };
   }
 
   /** Whether this turn sends tools: not when the operator, the tenant or the server said no. */
@@ -223,10 +229,16 @@ export class OpenAiProvider implements AiProvider {
     const calls = new ToolCallAssembler();
     let text = '';
     let tokens = 0;
+    let input = 0;
+    let output = 0;
     try {
       for await (const chunk of stream) {
         idle.refresh();
-        if (chunk.usage) tokens = chunk.usage.total_tokens ?? tokens;
+        if (chunk.usage) {
+          input = chunk.usage.prompt_tokens ?? input;
+          output = chunk.usage.completion_tokens ?? output;
+          tokens = chunk.usage.total_tokens ?? input + output;
+        }
         const delta = chunk.choices?.[0]?.delta;
         if (!delta) continue;
         if (typeof delta.content === 'string' && delta.content !== '') {
@@ -243,7 +255,7 @@ export class OpenAiProvider implements AiProvider {
     // The SDK ends the iteration quietly when the request is aborted, by the client or the idle timer.
     if (req.signal?.aborted) throw req.signal.reason ?? new Error('aborted');
     if (timedOut) throw new UpstreamError(`the AI provider did not answer within ${this.settings.timeoutMs} ms`);
-    return { text, tokens, toolCalls: calls.result() };
+    return { text, tokens, input, output, toolCalls: calls.result() };
   }
 
   private toAppError(err: unknown): unknown {
