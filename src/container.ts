@@ -142,7 +142,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const leads = new LeadService(new LeadStore(db), events);
   // The inbox is made below (it needs the job queue); a resend by hand reaches it through the getter.
   let webhooksRef: WebhookService | undefined;
-  const outbound = new OutboundSends({ store: new OutboundStore(db), policy: config.ZIA_UNCERTAIN_SENDS, tenants, events, logger, conversations: () => conversations, inbox: () => webhooksRef });
+  const outbound = new OutboundSends({ store: new OutboundStore(db), policy: config.ZIA_UNCERTAIN_SENDS, tenants, events, logger, conversations, inbox: () => webhooksRef });
   const whatsappSends = new WhatsAppSends({
     config,
     tenants,
@@ -151,7 +151,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     events,
     logger,
   });
-  const whatsapp = new WhatsAppSender(whatsappSends, () => conversations);
+  const whatsapp = new WhatsAppSender(whatsappSends, conversations);
   const stripe = new StripeGateway(config);
   const orders = new OrderStore(db);
   const payments = new PaymentService({
@@ -184,8 +184,8 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   webhooksRef = webhooks;
   const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
   const metaSends = new MetaSends(tenants, graph, outbound, events, logger);
-  const messenger = new MetaDmSender('messenger', metaSends, () => conversations);
-  const instagram = new MetaDmSender('instagram', metaSends, () => conversations);
+  const messenger = new MetaDmSender('messenger', metaSends, conversations);
+  const instagram = new MetaDmSender('instagram', metaSends, conversations);
   const senders: ChannelSenders = { messenger, instagram, whatsapp };
   new MetaWorker({ tenants, inbox: webhooks, chat, conversations, sends: metaSends, senders: { messenger, instagram }, logger }).register();
   new WhatsAppWorker({ tenants, inbox: webhooks, chat, conversations, sender: whatsapp, logger }).register();

@@ -328,8 +328,8 @@ if (process.env.ZIA_TEST_PG_URL) {
     const serverB = createHttpServer(createApp(servicesB)).listen(0, '127.0.0.1');
     await new Promise((r) => serverB.once('listening', r));
     const urlB = `http://127.0.0.1:${(serverB.address() as { port: number }).port}`;
-    const workerA = await a.services.startWorker!();
-    const workerB = await servicesB.startWorker!();
+    const workerA = await a.services.startWorker();
+    const workerB = await servicesB.startWorker();
 
     const N = 60;
     const posts: Promise<Response>[] = [];

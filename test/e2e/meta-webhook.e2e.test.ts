@@ -27,7 +27,7 @@ async function setup(dialect: 'sqlite' | 'pg', env: Record<string, string | unde
     { chat },
   );
   const tenant = await app.services.tenants.create({ slug: 'shop', name: 'Shop', settings: { fb_page_id: PAGE_ID, ig_user_id: IG_ID, fb_page_token: PAGE_TOKEN, ...settings } });
-  await app.services.startWorker!();
+  await app.services.startWorker();
   return {
     app,
     graph,

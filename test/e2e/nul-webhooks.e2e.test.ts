@@ -25,7 +25,7 @@ for (const dialect of dialects()) {
     const app = await startApp(dialect, { META_APP_SECRET: META_SECRET, META_GRAPH_URL: graph.url, META_GRAPH_VERSION: 'v23.0', ZIA_JOB_BACKOFF_MS: '30', ZIA_JOB_MAX_ATTEMPTS: '3' });
     try {
       const tenant = await app.services.tenants.create({ slug: 'shop', name: 'Shop', settings: { fb_page_id: PAGE_ID, fb_page_token: PAGE_TOKEN, faq: [{ q: 'Do you ship to Oslo?', a: 'Yes, in two days.' }] } });
-      await app.services.startWorker!();
+      await app.services.startWorker();
       const payload = dm('m_nul_1', `do you ship${NUL} to Oslo?`, { psid: `PSID${NUL}_9` });
       const raw = JSON.stringify(payload);
       t.true(raw.includes('\\u0000'), 'the bytes carry the escaped NUL the signature covers');
@@ -55,7 +55,7 @@ for (const dialect of dialects()) {
     const app = await startApp(dialect, { SITE_URL: PUBLIC_SITE, TWILIO_API_URL: twilio.url, ZIA_JOB_BACKOFF_MS: '30', ZIA_JOB_MAX_ATTEMPTS: '3' });
     try {
       await app.services.tenants.create({ slug: 'wa', name: 'WA shop', settings: { twilio_account_sid: ACCOUNT_SID, twilio_auth_token: AUTH_TOKEN, twilio_whatsapp_from: BUSINESS } });
-      await app.services.startWorker!();
+      await app.services.startWorker();
       const sid = messageSid();
       const res = await postTwilio(app.url, '/v1/twilio/whatsapp/webhook?tenant=wa', inbound(sid, `hello${NUL} there`, { ProfileName: `A${NUL}na` }));
       t.is(res.status, 200, await res.clone().text());

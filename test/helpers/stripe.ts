@@ -109,23 +109,21 @@ export function decodePng(buf: Buffer): string | undefined {
 }
 
 /**
- * Decodes a qrcode-terminal "small" QR: each character is two modules stacked (█ both light, ▀ light
- * over dark, ▄ dark over light, space both dark), drawn onto a bitmap with a light quiet zone.
+ * Decodes the `qrcode` package's small terminal QR: each character is two modules stacked, drawn in
+ * black on the white background the renderer sets (█ both dark, ▀ dark over light, ▄ light over dark,
+ * space both light). Colour codes are dropped; the last line is the bottom border, drawn in white ▀.
  */
 export function decodeTerminalQr(text: string): string | undefined {
-  const lines = text.split('\n').filter((l) => /[█▀▄]/.test(l));
+  const lines = text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => l.length > 0 && !/^▀+$/.test(l));
   const rows: boolean[][] = []; // true = light
   for (const line of lines) {
     const top: boolean[] = [];
     const bottom: boolean[] = [];
     for (const ch of line) {
-      top.push(ch === '█' || ch === '▀');
-      bottom.push(ch === '█' || ch === '▄');
+      top.push(!(ch === '█' || ch === '▀'));
+      bottom.push(!(ch === '█' || ch === '▄'));
     }
-    // The border lines are half terminal background (dark): keep only their light half.
-    if (/^▄+$/.test(line)) rows.push(bottom);
-    else if (/^▀+$/.test(line)) rows.push(top);
-    else rows.push(top, bottom);
+    rows.push(top, bottom);
   }
   const width = Math.max(...rows.map((r) => r.length));
   const pad = 4;

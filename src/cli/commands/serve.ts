@@ -59,7 +59,7 @@ export async function serve(services: Services, io: CliIO, opts: { port?: number
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   await preparing;
-  const worker = opts.worker ? await services.startWorker?.() : undefined;
+  const worker = opts.worker ? await services.startWorker() : undefined;
   const metricsServer = await startMetrics(services, io, opts.host);
 
   const where = services.db.dialect === 'sqlite' ? `sqlite ${config.sqlitePath}` : 'postgresql';

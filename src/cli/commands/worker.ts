@@ -18,7 +18,7 @@ export function registerWorker(program: Command, io: CliIO, exit: ExitHolder): v
           if (applied.length > 0) services.logger.info({ applied }, 'migrations applied');
           await services.jobs.prepare();
           if (services.jobs.backend === 'sqlite') services.logger.warn('SQLite is owned by one process: run `zia serve --no-worker` beside this worker, never a second worker');
-          const worker = await services.startWorker!();
+          const worker = await services.startWorker();
           println(io.stdout, `zia worker running (${services.jobs.backend}, concurrency ${services.config.ZIA_WORKER_CONCURRENCY})`);
           const metrics = await startMetrics(services, io);
           await new Promise<void>((resolve) => {

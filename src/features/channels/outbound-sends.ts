@@ -29,7 +29,7 @@ export interface OutboundSendsDeps {
   tenants: TenantService;
   events: EventService;
   logger: Logger;
-  conversations: () => ConversationService | undefined;
+  conversations: ConversationService;
   inbox: () => WebhookService | undefined;
 }
 
@@ -108,7 +108,7 @@ export class OutboundSends {
       `send was in flight when a worker stopped (or got no answer); it may not have reached the customer and is held for an operator: zia conversations resend ${row.id}`,
     );
     await this.deps.events.record(tenant.id, 'send_held', { conversationId: row.conversationId, data: { send_id: row.id, channel: row.channel, key: row.key } });
-    if (row.messageId) await this.deps.conversations()?.updateDelivery(tenant.id, { messageId: row.messageId }, { status: 'held', errorCode: 'uncertain_send' });
+    if (row.messageId) await this.deps.conversations.updateDelivery(tenant.id, { messageId: row.messageId }, { status: 'held', errorCode: 'uncertain_send' });
   }
 
   /**
@@ -134,7 +134,7 @@ export class OutboundSends {
     }
     const transport = this.transport(row.request.provider);
     if (row.messageId && (await store.openDoubts(tenant.id, { messageId: row.messageId }, row.id)) === 0) {
-      await this.deps.conversations()?.updateDelivery(tenant.id, { messageId: row.messageId }, { status: transport.acceptedStatus, ...(providerMessageId ? { providerMessageId } : {}) });
+      await this.deps.conversations.updateDelivery(tenant.id, { messageId: row.messageId }, { status: transport.acceptedStatus, ...(providerMessageId ? { providerMessageId } : {}) });
     }
     if (row.deliveryId && (await store.openDoubts(tenant.id, { deliveryId: row.deliveryId }, row.id)) === 0) await this.deps.inbox()?.settleHeld(row.deliveryId);
     await this.deps.events.record(tenant.id, 'send_resent', { conversationId: row.conversationId, data: { send_id: row.id, channel: row.channel, by } });

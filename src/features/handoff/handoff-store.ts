@@ -13,10 +13,6 @@ export interface MessageView {
   createdAt: string;
 }
 
-export interface ConversationSummary extends ConversationRecord {
-  messageCount: number;
-}
-
 function conversation(r: any): ConversationRecord {
   const { leadState: _internal, ...record } = conversationFromRow(r);
   return record;

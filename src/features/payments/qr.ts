@@ -13,8 +13,8 @@ export async function qrSvg(text: string): Promise<string> {
   return QRCode.toString(text, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 });
 }
 
-/** A QR made of half-block characters: light modules drawn, so it scans on a dark terminal. */
+/** A QR of half-block characters on a light background the renderer sets itself, so it scans on any terminal. */
 export async function qrTerminal(text: string): Promise<string> {
-  const { default: qrcode } = await import('qrcode-terminal');
-  return new Promise((resolve) => qrcode.generate(text, { small: true }, (out) => resolve(out)));
+  const { default: QRCode } = await import('qrcode');
+  return QRCode.toString(text, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
 }

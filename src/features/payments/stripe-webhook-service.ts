@@ -22,7 +22,7 @@ export interface WebhookDeps {
    * delivery on the buyer's channel), in the transaction that marks the order paid, so a payment is
    * never recorded without its thank-you.
    */
-  conversations?: Pick<ConversationService, 'appendMessage'>;
+  conversations: Pick<ConversationService, 'appendMessage'>;
   onPaid?: PaidOrderHook;
 }
 
@@ -194,7 +194,7 @@ export class StripeWebhookService {
 
   private async thankYou(order: OrderRecord, tenant: Tenant, trx: Knex.Transaction): Promise<void> {
     const { conversations } = this.deps;
-    if (!conversations || !order.conversationId) return;
+    if (!order.conversationId) return;
     const what = order.quantity > 1 ? `${order.quantity} × ${order.name ?? order.ref}` : (order.name ?? order.ref);
     await conversations.appendMessage(
       tenant.id,

@@ -101,11 +101,9 @@ export const settingsSchema = z.strictObject({
 export const SECRET_KEYS = ['fb_page_token', 'twilio_auth_token', 'outbound_webhook_secret'] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
-export type TenantSettingsInput = z.input<typeof settingsSchema>;
 export type TenantSettingsAll = z.output<typeof settingsSchema>;
 export type TenantSettings = Omit<TenantSettingsAll, SecretKey>;
 export type TenantSecrets = Partial<Record<SecretKey, string>>;
-export type FaqItem = { q: string; a: string };
 export type Plan = NonNullable<TenantSettingsAll['plans']>[number];
 
 /**

@@ -1,9 +1,10 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import type { Config } from '../../../config.js';
 import { BadRequestError, ForbiddenError, NotConfiguredError, UnauthorizedError } from '../../../errors.js';
 import type { Api } from '../../../http/api.js';
 import type { Logger } from '../../../logger.js';
+import { keysMatch } from '../../../http/middleware/admin-auth.js';
 import { beforeBody, webhookBody } from '../../../http/middleware/webhook-body.js';
 import { parseInput } from '../../../validation.js';
 import type { TenantService } from '../../tenants/tenant-service.js';
@@ -34,7 +35,7 @@ export function metaRoutes(api: Api, deps: MetaRouteDeps): Router {
     ({ query, res }) => {
       const expected = config.META_VERIFY_TOKEN;
       if (!expected) logger.warn('Meta verification refused: META_VERIFY_TOKEN is not set');
-      const ok = expected !== undefined && query['hub.mode'] === 'subscribe' && sameSecret(query['hub.verify_token'] ?? '', expected) && query['hub.challenge'] !== undefined;
+      const ok = expected !== undefined && query['hub.mode'] === 'subscribe' && keysMatch(query['hub.verify_token'] ?? '', expected) && query['hub.challenge'] !== undefined;
       if (!ok) throw new ForbiddenError('verification failed');
       res.status(200).type('text/plain').send(query['hub.challenge']);
       return undefined;
@@ -91,10 +92,6 @@ export function metaRoutes(api: Api, deps: MetaRouteDeps): Router {
   return router;
 }
 
-export function signMetaBody(secret: string, body: string | Buffer): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-}
-
 function checkSignature(secret: string, raw: Buffer, header: string | undefined): 'ok' | 'bad' {
   if (!header) return 'bad';
   const m = /^sha256=([0-9a-f]{64})$/i.exec(header.trim());
@@ -103,9 +100,3 @@ function checkSignature(secret: string, raw: Buffer, header: string | undefined)
   return timingSafeEqual(expected, Buffer.from(m[1]!, 'hex')) ? 'ok' : 'bad';
 }
 
-/** Constant-time comparison of two strings of any length (hashing first equalises the lengths). */
-function sameSecret(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}

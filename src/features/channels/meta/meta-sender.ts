@@ -77,7 +77,7 @@ export class MetaDmSender implements ChannelSender {
   constructor(
     private readonly channel: 'messenger' | 'instagram',
     private readonly sends: MetaSends,
-    private readonly conversations: () => ConversationService | undefined,
+    private readonly conversations: ConversationService,
   ) {}
 
   async send(msg: OutboundMessage): Promise<SendResult> {
@@ -120,8 +120,7 @@ export class MetaDmSender implements ChannelSender {
   }
 
   private async delivery(msg: OutboundMessage, update: { status: string; providerMessageId?: string; errorCode?: string }): Promise<void> {
-    const conversations = this.conversations();
-    if (!conversations || !msg.messageId) return;
-    await conversations.updateDelivery(msg.tenant.id, { messageId: msg.messageId }, update);
+    if (!msg.messageId) return;
+    await this.conversations.updateDelivery(msg.tenant.id, { messageId: msg.messageId }, update);
   }
 }

@@ -18,7 +18,7 @@ export interface MetaWorkerDeps {
   tenants: TenantService;
   inbox: WebhookService;
   chat: ChatEngine;
-  conversations?: ConversationService;
+  conversations: ConversationService;
   sends: MetaSends;
   senders: { messenger: MetaDmSender; instagram: MetaDmSender };
   logger: Logger;
@@ -73,7 +73,7 @@ export class MetaWorker {
       }),
     );
     if (!turn?.reply) return {};
-    const conversation = await this.deps.conversations?.find(tenant.id, item.channel, item.senderId);
+    const conversation = await this.deps.conversations.find(tenant.id, item.channel, item.senderId);
     const inboundAt = item.timestamp ? new Date(item.timestamp).toISOString() : d.createdAt;
     const lastInboundAt = [conversation?.lastInboundAt, inboundAt].filter((v): v is string => Boolean(v)).sort().pop() ?? null;
     const result = await this.deps.senders[item.channel].send({

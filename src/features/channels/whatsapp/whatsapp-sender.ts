@@ -96,7 +96,7 @@ export class WhatsAppSends {
 export class WhatsAppSender implements ChannelSender {
   constructor(
     private readonly sends: WhatsAppSends,
-    private readonly conversations: () => ConversationService | undefined,
+    private readonly conversations: ConversationService,
   ) {}
 
   async send(msg: OutboundMessage): Promise<SendResult> {
@@ -147,9 +147,8 @@ export class WhatsAppSender implements ChannelSender {
   }
 
   private async delivery(msg: OutboundMessage, update: { status: string; providerMessageId?: string; errorCode?: string; replaces?: Array<string | null> }): Promise<void> {
-    const conversations = this.conversations();
-    if (!conversations || !msg.messageId) return;
-    await conversations.updateDelivery(msg.tenant.id, { messageId: msg.messageId }, update);
+    if (!msg.messageId) return;
+    await this.conversations.updateDelivery(msg.tenant.id, { messageId: msg.messageId }, update);
   }
 }
 

@@ -17,7 +17,7 @@ export interface WhatsAppWorkerDeps {
   tenants: TenantService;
   inbox: WebhookService;
   chat: ChatEngine;
-  conversations?: ConversationService;
+  conversations: ConversationService;
   sender: ChannelSender;
   logger: Logger;
 }
@@ -65,7 +65,7 @@ export class WhatsAppWorker {
       }),
     );
     if (!turn?.reply) return {};
-    const conversation = await this.deps.conversations?.find(tenant.id, 'whatsapp', item.from);
+    const conversation = await this.deps.conversations.find(tenant.id, 'whatsapp', item.from);
     const lastInboundAt = [conversation?.lastInboundAt, d.createdAt].filter((v): v is string => Boolean(v)).sort().pop() ?? null;
     const result = await this.deps.sender.send({
       tenant,
