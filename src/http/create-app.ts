@@ -1,6 +1,8 @@
 import express, { type Express } from 'express';
 import type { Services } from '../container.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
+import { apiKeyRoutes } from '../features/tenants/api-key-routes.js';
+import { jobRoutes } from '../features/jobs/job-routes.js';
 import { metaRoutes } from '../features/channels/meta/meta-routes.js';
 import { whatsappRoutes } from '../features/channels/whatsapp/whatsapp-routes.js';
 import { webhookRoutes } from '../features/webhooks/webhook-routes.js';
@@ -88,7 +90,9 @@ export function createApp(services: Services, options: AppOptions = {}): Express
     }),
   );
   app.use(tenantRoutes(api, services.tenants));
-  app.use(webhookRoutes(api, { webhooks: services.webhooks, jobs: services.jobs, tenants: services.tenants, sends: services.sends, config }));
+  app.use(apiKeyRoutes(api, services));
+  app.use(webhookRoutes(api, { webhooks: services.webhooks, tenants: services.tenants, sends: services.sends, config }));
+  app.use(jobRoutes(api, services));
   app.use(reportRoutes(api, services));
   app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, store: services.handoffStore, sends: services.sends }));
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));

@@ -3,13 +3,11 @@ import { Router, type Response } from 'express';
 import type { Api } from '../../http/api.js';
 import { BadRequestError } from '../../errors.js';
 import type { EventService } from '../events/event-service.js';
-import type { ApiKeyService } from '../tenants/api-key-service.js';
 import { scopedTenant } from '../tenants/tenant-routes.js';
 import type { TenantService } from '../tenants/tenant-service.js';
-import { slugParamsSchema } from '../tenants/tenant.schemas.js';
 import type { AnalyticsReport } from './analytics-report.js';
 import type { LeadReport } from './lead-report.js';
-import { analyticsQuery, eventListQuery, keyCreateBody, keyParams, leadExportQuery, leadListQuery } from './reports.schemas.js';
+import { analyticsQuery, eventListQuery, leadExportQuery, leadListQuery } from './reports.schemas.js';
 import * as R from '../../http/response-schemas.js';
 
 interface Deps {
@@ -17,12 +15,11 @@ interface Deps {
   events: EventService;
   leadReport: LeadReport;
   analytics: AnalyticsReport;
-  apiKeys: ApiKeyService;
 }
 
 const DAY = 86_400_000;
 
-/** Operator reads: leads (paged and exported), events, analytics; and tenant-scoped key management. */
+/** Operator reads: leads (paged and exported), events, analytics. */
 export function reportRoutes(api: Api, d: Deps): Router {
   const router = Router();
 
@@ -73,28 +70,6 @@ export function reportRoutes(api: Api, d: Deps): Router {
       const from = query.from ?? new Date(Date.parse(to) - 30 * DAY).toISOString();
       if (from >= to) throw new BadRequestError('from must be before to');
       return { tenant: tenant.slug, ...(await d.analytics.analytics({ tenantId: tenant.id, from, to, interval: query.interval })) };
-    },
-  );
-
-  api.route(
-    router,
-    { method: 'post', path: '/v1/admin/tenants/:slug/keys', summary: 'Create a key scoped to this tenant (shown once)', tag: 'tenants', auth: 'admin', response: R.keyCreated, params: slugParamsSchema, body: keyCreateBody, status: 201 },
-    async ({ params, body }) => {
-      const { key, record } = await d.apiKeys.create(await d.tenants.get(params.slug), body.name);
-      return { key, id: record.id, prefix: record.prefix, name: record.name, created_at: record.createdAt };
-    },
-  );
-  api.route(
-    router,
-    { method: 'get', path: '/v1/admin/tenants/:slug/keys', summary: "A tenant's scoped keys (never the keys themselves)", tag: 'tenants', auth: 'admin', response: R.keyList, params: slugParamsSchema },
-    async ({ params }) => ({ keys: await d.apiKeys.list(await d.tenants.get(params.slug)) }),
-  );
-  api.route(
-    router,
-    { method: 'delete', path: '/v1/admin/tenants/:slug/keys/:id', summary: 'Revoke a scoped key (by id or prefix)', tag: 'tenants', auth: 'admin', response: R.keyRevoked, params: keyParams },
-    async ({ params }) => {
-      await d.apiKeys.revoke(await d.tenants.get(params.slug), params.id);
-      return { revoked: params.id };
     },
   );
 

@@ -47,5 +47,3 @@ export const analyticsQuery = z.strictObject({
   interval: z.enum(['hour', 'day', 'week']).default('day'),
 });
 
-export const keyCreateBody = z.strictObject({ name: z.string().trim().min(1).max(100).default('api key') });
-export const keyParams = z.object({ slug: slugSchema, id: z.union([ulidSchema, z.string().regex(/^[0-9a-f]{8}$/, 'a key prefix (8 hex digits)')]) });

@@ -72,11 +72,5 @@ export function tenantRoutes(api: Api, tenants: TenantService): Router {
     );
   }
 
-  api.route(
-    router,
-    { method: 'get', path: '/v1/widget/bootstrap', summary: 'Public widget configuration of a tenant', tag: 'widget', auth: 'public', response: R.bootstrap, query: tenantQuerySchema },
-    async ({ query }) => tenants.bootstrap(await tenants.get(query.tenant)),
-  );
-
   return router;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ulidSchema } from '../../validation.js';
 
 export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 export const slugSchema = z
@@ -133,3 +134,6 @@ export type TenantUpdateInput = z.output<typeof tenantUpdateSchema>;
 
 export const tenantQuerySchema = z.object({ tenant: slugSchema });
 export const slugParamsSchema = z.object({ slug: slugSchema });
+
+export const keyCreateBody = z.strictObject({ name: z.string().trim().min(1).max(100).default('api key') });
+export const keyParams = z.object({ slug: slugSchema, id: z.union([ulidSchema, z.string().regex(/^[0-9a-f]{8}$/, 'a key prefix (8 hex digits)')]) });

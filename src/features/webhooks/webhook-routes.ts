@@ -1,6 +1,5 @@
 import { Router } from 'express';
 import type { Api } from '../../http/api.js';
-import type { ManagedJobQueue } from '../jobs/job-queue.js';
 import type { TenantService } from '../tenants/tenant-service.js';
 import type { DeliveryRecord } from './webhook-store.js';
 import type { WebhookService } from './webhook-service.js';
@@ -10,8 +9,8 @@ import { buildSimulation, sendSimulation } from '../diagnostics/webhook-simulato
 import { deliveryListQuerySchema, idParamsSchema, simulateBodySchema } from './webhook.schemas.js';
 import * as R from '../../http/response-schemas.js';
 
-/** The inbox and dead jobs, for operators: what arrived, what happened to it, and a way to run it again. */
-export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: ManagedJobQueue; tenants: TenantService; sends: OutboundSends; config: Config }): Router {
+/** The inbox, for operators: what arrived, what happened to it, and a way to run it again. */
+export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; tenants: TenantService; sends: OutboundSends; config: Config }): Router {
   const router = Router();
   api.route(
     router,
@@ -51,18 +50,6 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; jobs: 
       });
       const res = await sendSimulation(req);
       return { provider: body.provider, url: req.url, external_id: req.externalId, status: res.status, ok: res.status >= 200 && res.status < 300, response: res.body };
-    },
-  );
-  api.route(router, { method: 'get', path: '/v1/admin/jobs/dead', summary: 'Jobs parked as dead', tag: 'webhooks', auth: 'admin', response: R.deadJobs }, async () => ({
-    backend: deps.jobs.backend,
-    jobs: (await deps.jobs.listDead()).map((j) => ({ id: j.id, kind: j.kind, attempts: j.attempts, last_error: j.lastError, payload: j.payload })),
-  }));
-  api.route(
-    router,
-    { method: 'post', path: '/v1/admin/jobs/dead/:id/replay', summary: 'Requeue a dead job with a fresh attempt budget', tag: 'webhooks', auth: 'admin', response: R.requeued, params: idParamsSchema },
-    async ({ params }) => {
-      await deps.jobs.replayDead(params.id);
-      return { requeued: params.id };
     },
   );
   return router;

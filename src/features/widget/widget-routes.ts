@@ -6,8 +6,9 @@ import { fillTemplate } from '../../http/html.js';
 import { templatePath } from '../../paths.js';
 import type { TenantService } from '../tenants/tenant-service.js';
 import { tenantQuerySchema } from '../tenants/tenant.schemas.js';
+import * as R from '../../http/response-schemas.js';
 
-/** `GET /widget.js` (one script tag on any site) and `GET /demo?tenant=slug` (a page that embeds it). */
+/** `GET /widget.js` (one script tag on any site), its public configuration, and `GET /demo?tenant=slug` (a page that embeds it). */
 export function widgetRoutes(api: Api, deps: { tenants: TenantService; siteUrl: string }): Router {
   const router = Router();
   // Read once at start: the files ship with the package and never change while running.
@@ -29,6 +30,12 @@ export function widgetRoutes(api: Api, deps: { tenants: TenantService; siteUrl: 
     res.send(widget);
     return undefined;
   });
+
+  api.route(
+    router,
+    { method: 'get', path: '/v1/widget/bootstrap', summary: 'Public widget configuration of a tenant', tag: 'widget', auth: 'public', response: R.bootstrap, query: tenantQuerySchema },
+    async ({ query }) => deps.tenants.bootstrap(await deps.tenants.get(query.tenant)),
+  );
 
   api.route(
     router,
