@@ -25,7 +25,7 @@ import { ApiKeyService } from './features/tenants/api-key-service.js';
 import { ApiKeyStore } from './features/tenants/api-key-store.js';
 import { CatalogService } from './features/catalog/catalog-service.js';
 import { CatalogStore } from './features/catalog/catalog-store.js';
-import { safeFetchJson, type SafeFetchOptions } from './features/catalog/safe-fetch.js';
+import { safeFetchJson, type SafeFetchOptions } from './net/safe-fetch.js';
 import { AiUsageStore } from './features/ai/ai-usage-store.js';
 import { OfflineProvider } from './features/ai/offline-provider.js';
 import { OpenAiProvider, openAiSettings } from './features/ai/openai-provider.js';
@@ -43,7 +43,7 @@ import { PaymentService, type WhatsAppLinkSender } from './features/payments/pay
 import { StripeDeliveryStore } from './features/payments/stripe-delivery-store.js';
 import { StripeGateway } from './features/payments/stripe-gateway.js';
 import { StripeWebhookService, type PaidOrderHook } from './features/payments/stripe-webhook-service.js';
-import { ConversationSends } from './features/handoff/conversation-sends.js';
+import { ConversationSends } from './features/channels/conversation-sends.js';
 import { HandoffService } from './features/handoff/handoff-service.js';
 import { HandoffStore } from './features/handoff/handoff-store.js';
 import { OutboundWebhooks } from './features/outbound/outbound-webhooks.js';
@@ -127,7 +127,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const tenants = new TenantService(new TenantStore(db), box, undefined, fetchRules);
   const events = new EventService(new EventStore(db), logger);
   const apiKeys = new ApiKeyService(new ApiKeyStore(db), logger);
-  const catalog = new CatalogService({ store: new CatalogStore(db), fetchJson: (url) => safeFetchJson(url, fetchRules), logger });
+  const catalog = new CatalogService({ store: new CatalogStore(db), fetchJson: (url) => safeFetchJson(url, { ...fetchRules, label: 'catalog' }), logger });
   tenants.onChange((t) => catalog.invalidate(t.id));
   const closers: Array<() => Promise<void>> = [() => catalog.drain()];
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { CatalogService } from '../../src/features/catalog/catalog-service.js';
 import { CatalogStore } from '../../src/features/catalog/catalog-store.js';
-import { CatalogFetchError, safeFetchJson } from '../../src/features/catalog/safe-fetch.js';
+import { FetchRefusedError, safeFetchJson } from '../../src/net/safe-fetch.js';
 import type { Tenant } from '../../src/features/tenants/tenant-service.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { dialects } from '../helpers/db.js';
@@ -181,7 +181,7 @@ for (const dialect of dialects()) {
         res.end(huge);
       });
       let err = await t.throwsAsync(catalog.refresh(tenant));
-      t.is((err as CatalogFetchError).reason, 'too_large');
+      t.is((err as FetchRefusedError).reason, 'too_large');
       t.is((await catalog.items(tenant)).length, 3, 'previous copy still served');
       let stored = await catalog.stored(tenant);
       t.regex(stored!.lastError!, /larger than 2 MB/);
@@ -193,7 +193,7 @@ for (const dialect of dialects()) {
         timers.push(setInterval(() => res.write(' '), 500));
       });
       err = await t.throwsAsync(catalog.refresh(tenant));
-      t.is((err as CatalogFetchError).reason, 'timeout');
+      t.is((err as FetchRefusedError).reason, 'timeout');
       t.deepEqual((await catalog.search(tenant, 'mug')).map((h) => h.item.id), ['mug'], 'previous copy still searchable');
       stored = await catalog.stored(tenant);
       t.regex(stored!.lastError!, /longer than the time limit/);
@@ -220,7 +220,7 @@ for (const dialect of dialects()) {
       await app.services.db.knex('tenants').where({ id: created.id }).update({ settings: JSON.stringify({ catalog_url: catalogUrl }) });
       const tenant = await app.services.tenants.getById(created.id);
       const err = await t.throwsAsync(app.services.catalog.refresh(tenant));
-      t.is((err as CatalogFetchError).reason, 'address_forbidden');
+      t.is((err as FetchRefusedError).reason, 'address_forbidden');
       const res = await fetch(`${app.url}/v1/catalog?tenant=ssrf`);
       t.is(res.status, 503);
       const body: any = await res.json();

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { MAX_ITEMS, normaliseCatalog } from '../../src/features/catalog/catalog-normalise.js';
 import { indexItems, queryTokens, rank, tokens } from '../../src/features/catalog/catalog-search.js';
-import { CatalogFetchError } from '../../src/features/catalog/safe-fetch.js';
+import { CatalogFetchError } from '../../src/features/catalog/catalog-error.js';
 
 /** The same three products as shops publish them: different field names, same meaning. */
 const variants = {

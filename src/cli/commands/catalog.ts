@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import type { Services } from '../../container.js';
 import type { CatalogSnapshot } from '../../features/catalog/catalog-store.js';
-import { CatalogFetchError } from '../../features/catalog/safe-fetch.js';
+import { CatalogFetchError } from '../../features/catalog/catalog-error.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
 import { withContext } from '../context.js';
 import { colors, printJson, println, printTable, UsageError, type CliIO } from '../io.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CatalogItem } from './catalog.types.js';
-import { CatalogFetchError } from './safe-fetch.js';
+import { CatalogFetchError } from './catalog-error.js';
 
 /**
  * Shops publish catalogs in many shapes; this turns the common ones into CatalogItem. One bad item is

@@ -1,11 +1,10 @@
-import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { Tenant } from '../tenants/tenant-service.js';
 import type { CatalogItem, CatalogLookup, CatalogSearchHit } from './catalog.types.js';
 import { fractionDigits, normaliseCatalog } from './catalog-normalise.js';
 import { indexItems, rank } from './catalog-search.js';
 import type { CatalogSnapshot, CatalogStore } from './catalog-store.js';
-import { CatalogFetchError } from './safe-fetch.js';
+import { asCatalogError, CatalogFetchError } from './catalog-error.js';
 
 /**
  * Each tenant's catalog, cached: fresh for settings.catalog_ttl_seconds, then served stale while one
@@ -214,7 +213,7 @@ export class CatalogService implements CatalogLookup {
       if (report.skipped > 0) this.deps.logger.info({ tenant: tenant.slug, skipped: report.skipped, reasons: report.skipped_reasons }, 'catalog items skipped');
       return snapshot;
     } catch (err) {
-      const failure = err instanceof AppError ? err : new CatalogFetchError('network', `catalog fetch failed: ${(err as Error).message}`);
+      const failure = asCatalogError(err);
       const at = new Date(this.now()).toISOString();
       try {
         await this.deps.store.recordFailure(tenant.id, url, failure.message, at);

@@ -1,7 +1,7 @@
 import type { ConversationRecord, ConversationService } from '../chat/chat.types.js';
 import type { EventService } from '../events/event-service.js';
 import type { Tenant } from '../tenants/tenant-service.js';
-import type { ConversationSends } from './conversation-sends.js';
+import type { ConversationSends } from '../channels/conversation-sends.js';
 import type { HandoffStore, MessageView } from './handoff-store.js';
 
 export interface ConversationPage {

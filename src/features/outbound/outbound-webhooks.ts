@@ -3,7 +3,7 @@ import { errorText } from '../jobs/job-queue.js';
 import { PermanentJobError } from '../jobs/jobs.types.js';
 import type { EventRecord } from '../events/event-store.js';
 import type { EventService } from '../events/event-service.js';
-import { CatalogFetchError, safeFetch, type SafeFetchOptions } from '../catalog/safe-fetch.js';
+import { FetchRefusedError, safeFetch, type SafeFetchOptions } from '../../net/safe-fetch.js';
 import type { LeadService } from '../leads/lead-service.js';
 import type { TenantService, Tenant } from '../tenants/tenant-service.js';
 import type { DeliveryRecord } from '../webhooks/webhook-store.js';
@@ -100,7 +100,7 @@ export class OutboundWebhooks {
         maxBytes: 64 * 1024,
       });
     } catch (err) {
-      if (err instanceof CatalogFetchError && PERMANENT_REASONS.has(err.reason)) throw new PermanentJobError(err.message);
+      if (err instanceof FetchRefusedError && PERMANENT_REASONS.has(err.reason)) throw new PermanentJobError(err.message);
       throw err;
     }
   }

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { newId } from '../../db/dialect.js';
 import { NotFoundError, ValidationError, type FieldProblem } from '../../errors.js';
 import { describeProblems, parseInput } from '../../validation.js';
-import { CatalogFetchError, checkUrlWithoutDns, type SafeFetchOptions } from '../catalog/safe-fetch.js';
+import { checkUrlWithoutDns, FetchRefusedError, type SafeFetchOptions } from '../../net/safe-fetch.js';
 import { redact, type SecretBox } from './secret-box.js';
 import { mergeSettings } from './settings-merge.js';
 import {
@@ -245,7 +245,7 @@ export class TenantService {
       try {
         checkUrlWithoutDns(url, { ...this.fetchRules, label });
       } catch (err) {
-        if (!(err instanceof CatalogFetchError)) throw err;
+        if (!(err instanceof FetchRefusedError)) throw err;
         problems.push({ path: `settings.${key}`, message: err.message });
       }
     }

@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../../logger.js';
-import type { ChannelSenders } from '../channels/channel.types.js';
+import type { ChannelSenders } from './channel.types.js';
 import type { Channel, ConversationService, MessageRole } from '../chat/chat.types.js';
 import { errorText } from '../jobs/job-queue.js';
 import { PermanentJobError, type JobContext, type JobQueue } from '../jobs/jobs.types.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
-import type { HandoffStore } from './handoff-store.js';
+import type { HandoffStore } from '../handoff/handoff-store.js';
 
 export const SEND_JOB = 'conversation.send';
 

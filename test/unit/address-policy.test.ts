@@ -1,5 +1,5 @@
 import test from 'ava';
-import { forbiddenReason, isPublicAddress } from '../../src/features/catalog/address-policy.js';
+import { forbiddenReason, isPublicAddress } from '../../src/net/address-policy.js';
 
 test('public unicast addresses pass', (t) => {
   for (const ip of ['93.184.216.34', '8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '2a00:1450:4001:82b::200e', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1']) {

@@ -2,7 +2,6 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { AppError } from '../../errors.js';
 import { forbiddenReason, isPublicAddress, stripBrackets } from './address-policy.js';
 
 /**
@@ -24,16 +23,16 @@ export type FetchRefusal =
   | 'too_large'
   | 'http_status'
   | 'invalid_json'
-  | 'invalid_shape'
-  | 'network'
-  | 'recent_failure';
+  | 'network';
 
-export class CatalogFetchError extends AppError {
+/** Why a fetch of a URL someone else chose was refused or failed; callers decide what it means for them. */
+export class FetchRefusedError extends Error {
   constructor(
     public readonly reason: FetchRefusal,
     message: string,
   ) {
-    super(502, 'catalog_unavailable', message, { reason });
+    super(message);
+    this.name = 'FetchRefusedError';
   }
 }
 
@@ -94,24 +93,24 @@ export function checkUrlWithoutDns(raw: string | URL, options: SafeFetchOptions)
     // address check below sees what the socket would.
     url = new URL(String(raw));
   } catch {
-    throw new CatalogFetchError('invalid_url', `${label(options)} URL is not a valid URL`);
+    throw new FetchRefusedError('invalid_url', `${label(options)} URL is not a valid URL`);
   }
   const allowed = options.allowHttp ? ['https:', 'http:'] : ['https:'];
   if (!allowed.includes(url.protocol)) {
     const hint = url.protocol === 'http:' ? ' (plain http is allowed only with ZIA_CATALOG_ALLOW_PRIVATE=true, for local development)' : '';
-    throw new CatalogFetchError('scheme_forbidden', `${label(options)} URL scheme '${url.protocol}' is not allowed; use https${hint}`);
+    throw new FetchRefusedError('scheme_forbidden', `${label(options)} URL scheme '${url.protocol}' is not allowed; use https${hint}`);
   }
   if (url.username || url.password) {
-    throw new CatalogFetchError('credentials_forbidden', `${label(options)} URL must not contain a user name or password`);
+    throw new FetchRefusedError('credentials_forbidden', `${label(options)} URL must not contain a user name or password`);
   }
   const hostname = stripBrackets(url.hostname);
   const permitted = options.addressAllowed ?? isPublicAddress;
   if (isIP(hostname) && !permitted(hostname)) {
-    throw new CatalogFetchError('address_forbidden', `${label(options)} host '${hostname}' resolves to a forbidden address (${hostname}: ${forbiddenReason(hostname) ?? 'address not allowed'})`);
+    throw new FetchRefusedError('address_forbidden', `${label(options)} host '${hostname}' resolves to a forbidden address (${hostname}: ${forbiddenReason(hostname) ?? 'address not allowed'})`);
   }
   const bare = hostname.replace(/\.$/, '');
   if (!options.addressAllowed && (bare === 'localhost' || bare.endsWith('.localhost'))) {
-    throw new CatalogFetchError('address_forbidden', `${label(options)} host '${hostname}' is a loopback name`);
+    throw new FetchRefusedError('address_forbidden', `${label(options)} host '${hostname}' is a loopback name`);
   }
   return { url, hostname };
 }
@@ -127,16 +126,16 @@ export async function checkUrl(raw: string | URL, options: SafeFetchOptions): Pr
     try {
       addresses = await (options.resolve ?? systemResolver)(hostname);
     } catch (err) {
-      throw new CatalogFetchError('dns_failed', `${label(options)} host '${hostname}' does not resolve (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new FetchRefusedError('dns_failed', `${label(options)} host '${hostname}' does not resolve (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    if (addresses.length === 0) throw new CatalogFetchError('dns_failed', `${label(options)} host '${hostname}' has no address`);
+    if (addresses.length === 0) throw new FetchRefusedError('dns_failed', `${label(options)} host '${hostname}' has no address`);
   }
   // Every address must pass: a name with one public and one private address is refused, because
   // which one a connection would use is not ours to decide.
   for (const a of addresses) {
     if (!permitted(a.address)) {
       const why = forbiddenReason(a.address) ?? 'address not allowed';
-      throw new CatalogFetchError('address_forbidden', `${label(options)} host '${hostname}' resolves to a forbidden address (${a.address}: ${why})`);
+      throw new FetchRefusedError('address_forbidden', `${label(options)} host '${hostname}' resolves to a forbidden address (${a.address}: ${why})`);
     }
   }
   return { url, hostname, address: addresses[0]! };
@@ -151,16 +150,16 @@ export async function safeFetch(raw: string, options: SafeFetchOptions): Promise
     const target: Target = await withDeadline(checkUrl(current, options), deadline, label(options));
     const res = await requestOnce(target, deadline, options.maxBytes ?? CATALOG_MAX_BYTES, options);
     if ([301, 302, 303, 307, 308].includes(res.status) && res.location) {
-      if (hop >= maxRedirects) throw new CatalogFetchError('too_many_redirects', `${label(options)} URL redirected more than ${maxRedirects} times`);
+      if (hop >= maxRedirects) throw new FetchRefusedError('too_many_redirects', `${label(options)} URL redirected more than ${maxRedirects} times`);
       try {
         current = new URL(res.location, target.url);
       } catch {
-        throw new CatalogFetchError('invalid_url', `${label(options)} URL redirected to an invalid location`);
+        throw new FetchRefusedError('invalid_url', `${label(options)} URL redirected to an invalid location`);
       }
       continue;
     }
     if (res.status < 200 || res.status > 299) {
-      throw new CatalogFetchError('http_status', `${label(options)} URL answered HTTP ${res.status}`);
+      throw new FetchRefusedError('http_status', `${label(options)} URL answered HTTP ${res.status}`);
     }
     return { url: target.url.toString(), status: res.status, body: res.body };
   }
@@ -172,16 +171,16 @@ export async function safeFetchJson(raw: string, options: SafeFetchOptions): Pro
   try {
     return JSON.parse(res.body.toString('utf8').replace(/^\uFEFF/, ''));
   } catch {
-    throw new CatalogFetchError('invalid_json', 'catalog is not valid JSON');
+    throw new FetchRefusedError('invalid_json', `${label(options)} is not valid JSON`);
   }
 }
 
 function label(options: SafeFetchOptions): string {
-  return options.label ?? 'catalog';
+  return options.label ?? 'requested';
 }
 
-function timeoutError(what = 'catalog'): CatalogFetchError {
-  return new CatalogFetchError('timeout', `${what} fetch took longer than the time limit`);
+function timeoutError(what = 'requested'): FetchRefusedError {
+  return new FetchRefusedError('timeout', `${what} fetch took longer than the time limit`);
 }
 
 async function withDeadline<T>(work: Promise<T>, deadline: number, what?: string): Promise<T> {
@@ -262,8 +261,8 @@ function requestOnce(target: Target, deadline: number, maxBytes: number, options
           if (size > maxBytes) fail(tooLarge(maxBytes, what));
           else chunks.push(chunk);
         });
-        res.on('error', (err) => fail(new CatalogFetchError('network', `${what} fetch failed: ${err.message}`)));
-        res.on('aborted', () => fail(new CatalogFetchError('network', `${what} fetch failed: connection closed early`)));
+        res.on('error', (err) => fail(new FetchRefusedError('network', `${what} fetch failed: ${err.message}`)));
+        res.on('aborted', () => fail(new FetchRefusedError('network', `${what} fetch failed: connection closed early`)));
         res.on('end', () => {
           if (settled) return;
           settled = true;
@@ -274,12 +273,12 @@ function requestOnce(target: Target, deadline: number, maxBytes: number, options
     );
     const timer = setTimeout(() => fail(timeoutError(what)), Math.max(0, deadline - Date.now()));
     req.on('error', (err: NodeJS.ErrnoException) =>
-      fail(new CatalogFetchError('network', `${what} fetch failed: ${err.code ?? err.message}`)),
+      fail(new FetchRefusedError('network', `${what} fetch failed: ${err.code ?? err.message}`)),
     );
     req.end(options.body);
   });
 }
 
-function tooLarge(maxBytes: number, what = 'catalog'): CatalogFetchError {
-  return new CatalogFetchError('too_large', `${what} is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`);
+function tooLarge(maxBytes: number, what = 'requested'): FetchRefusedError {
+  return new FetchRefusedError('too_large', `${what} is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`);
 }

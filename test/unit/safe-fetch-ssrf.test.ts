@@ -1,7 +1,8 @@
 import test from 'ava';
 import net from 'node:net';
-import { isPublicAddress } from '../../src/features/catalog/address-policy.js';
-import { CatalogFetchError, safeFetch, safeFetchJson, type FetchRefusal, type ResolvedAddress, type Resolver, type SafeFetchOptions } from '../../src/features/catalog/safe-fetch.js';
+import { asCatalogError } from '../../src/features/catalog/catalog-error.js';
+import { isPublicAddress } from '../../src/net/address-policy.js';
+import { FetchRefusedError, safeFetch, safeFetchJson, type FetchRefusal, type ResolvedAddress, type Resolver, type SafeFetchOptions } from '../../src/net/safe-fetch.js';
 import { startCountingListener, startFakeShop, type CountingListener } from '../fakes/catalog-server.js';
 
 /**
@@ -36,13 +37,13 @@ function spyOnConnect(): { count(): number; restore(): void } {
   return { count: () => n, restore: () => void (net.Socket.prototype.connect = original) };
 }
 
-async function refusal(t: { fail(m: string): void }, url: string, options: SafeFetchOptions): Promise<CatalogFetchError | undefined> {
+async function refusal(t: { fail(m: string): void }, url: string, options: SafeFetchOptions): Promise<FetchRefusedError | undefined> {
   try {
     await safeFetch(url, options);
     t.fail(`${url} was fetched`);
     return undefined;
   } catch (err) {
-    return err as CatalogFetchError;
+    return err as FetchRefusedError;
   }
 }
 
@@ -142,9 +143,9 @@ test.serial('the SSRF corpus is refused before any connection, each with a clear
   try {
     for (const [url, options, reason] of corpus) {
       const err = await refusal(t, url, options);
-      t.true(err instanceof CatalogFetchError, `${url}: ${String(err)}`);
+      t.true(err instanceof FetchRefusedError, `${url}: ${String(err)}`);
       t.is(err?.reason, reason, `${url}: ${err?.message}`);
-      t.is(err?.code, 'catalog_unavailable');
+      t.is(asCatalogError(err).code, 'catalog_unavailable', 'a tenant sees it as the catalog being unavailable');
       t.notRegex(err?.message ?? '', /undefined|\[object/, `${url}: the message reads well`);
       t.is(spy.count(), 0, `${url}: no connection attempt`);
     }
