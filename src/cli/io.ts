@@ -29,6 +29,14 @@ export function processIO(): CliIO {
   };
 }
 
+/**
+ * Where a command's action leaves its exit code for main() to return (commander's actions return
+ * nothing main can read). Commands get it from here, not from main.ts, which imports every command.
+ */
+export interface ExitHolder {
+  code: number;
+}
+
 export function interactive(io: CliIO): boolean {
   return Boolean(io.stdin.isTTY && io.stdout.isTTY);
 }

@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { connectionAdvice } from '../db/db-errors.js';
 import { AppError, ConfigError, ValidationError } from '../errors.js';
 import { packageVersion } from '../paths.js';
-import { processIO, UsageError, type CliIO } from './io.js';
+import { processIO, UsageError, type CliIO, type ExitHolder } from './io.js';
 import { registerInit } from './commands/init.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerServe } from './commands/serve.js';
@@ -18,11 +18,6 @@ import { registerConversations } from './commands/conversations.js';
 import { registerBackup } from './commands/backup.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerCompletion } from './commands/completion.js';
-
-/** Each command's action returns its exit code through this holder. */
-export interface ExitHolder {
-  code: number;
-}
 
 /** The CLI as a table of contents: every command group is registered here and lives in commands/. */
 export function createProgram(io: CliIO, exit: ExitHolder): Command {

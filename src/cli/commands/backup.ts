@@ -2,8 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../../config.js';
 import { configFor, requireDatabase } from '../context.js';
-import { interactive, printJson, println, UsageError, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { interactive, printJson, println, UsageError, type CliIO, type ExitHolder } from '../io.js';
 
 /** `zia backup` and `zia restore`: SQLite is copied online and restored in place; PostgreSQL gets the commands to run. */
 export function registerBackup(program: Command, io: CliIO, exit: ExitHolder): void {

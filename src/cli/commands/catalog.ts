@@ -5,8 +5,7 @@ import type { CatalogSnapshot } from '../../features/catalog/catalog-store.js';
 import { CatalogFetchError } from '../../features/catalog/catalog-error.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
 import { withContext } from '../context.js';
-import { colors, printJson, println, printTable, UsageError, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { colors, printJson, println, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
 
 /** What an operator needs to know about a tenant's catalog: how much came in, what was skipped, why. */
 export interface CatalogReport {

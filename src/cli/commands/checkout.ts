@@ -5,8 +5,7 @@ import { linkView } from '../../features/payments/payment-service.js';
 import { E164 } from '../../features/payments/payments.schemas.js';
 import { qrPng, qrTerminal } from '../../features/payments/qr.js';
 import { withContext } from '../context.js';
-import { colors, printJson, println, UsageError, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { colors, printJson, println, UsageError, type CliIO, type ExitHolder } from '../io.js';
 
 interface CheckoutOptions {
   plan?: string;

@@ -1,7 +1,7 @@
+import type { ExitHolder } from '../io.js';
 import { Argument, type Command } from 'commander';
 import { completionScript, SHELLS, type Shell } from '../completion.js';
 import type { CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
 
 /** `zia completion bash|zsh|fish`: the script for the program's own command tree, at the time it runs. */
 export function registerCompletion(program: Command, io: CliIO, exit: ExitHolder): void {

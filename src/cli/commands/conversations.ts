@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import type { Services } from '../../container.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
 import { withContext } from '../context.js';
-import { printJson, println, printTable, UsageError, type CliIO } from '../io.js';
+import { printJson, println, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
 import { printSendTable } from './sends-table.js';
-import type { ExitHolder } from '../main.js';
 
 /** The conversation's tenant, found from the id alone (the CLI acts with the admin's reach). */
 async function ownerOf(s: Services, id: string): Promise<Tenant> {

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import type { AiCheckReport } from '../../features/ai/ai-check.js';
 import { configFor } from '../context.js';
-import { colors, printJson, println, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { colors, printJson, println, type CliIO, type ExitHolder } from '../io.js';
 
 export function registerDoctor(program: Command, io: CliIO, exit: ExitHolder): void {
   const doctor = program.command('doctor').description('Check that zia can reach what it depends on');

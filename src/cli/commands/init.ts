@@ -3,8 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { withContext } from '../context.js';
-import { interactive, println, UsageError, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { interactive, println, UsageError, type CliIO, type ExitHolder } from '../io.js';
 import type { InitValues } from '../env-file.js';
 
 interface InitOptions {

@@ -5,8 +5,7 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import type { Services } from '../../container.js';
 import { withContext } from '../context.js';
-import { printJson, printTable, UsageError, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { printJson, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
 
 /** --since/--until, validated like the API's query parameters. */
 async function timeFlags(opts: { since?: string; until?: string }): Promise<{ since?: string; until?: string }> {

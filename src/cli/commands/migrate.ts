@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../context.js';
-import { interactive, printJson, println, UsageError, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { interactive, printJson, println, UsageError, type CliIO, type ExitHolder } from '../io.js';
 import type { RollbackPlan } from '../../db/migrate.js';
 
 const STOP_SERVERS = 'stop every zia server and worker on this database first; they still run on the old schema until restarted';

@@ -2,8 +2,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { Command } from 'commander';
 import { withContext } from '../context.js';
-import { println, UsageError, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { println, UsageError, type CliIO, type ExitHolder } from '../io.js';
 import type { Services } from '../../container.js';
 
 interface ServeOptions {

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import type { Analytics } from '../../features/reports/analytics-report.js';
 import { withContext } from '../context.js';
-import { colors, printJson, println, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { colors, printJson, println, type CliIO, type ExitHolder } from '../io.js';
 
 const DAY = 86_400_000;
 

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { qrTerminal } from '../../features/payments/qr.js';
 import { withContext } from '../context.js';
-import { colors, printJson, println, UsageError, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { colors, printJson, println, UsageError, type CliIO, type ExitHolder } from '../io.js';
 
 interface OnboardOptions {
   qr?: boolean;

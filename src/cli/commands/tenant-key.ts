@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { withContext } from '../context.js';
-import { printJson, println, printTable, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { printJson, println, printTable, type CliIO, type ExitHolder } from '../io.js';
 
 /** `zia tenant key create|list|revoke <slug>`: keys scoped to one tenant's data. */
 export function registerTenantKey(tenant: Command, io: CliIO, exit: ExitHolder): void {

@@ -4,8 +4,7 @@ import type { Command } from 'commander';
 import type { Services } from '../../container.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
 import { withContext } from '../context.js';
-import { colors, interactive, printJson, println, printTable, UsageError, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { colors, interactive, printJson, println, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
 import { registerTenantKey } from './tenant-key.js';
 
 interface WriteOptions {

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { configFor, withContext } from '../context.js';
-import { colors, printJson, println, printTable, UsageError, type CliIO } from '../io.js';
+import { colors, printJson, println, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
 import { printSendTable } from './sends-table.js';
-import type { ExitHolder } from '../main.js';
 
 export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder): Command {
   const webhooks = program.command('webhooks').description('Where to point Meta, Twilio and Stripe; configuration check; delivery log, replay, signed samples');

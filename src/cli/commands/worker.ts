@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { migrateLatest } from '../../db/migrate.js';
 import { withContext } from '../context.js';
-import { println, type CliIO } from '../io.js';
-import type { ExitHolder } from '../main.js';
+import { println, type CliIO, type ExitHolder } from '../io.js';
 import { startMetrics } from './serve.js';
 
 /** `zia worker`: the background worker alone, for scale-out (N servers with --no-worker, M workers). */
