@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import type { Db } from './create-db.js';
 
 /** How often a SQLite transaction that lost a race with another process's writer is run again. */
 const SQLITE_BUSY_RETRIES = 3;
@@ -16,7 +15,7 @@ function isSqliteBusy(err: unknown): boolean {
  * and touch nothing but the database (it may be run again; notifications belong after the commit,
  * see EventService.recordAll). On PostgreSQL a plain transaction; on SQLite see sqliteGroupCommit.
  */
-export function withTransaction<T>(db: Db, fn: TransactionFn<T>): Promise<T> {
+export function withTransaction<T>(db: { transaction<R>(fn: TransactionFn<R>): Promise<R> }, fn: TransactionFn<T>): Promise<T> {
   return db.transaction(fn);
 }
 

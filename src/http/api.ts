@@ -2,6 +2,9 @@ import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import { parseInput } from '../validation.js';
 import { openApiDocument } from './openapi.js';
+import type { AuthLevel, RouteDef } from './route-def.js';
+
+export type { AuthLevel, RouteDef } from './route-def.js';
 
 /**
  * Routes are declared with their zod schemas once: the same declaration validates the request and
@@ -10,41 +13,7 @@ import { openApiDocument } from './openapi.js';
 
 export type Principal = { kind: 'admin' } | { kind: 'tenant-key'; tenantId: string; keyId: string };
 
-export type AuthLevel = 'public' | 'admin' | 'tenant';
-
 export type Authenticator = (req: Request, level: Exclude<AuthLevel, 'public'>) => Promise<Principal>;
-
-type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-
-export interface RouteDef<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
-  method: Method;
-  path: string;
-  summary: string;
-  tag: string;
-  /** public: no key; admin: ADMIN_KEY only; tenant: ADMIN_KEY or a key scoped to the tenant. */
-  auth: AuthLevel;
-  body?: B;
-  query?: Q;
-  params?: P;
-  status?: number;
-  /** What the success response is, in words (the document's description of it). */
-  produces?: string;
-  /** The JSON the route answers on success (documentation only; see response-schemas.ts). */
-  response?: z.ZodType;
-  /** Other success statuses with the same body (create-or-update answers 201 or 200). */
-  statuses?: number[];
-  /** Media types of a success response that is not JSON (a stream, a page, an image). */
-  content?: string[];
-  /**
-   * Error statuses the route can answer beyond those its declaration implies (400 for input, 401/503 for
-   * a key, 404 for a tenant or path parameter, 413 for a body): 409, 429, 502, 503 from its services.
-   */
-  errors?: number[];
-  /** Overrides the generated operationId (method and path in camelCase). */
-  operationId?: string;
-  /** Overrides the document's security requirement (a route with its own credential, like /metrics). */
-  security?: Array<Record<string, string[]>>;
-}
 
 export interface RouteContext<B, Q, P> {
   req: Request;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RouteDef } from './api.js';
+import type { RouteDef } from './route-def.js';
 
 /**
  * The OpenAPI 3.1 document, from the routes' declarations: parameters and bodies from the same zod
