@@ -40,7 +40,7 @@ function headerText(headers: Headers): string {
 }
 
 for (const dialect of dialects()) {
-  test(`${dialect}: R3 tenant B cannot reach tenant A through any route; secrets appear nowhere`, async (t) => {
+  test(`${dialect}: tenant B cannot reach tenant A through any route; secrets appear nowhere`, async (t) => {
     const app = await startApp(dialect);
     try {
       const a = await seedTenant(app, 'alpha');
@@ -52,7 +52,7 @@ for (const dialect of dialects()) {
       for (const [path, ops] of Object.entries<any>(doc.paths)) {
         for (const [method, op] of Object.entries<any>(ops)) {
           const isPublic = !op.security?.length; // public operations say `security: []`
-          if (path.includes('/webhook')) continue; // provider webhooks: signatures, covered by R2
+          if (path.includes('/webhook')) continue; // provider webhooks: signatures, covered by the forged-webhook tests
           const params = op.parameters as Array<{ name: string; in: string }>;
           const urlPath = path.replace(/\{(\w+)\}/g, (_m, name: string) => (name === 'slug' ? 'alpha' : name === 'id' ? a.conversationId : 'alpha'));
           const query = new URLSearchParams();

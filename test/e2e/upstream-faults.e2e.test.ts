@@ -16,7 +16,7 @@ import { waitFor } from '../helpers/wait.js';
 const FAQ = [{ q: 'What are your opening hours?', a: 'We open at nine and close at five.' }];
 
 for (const dialect of dialects()) {
-  test(`${dialect}: R6 Graph 5xx and dropped connections: retried with backoff, parked as dead, answered once on replay`, async (t) => {
+  test(`${dialect}: Graph 5xx and dropped connections: retried with backoff, parked as dead, answered once on replay`, async (t) => {
     const graph = await FakeGraphApi.start('v23.0');
     graph.allowToken(PAGE_TOKEN);
     const app = await startApp(dialect, {
@@ -62,7 +62,7 @@ for (const dialect of dialects()) {
     }
   });
 
-  test(`${dialect}: R6 Stripe 5xx and a dropped connection answer 502 JSON; nothing is left half-made`, async (t) => {
+  test(`${dialect}: Stripe 5xx and a dropped connection answer 502 JSON; nothing is left half-made`, async (t) => {
     const h = await startPayments(dialect);
     try {
       await connectedTenant(h, 'shop');

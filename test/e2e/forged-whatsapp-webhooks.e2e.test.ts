@@ -66,7 +66,7 @@ function statusCases(url: string, sid: string): Case[] {
 
 for (const dialect of dialects()) {
   const run = dialect === 'pg' ? test.serial : test;
-  run(`${dialect}: R2 forged, altered and unsigned WhatsApp webhooks and status callbacks are rejected with no side effects`, async (t) => {
+  run(`${dialect}: forged, altered and unsigned WhatsApp webhooks and status callbacks are rejected with no side effects`, async (t) => {
     const fake = await FakeTwilioApi.start();
     fake.allowAccount(ACCOUNT_SID, AUTH_TOKEN);
     const app = await startApp(dialect, { SITE_URL: PUBLIC_SITE, TWILIO_API_URL: fake.url, ZIA_JOB_BACKOFF_MS: '30' });

@@ -66,7 +66,7 @@ function stripeCases(url: string, account: string, sessionId: string, fake: Fake
 }
 
 for (const dialect of dialects()) {
-  test(`${dialect}: R2 forged, altered, stale, replayed and unsigned webhooks are rejected with no side effects`, async (t) => {
+  test(`${dialect}: forged, altered, stale, replayed and unsigned webhooks are rejected with no side effects`, async (t) => {
     const graph = await FakeGraphApi.start();
     graph.allowToken(PAGE_TOKEN);
     const h = await startPayments(dialect, { env: { META_APP_SECRET: META_SECRET, META_VERIFY_TOKEN: 'v', META_GRAPH_URL: graph.url } });
