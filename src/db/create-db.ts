@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { BACKSTOP_WAL_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { StatementBatcher } from './statement-batcher.js';
 import { sqliteGroupCommit } from './transaction.js';
+import { inTransaction, type Tx } from './unit-of-work.js';
 
 export type Dialect = 'sqlite' | 'pg';
 
@@ -23,7 +24,7 @@ export interface Db {
    */
   iterate(query: Knex.QueryBuilder): AsyncIterable<Array<Record<string, unknown>>>;
   /** One transaction (on SQLite possibly committed together with others); see withTransaction. */
-  transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /**
    * Writes that need nothing from one another, committed together: on PostgreSQL one statement (each
    * write a data-modifying CTE: one round trip, no BEGIN/COMMIT), on SQLite one transaction.
@@ -137,7 +138,7 @@ export function createDb(
           await pool.releaseConnection(conn);
         }
       },
-      transaction: (fn) => knex.transaction(fn),
+      transaction: (fn) => inTransaction((f) => knex.transaction(f), fn),
       async writeAll(writes) {
         if (writes.length === 0) return;
         const parts = writes.map((w) => w(knex).toSQL());
@@ -202,7 +203,7 @@ export function createDb(
         reader.close();
       }
     },
-    transaction: groupCommit.transaction,
+    transaction: (fn) => inTransaction(groupCommit.transaction, fn),
     writeAll: (writes) => groupCommit.writeAll(writes.map((w) => w(knex).toSQL())),
     async close() {
       await checkpointer?.stop();

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Tx } from './unit-of-work.js';
 
 /** How often a SQLite transaction that lost a race with another process's writer is run again. */
 const SQLITE_BUSY_RETRIES = 3;
@@ -15,7 +16,7 @@ function isSqliteBusy(err: unknown): boolean {
  * and touch nothing but the database (it may be run again; notifications belong after the commit,
  * see EventService.recordAll). On PostgreSQL a plain transaction; on SQLite see sqliteGroupCommit.
  */
-export function withTransaction<T>(db: { transaction<R>(fn: TransactionFn<R>): Promise<R> }, fn: TransactionFn<T>): Promise<T> {
+export function withTransaction<T>(db: { transaction<R>(fn: (tx: Tx) => Promise<R>): Promise<R> }, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return db.transaction(fn);
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Analytics } from '../../features/reports/analytics-report.js';
+import type { Analytics } from '../../features/reports/analytics-read-model.js';
 import { withContext } from '../context.js';
 import { colors, printJson, println, type CliIO, type ExitHolder } from '../io.js';
 

@@ -1,4 +1,3 @@
-import type { Knex } from 'knex';
 import type { Logger } from '../../logger.js';
 import type { ChannelSenders } from './channel.types.js';
 import type { Channel, ConversationService, MessageRole } from '../chat/chat.types.js';
@@ -6,6 +5,7 @@ import { errorText } from '../jobs/job-queue.js';
 import { PermanentJobError, type JobContext, type JobQueue } from '../jobs/jobs.types.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 import type { HandoffStore } from '../handoff/handoff-store.js';
+import { type Tx } from '../../db/unit-of-work.js';
 
 export const SEND_JOB = 'conversation.send';
 
@@ -44,7 +44,7 @@ export class ConversationSends {
    * before the job exists: a crash in between leaves it stored and 'queued', visible to an operator,
    * rather than a job for a message that was never written.
    */
-  async appendMessage(tenantId: string, conversationId: string, message: { role: MessageRole; text: string }, trx?: Knex.Transaction): Promise<{ id: string }> {
+  async appendMessage(tenantId: string, conversationId: string, message: { role: MessageRole; text: string }, trx?: Tx): Promise<{ id: string }> {
     const conversation = await this.deps.conversations.get(tenantId, conversationId, trx);
     const sends = this.delivers(conversation.channel);
     const { id } = await this.deps.conversations.appendMessage(tenantId, conversationId, { ...message, ...(sends ? { deliveryStatus: 'queued' } : {}) }, trx);

@@ -1,5 +1,4 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Knex } from 'knex';
 import { NotFoundError } from '../../errors.js';
 import type { Write } from '../../db/create-db.js';
 import { newId, nowIso } from '../../db/dialect.js';
@@ -16,6 +15,7 @@ import type { CheckoutCreator } from '../payments/payments.types.js';
 import { withoutNul } from '../../validation.js';
 import type { ChatEngine, TurnInput, TurnResult } from './chat.types.js';
 import type { ConversationRow, ConversationStore, NewMessage } from './conversation-store.js';
+import { type Tx } from '../../db/unit-of-work.js';
 
 export const DEFAULT_MEMORY_MESSAGES = 12;
 
@@ -80,7 +80,7 @@ export class DefaultChatEngine implements ChatEngine {
   }
 
   /** The conversation the turn continues, if there is one yet (a read, outside any transaction). */
-  private async findConversation(input: TurnInput, trx?: Knex.Transaction): Promise<ConversationRow | undefined> {
+  private async findConversation(input: TurnInput, trx?: Tx): Promise<ConversationRow | undefined> {
     const { store } = this.deps;
     if (!input.conversationId) return store.findByUser(input.tenant.id, input.channel, input.externalUserId, trx);
     const c = await store.findById(input.tenant.id, input.conversationId, trx);
@@ -123,7 +123,7 @@ export class DefaultChatEngine implements ChatEngine {
       const { conversation, created } = await this.resolveConversation(input, trx, known);
       const inbound = await store.insertMessage(tenantId, this.userMessage(input, conversation), trx);
       const rest = this.inboundFollowUp(input, conversation, created, inbound.duplicate);
-      for (const w of rest.writes) await w(trx);
+      await store.runAll(rest.writes, trx);
       announce = rest.announce;
       return { conversation, inbound };
     });
@@ -312,7 +312,7 @@ export class DefaultChatEngine implements ChatEngine {
       // Whether the email is known decides between a new lead and a recorded resubmission: it reads,
       // so it needs the transaction. The caller gets back what was typed, never a stored lead.
       const captured = await store.transaction(async (trx) => {
-        for (const w of reply.writes) await w(trx);
+        await store.runAll(reply.writes, trx);
         return this.deps.leads.submit(input.tenant.id, capture, trx);
       });
       lead = captured.submitted;
@@ -355,7 +355,7 @@ export class DefaultChatEngine implements ChatEngine {
 
   private async resolveConversation(
     input: TurnInput,
-    trx: Knex.Transaction,
+    trx: Tx,
     known?: Known,
   ): Promise<{ conversation: ConversationRow; created: boolean }> {
     if (known && 'conversation' in known) return { conversation: known.conversation, created: false };

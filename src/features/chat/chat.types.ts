@@ -1,5 +1,5 @@
-import type { Knex } from 'knex';
 import type { Tenant } from '../tenants/tenant-service.js';
+import { type Tx } from '../../db/unit-of-work.js';
 
 /**
  * The contract every channel uses to run a turn of conversation. The web endpoints, the Meta and
@@ -80,14 +80,14 @@ export interface DeliveryUpdate {
 /** Conversations and their messages, for everything outside the chat engine (workers, payments, operators). */
 export interface ConversationService {
   /** 404 (NotFoundError) when the id is unknown or belongs to another tenant. */
-  get(tenantId: string, conversationId: string, trx?: Knex.Transaction): Promise<ConversationRecord>;
+  get(tenantId: string, conversationId: string, trx?: Tx): Promise<ConversationRecord>;
   find(tenantId: string, channel: Channel, externalUserId: string): Promise<ConversationRecord | undefined>;
   appendMessage(
     tenantId: string,
     conversationId: string,
     message: { role: MessageRole; text: string; providerMessageId?: string; deliveryStatus?: string },
     /** Store it as part of the caller's transaction (a paid order's thank-you commits with the payment). */
-    trx?: Knex.Transaction,
+    trx?: Tx,
   ): Promise<{ id: string }>;
   /** Records a send's outcome on a message, found by its id or by the provider's message id. */
   updateDelivery(tenantId: string, ref: { messageId?: string; providerMessageId?: string }, update: DeliveryUpdate): Promise<void>;

@@ -1,7 +1,7 @@
-import type { Knex } from 'knex';
 import { ConflictError, NotFoundError } from '../../errors.js';
 import type { Channel, ConversationRecord, ConversationService, DeliveryUpdate, MessageRole } from './chat.types.js';
 import type { ConversationRow, ConversationStore } from './conversation-store.js';
+import { type Tx } from '../../db/unit-of-work.js';
 
 function toRecord(c: ConversationRow): ConversationRecord {
   const { leadState: _leadState, ...rest } = c;
@@ -12,7 +12,7 @@ function toRecord(c: ConversationRow): ConversationRecord {
 export class DefaultConversationService implements ConversationService {
   constructor(private readonly store: ConversationStore) {}
 
-  async get(tenantId: string, conversationId: string, trx?: Knex.Transaction): Promise<ConversationRecord> {
+  async get(tenantId: string, conversationId: string, trx?: Tx): Promise<ConversationRecord> {
     const c = await this.store.findById(tenantId, conversationId, trx);
     if (!c) throw new NotFoundError('conversation not found');
     return toRecord(c);
@@ -27,7 +27,7 @@ export class DefaultConversationService implements ConversationService {
     tenantId: string,
     conversationId: string,
     message: { role: MessageRole; text: string; providerMessageId?: string; deliveryStatus?: string },
-    trx?: Knex.Transaction,
+    trx?: Tx,
   ): Promise<{ id: string }> {
     const c = await this.get(tenantId, conversationId, trx);
     const { id, duplicate } = await this.store.insertMessage(tenantId, { conversationId, channel: c.channel, ...message }, trx);

@@ -5,6 +5,7 @@ import { newId, nowIso, readBool, readJson, readTime, writeJson } from '../../db
 import { withTransaction } from '../../db/transaction.js';
 import type { LeadState } from '../leads/lead-flow.js';
 import type { Channel, ConversationRecord, DeliveryUpdate, MessageRole } from './chat.types.js';
+import { knexOf, on, type Tx } from '../../db/unit-of-work.js';
 
 export interface ConversationRow extends ConversationRecord {
   leadState: LeadState | null;
@@ -55,17 +56,22 @@ export class ConversationStore {
   constructor(private readonly db: Db) {}
 
   /** The methods below take the `trx` this hands out, so a turn's writes commit together. */
-  transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (trx: Tx) => Promise<T>): Promise<T> {
     return withTransaction(this.db, fn);
   }
 
-  async findById(tenantId: string, id: string, trx?: Knex.Transaction): Promise<ConversationRow | undefined> {
-    const r = await (trx ?? this.db.knex)('conversations').where({ tenant_id: tenantId, id }).first();
+  /** Writes prepared elsewhere in this store (the *Write methods), run in order inside `trx`. */
+  async runAll(writes: Write[], trx: Tx): Promise<void> {
+    for (const w of writes) await w(knexOf(trx));
+  }
+
+  async findById(tenantId: string, id: string, trx?: Tx): Promise<ConversationRow | undefined> {
+    const r = await on(this.db, trx)('conversations').where({ tenant_id: tenantId, id }).first();
     return r ? conversationFromRow(r) : undefined;
   }
 
-  async findByUser(tenantId: string, channel: Channel, externalUserId: string, trx?: Knex.Transaction): Promise<ConversationRow | undefined> {
-    const r = await (trx ?? this.db.knex)('conversations')
+  async findByUser(tenantId: string, channel: Channel, externalUserId: string, trx?: Tx): Promise<ConversationRow | undefined> {
+    const r = await on(this.db, trx)('conversations')
       .where({ tenant_id: tenantId, channel, external_user_id: externalUserId })
       .first();
     return r ? conversationFromRow(r) : undefined;
@@ -81,7 +87,7 @@ export class ConversationStore {
     channel: Channel,
     externalUserId: string,
     userName: string | null,
-    trx?: Knex.Transaction,
+    trx?: Tx,
     id?: string,
   ): Promise<{ conversation: ConversationRow; created: boolean }> {
     if (id === undefined) {
@@ -93,7 +99,7 @@ export class ConversationStore {
     // caller's transaction. The loser of a race waits for the winner's commit, then reads its row.
     let inserted: unknown[];
     try {
-      inserted = await write(trx ?? this.db.knex).returning('id');
+      inserted = await write(on(this.db, trx)).returning('id');
     } catch (err) {
       throw translateDbError(err, 'conversation');
     }
@@ -122,9 +128,9 @@ export class ConversationStore {
     tenantId: string,
     id: string,
     patch: ConversationPatch,
-    trx?: Knex.Transaction,
+    trx?: Tx,
   ): Promise<void> {
-    await this.updateWrite(tenantId, id, patch)(trx ?? this.db.knex);
+    await this.updateWrite(tenantId, id, patch)(on(this.db, trx));
   }
 
   /** The update of update(), not yet run (for Db.writeAll). */
@@ -166,10 +172,10 @@ export class ConversationStore {
   async insertMessage(
     tenantId: string,
     m: NewMessage,
-    trx?: Knex.Transaction,
+    trx?: Tx,
   ): Promise<{ id: string; duplicate: boolean }> {
     const { id, write } = this.messageInsert(tenantId, m);
-    const insert = write(trx ?? this.db.knex);
+    const insert = write(on(this.db, trx));
     try {
       // Only a provider message id can collide (the id is new): a repeat is skipped, not raised, so that
       // on PostgreSQL it does not abort the caller's transaction.

@@ -1,7 +1,7 @@
-import type { Knex } from 'knex';
 import type { Write } from '../../db/create-db.js';
 import type { Logger } from '../../logger.js';
 import type { EventRecord, EventStore } from './event-store.js';
+import { type Tx } from '../../db/unit-of-work.js';
 
 /**
  * The analytics event types zia records. Adding a type is adding it here, so the funnel queries and
@@ -49,7 +49,7 @@ export class EventService {
   async record(
     tenantId: string,
     type: EventType,
-    opts: { conversationId?: string | null; data?: Record<string, unknown>; trx?: Knex.Transaction } = {},
+    opts: { conversationId?: string | null; data?: Record<string, unknown>; trx?: Tx } = {},
   ): Promise<EventRecord> {
     const event = await this.store.insert(tenantId, type, opts.conversationId ?? null, opts.data ?? {}, opts.trx);
     this.notify([event]);
@@ -63,11 +63,11 @@ export class EventService {
   async recordAll(
     tenantId: string,
     items: Array<{ type: EventType; conversationId?: string | null; data?: Record<string, unknown> }>,
-    opts: { trx?: Knex.Transaction } = {},
+    opts: { trx?: Tx } = {},
   ): Promise<EventRecord[]> {
     const { write, events, announce } = this.prepareAll(tenantId, items);
     if (write) await this.store.run(write, opts.trx);
-    if (opts.trx) opts.trx.executionPromise.then(announce, () => undefined);
+    if (opts.trx) opts.trx.afterCommit(announce);
     else announce();
     return events;
   }

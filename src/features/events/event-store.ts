@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Db, Write } from '../../db/create-db.js';
 import { newId, nowIso, readJson, readTime, writeJson } from '../../db/dialect.js';
+import { type Tx, on } from '../../db/unit-of-work.js';
 
 export interface EventRecord {
   id: string;
@@ -20,16 +21,16 @@ export class EventStore {
     type: string,
     conversationId: string | null,
     data: Record<string, unknown>,
-    trx?: Knex.Transaction,
+    trx?: Tx,
   ): Promise<EventRecord> {
     const row = { id: newId(), tenant_id: tenantId, type, conversation_id: conversationId, data: writeJson(data), created_at: nowIso() };
-    await (trx ?? this.db.knex)('events').insert(row);
+    await on(this.db, trx)('events').insert(row);
     return { id: row.id, tenantId, type, conversationId, data, createdAt: row.created_at };
   }
 
   /** Runs a write of this store, in the transaction if one is given. */
-  async run(write: Write, trx?: Knex.Transaction): Promise<void> {
-    await write(trx ?? this.db.knex);
+  async run(write: Write, trx?: Tx): Promise<void> {
+    await write(on(this.db, trx));
   }
 
   /** Several events of one tenant in one insert, not yet run (none for no events), and the records it writes. */

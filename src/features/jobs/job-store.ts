@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { newId, nowIso, readJson, readTime, writeJson } from '../../db/dialect.js';
 import type { Db } from '../../db/create-db.js';
+import { type Tx, on } from '../../db/unit-of-work.js';
 
 /**
  * The `jobs` table. On SQLite it is the whole queue (queued → running → deleted on success, or dead);
@@ -46,13 +47,13 @@ function toRow(r: any): JobRow {
 export class JobStore {
   constructor(private readonly db: Db) {}
 
-  private q(trx?: Knex.Transaction) {
-    return (trx ?? this.db.knex)('jobs');
+  private q(trx?: Tx) {
+    return on(this.db, trx)('jobs');
   }
 
   async insert(
     job: { kind: string; payload: Record<string, unknown>; status: 'queued' | 'dead'; runAt: string; maxAttempts: number; jobKey?: string; attempts?: number; lastError?: string },
-    trx?: Knex.Transaction,
+    trx?: Tx,
   ): Promise<string | undefined> {
     if (job.jobKey && job.status === 'queued') {
       const pending = await this.q(trx).where({ job_key: job.jobKey }).whereIn('status', ['queued', 'running']).first('id');
@@ -151,7 +152,7 @@ export class JobStore {
     return r ? toRow(r) : undefined;
   }
 
-  async delete(id: string, trx?: Knex.Transaction): Promise<void> {
+  async delete(id: string, trx?: Tx): Promise<void> {
     await this.q(trx).where({ id }).delete();
   }
 

@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import { type Tx } from '../../db/unit-of-work.js';
 
 /**
  * One small interface over two backends: a PostgreSQL job queue library when DATABASE_URL is
@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
  */
 export interface EnqueueOptions {
   /** Run the enqueue inside this transaction. */
-  trx?: Knex.Transaction;
+  trx?: Tx;
   runAt?: Date;
   maxAttempts?: number;
   /** At most one pending job with this key (a second enqueue is a no-op). */

@@ -7,6 +7,7 @@ import { retryDelayMs } from './backoff.js';
 import { errorText, timed, type ManagedJobQueue, type QueueOptions } from './job-queue.js';
 import type { JobCounts, JobRow, JobStore } from './job-store.js';
 import { PermanentJobError, type EnqueueOptions, type JobHandler, type SqlPart } from './jobs.types.js';
+import { on, ownTransaction } from '../../db/unit-of-work.js';
 
 /**
  * PostgreSQL backend on graphile-worker: jobs are added with its `add_job()` SQL function through the
@@ -91,7 +92,7 @@ export class PgJobQueue implements ManagedJobQueue {
     await this.prepare();
     const max = options.maxAttempts ?? this.options.maxAttempts;
     const envelope: Envelope = { p: payload, a: 0, m: max };
-    await (options.trx ?? this.db.knex).raw(
+    await on(this.db, options.trx).raw(
       `select graphile_worker.add_job(identifier => ?, payload => ?::json, run_at => ?::timestamptz, max_attempts => ?::int, job_key => ?, job_key_mode => 'preserve_run_at')`,
       [kind, JSON.stringify(envelope), options.runAt ? toIso(options.runAt) : null, max, options.jobKey ?? null],
     );
@@ -225,7 +226,7 @@ export class PgJobQueue implements ManagedJobQueue {
   async replayDead(id: string): Promise<void> {
     const job = await this.store.get(id);
     if (!job || job.status !== 'dead') throw new NotFoundError(`dead job '${id}' not found`);
-    await this.db.knex.transaction(async (trx) => {
+    await ownTransaction(this.db, async (trx) => {
       await this.store.delete(id, trx);
       await this.enqueue(job.kind, job.payload, { trx, maxAttempts: job.maxAttempts });
     });

@@ -44,8 +44,7 @@ export class SqliteJobQueue implements ManagedJobQueue {
       options.trx,
     );
     // Wake the loop once the row is visible: after the producer's transaction commits.
-    const done = (options.trx as unknown as { executionPromise?: Promise<unknown> } | undefined)?.executionPromise;
-    if (done) done.then(() => this.nudge(), () => undefined);
+    if (options.trx) options.trx.afterCommit(() => this.nudge());
     else this.nudge();
   }
 

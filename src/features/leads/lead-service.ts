@@ -1,6 +1,6 @@
-import type { Knex } from 'knex';
 import type { EventService } from '../events/event-service.js';
 import type { LeadInput, LeadRecord, LeadStore } from './lead-store.js';
+import { type Tx } from '../../db/unit-of-work.js';
 
 export interface CaptureInput {
   name: string | null;
@@ -52,9 +52,9 @@ export class LeadService {
    * with its lead_captured event (and so lead.created). Both commit with the caller's transaction when
    * given one (a chat turn's, so the lead also commits with the reply that confirms it).
    */
-  async submit(tenantId: string, input: CaptureInput, trx?: Knex.Transaction): Promise<{ submitted: SubmittedLead; created: boolean }> {
+  async submit(tenantId: string, input: CaptureInput, trx?: Tx): Promise<{ submitted: SubmittedLead; created: boolean }> {
     const lead = normalise(input);
-    const run = async (t: Knex.Transaction) => {
+    const run = async (t: Tx) => {
       const { id, created } = await this.store.insertIfAbsent(tenantId, lead, t);
       const event = created
         ? { type: 'lead_captured' as const, data: { lead_id: id, channel: input.channel, has_whatsapp: Boolean(lead.whatsapp) } }

@@ -3,6 +3,7 @@ import type { Db } from '../../db/create-db.js';
 import { translateDbError } from '../../db/db-errors.js';
 import { newId, nowIso, readTime } from '../../db/dialect.js';
 import { withTransaction } from '../../db/transaction.js';
+import { type Tx, on } from '../../db/unit-of-work.js';
 
 export interface LeadRecord {
   id: string;
@@ -41,12 +42,12 @@ function fromRow(r: any): LeadRecord {
 export class LeadStore {
   constructor(private readonly db: Db) {}
 
-  transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (trx: Tx) => Promise<T>): Promise<T> {
     return withTransaction(this.db, fn);
   }
 
-  async findByEmail(tenantId: string, email: string, trx?: Knex.Transaction): Promise<LeadRecord | undefined> {
-    const r = await (trx ?? this.db.knex)('leads').where({ tenant_id: tenantId, email }).first();
+  async findByEmail(tenantId: string, email: string, trx?: Tx): Promise<LeadRecord | undefined> {
+    const r = await on(this.db, trx)('leads').where({ tenant_id: tenantId, email }).first();
     return r ? fromRow(r) : undefined;
   }
 
@@ -60,8 +61,8 @@ export class LeadStore {
    * whether it was new, never the stored fields, so an anonymous caller cannot learn them. ON CONFLICT
    * DO NOTHING rather than catching the violation, so it can run inside a caller's PostgreSQL transaction.
    */
-  async insertIfAbsent(tenantId: string, input: LeadInput, trx?: Knex.Transaction): Promise<{ id: string; created: boolean }> {
-    const q = trx ?? this.db.knex;
+  async insertIfAbsent(tenantId: string, input: LeadInput, trx?: Tx): Promise<{ id: string; created: boolean }> {
+    const q = on(this.db, trx);
     const now = nowIso();
     const id = newId();
     let inserted: unknown[];
@@ -93,8 +94,8 @@ export class LeadStore {
    * For operators with a key: one lead per tenant and email; a later call fills in what it gives (a
    * name, a WhatsApp number) and keeps the first source channel and conversation.
    */
-  async upsert(tenantId: string, input: LeadInput, trx?: Knex.Transaction): Promise<{ lead: LeadRecord; created: boolean }> {
-    const q = trx ?? this.db.knex;
+  async upsert(tenantId: string, input: LeadInput, trx?: Tx): Promise<{ lead: LeadRecord; created: boolean }> {
+    const q = on(this.db, trx);
     const { created } = await this.insertIfAbsent(tenantId, input, trx);
     if (!created) {
       const patch: Record<string, unknown> = { updated_at: nowIso() };

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../../db/create-db.js';
 import { translateDbError } from '../../db/db-errors.js';
 import { newId, nowIso, readCount, readTime } from '../../db/dialect.js';
+import { type Tx, on } from '../../db/unit-of-work.js';
 
 export type OrderStatus = 'pending' | 'open' | 'paid' | 'expired' | 'failed';
 
@@ -69,8 +70,8 @@ function fromRow(r: any): OrderRecord {
 export class OrderStore {
   constructor(private readonly db: Db) {}
 
-  private q(trx?: Knex.Transaction) {
-    return (trx ?? this.db.knex)('orders');
+  private q(trx?: Tx) {
+    return on(this.db, trx)('orders');
   }
 
   /** Written before Stripe is called ('pending'), so the session's metadata can name the order. */
@@ -107,17 +108,17 @@ export class OrderStore {
     await this.q().where({ tenant_id: tenantId, id, status: 'pending' }).update({ status: 'failed', updated_at: nowIso() });
   }
 
-  async get(tenantId: string, id: string, trx?: Knex.Transaction): Promise<OrderRecord | undefined> {
+  async get(tenantId: string, id: string, trx?: Tx): Promise<OrderRecord | undefined> {
     const r = await this.q(trx).where({ tenant_id: tenantId, id }).first();
     return r ? fromRow(r) : undefined;
   }
 
-  async findBySession(tenantId: string, sessionId: string, trx?: Knex.Transaction): Promise<OrderRecord | undefined> {
+  async findBySession(tenantId: string, sessionId: string, trx?: Tx): Promise<OrderRecord | undefined> {
     const r = await this.q(trx).where({ tenant_id: tenantId, stripe_session_id: sessionId }).first();
     return r ? fromRow(r) : undefined;
   }
 
-  async findBySubscription(tenantId: string, subscriptionId: string, trx?: Knex.Transaction): Promise<OrderRecord | undefined> {
+  async findBySubscription(tenantId: string, subscriptionId: string, trx?: Tx): Promise<OrderRecord | undefined> {
     const r = await this.q(trx).where({ tenant_id: tenantId, stripe_subscription_id: subscriptionId }).orderBy('created_at').first();
     return r ? fromRow(r) : undefined;
   }
@@ -132,7 +133,7 @@ export class OrderStore {
     tenantId: string,
     id: string,
     patch: { sessionId?: string | null; subscriptionId?: string | null; customerEmail?: string | null },
-    trx: Knex.Transaction,
+    trx: Tx,
   ): Promise<boolean> {
     const row: Record<string, unknown> = { status: 'paid', paid_at: nowIso(), updated_at: nowIso() };
     if (patch.subscriptionId) row.stripe_subscription_id = patch.subscriptionId;
@@ -142,7 +143,7 @@ export class OrderStore {
   }
 
   /** Facts learned before payment (an async method still pending): never changes the status. */
-  async noteSession(tenantId: string, id: string, patch: { subscriptionId?: string | null; customerEmail?: string | null }, trx: Knex.Transaction): Promise<void> {
+  async noteSession(tenantId: string, id: string, patch: { subscriptionId?: string | null; customerEmail?: string | null }, trx: Tx): Promise<void> {
     const row: Record<string, unknown> = { updated_at: nowIso() };
     if (patch.subscriptionId) row.stripe_subscription_id = patch.subscriptionId;
     if (patch.customerEmail) row.customer_email = patch.customerEmail;
@@ -150,13 +151,13 @@ export class OrderStore {
   }
 
   /** open → expired / failed; a paid order stays paid whatever arrives after. */
-  async closeUnpaid(tenantId: string, id: string, status: 'expired' | 'failed', trx: Knex.Transaction): Promise<boolean> {
+  async closeUnpaid(tenantId: string, id: string, status: 'expired' | 'failed', trx: Tx): Promise<boolean> {
     const n = await this.q(trx).where({ tenant_id: tenantId, id }).whereIn('status', ['open', 'pending']).update({ status, updated_at: nowIso() });
     return readCount(n) > 0;
   }
 
   /** Applies a subscription status unless a newer event (by Stripe's `created`) already did; deleted is final. */
-  async setSubscriptionStatus(tenantId: string, id: string, status: string, eventCreated: number, trx: Knex.Transaction): Promise<boolean> {
+  async setSubscriptionStatus(tenantId: string, id: string, status: string, eventCreated: number, trx: Tx): Promise<boolean> {
     const n = await this.q(trx)
       .where({ tenant_id: tenantId, id })
       .andWhere((w) => w.whereNull('subscription_event_at').orWhere('subscription_event_at', '<=', eventCreated))

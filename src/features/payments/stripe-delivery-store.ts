@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../../db/create-db.js';
 import { isUniqueViolation } from '../../db/db-errors.js';
 import { newId, nowIso } from '../../db/dialect.js';
+import { knexOf, ownTransaction, type Tx } from '../../db/unit-of-work.js';
 
 export type DeliveryOutcome = 'processed' | 'ignored';
 
@@ -13,16 +14,16 @@ export type DeliveryOutcome = 'processed' | 'ignored';
 export class StripeDeliveryStore {
   constructor(private readonly db: Db) {}
 
-  transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-    return this.db.knex.transaction(fn);
+  transaction<T>(fn: (trx: Tx) => Promise<T>): Promise<T> {
+    return ownTransaction(this.db, fn);
   }
 
   /** False when this event id was recorded before (a duplicate delivery). */
-  async claim(tenantId: string | null, event: { id: string; type: string }, payload: string, trx: Knex.Transaction): Promise<boolean> {
+  async claim(tenantId: string | null, event: { id: string; type: string }, payload: string, trx: Tx): Promise<boolean> {
     const now = nowIso();
     try {
       // A savepoint, so a duplicate's unique violation does not poison the outer PostgreSQL transaction.
-      await trx.transaction(async (sp) => {
+      await knexOf(trx).transaction(async (sp) => {
         await sp('webhook_deliveries').insert({
           id: newId(),
           provider: 'stripe',
@@ -43,8 +44,8 @@ export class StripeDeliveryStore {
     }
   }
 
-  async finish(tenantId: string | null, eventId: string, outcome: DeliveryOutcome, note: string | null, trx: Knex.Transaction): Promise<void> {
-    await trx('webhook_deliveries')
+  async finish(tenantId: string | null, eventId: string, outcome: DeliveryOutcome, note: string | null, trx: Tx): Promise<void> {
+    await knexOf(trx)('webhook_deliveries')
       .where({ provider: 'stripe', external_id: eventId })
       .update({ status: outcome, last_error: note, processed_at: nowIso(), updated_at: nowIso(), tenant_id: tenantId });
   }

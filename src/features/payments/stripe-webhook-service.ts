@@ -1,4 +1,3 @@
-import type { Knex } from 'knex';
 import type { Logger } from '../../logger.js';
 import type { ConversationService } from '../chat/chat.types.js';
 import type { EventService } from '../events/event-service.js';
@@ -6,6 +5,7 @@ import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 import type { OrderRecord, OrderStore } from './order-store.js';
 import type { DeliveryOutcome, StripeDeliveryStore } from './stripe-delivery-store.js';
 import type { StripeEvent, StripeGateway } from './stripe-gateway.js';
+import { type Tx } from '../../db/unit-of-work.js';
 
 /** Called once per order, after the transaction that made it paid (and stored its thank-you) has committed. */
 export type PaidOrderHook = (order: OrderRecord, tenant: Tenant) => Promise<void>;
@@ -70,7 +70,7 @@ export class StripeWebhookService {
     return { eventId: event.id, duplicate: false, outcome: result.outcome };
   }
 
-  private async apply(event: StripeEvent, tenant: Tenant | undefined, account: AccountState | undefined, trx: Knex.Transaction): Promise<Outcome> {
+  private async apply(event: StripeEvent, tenant: Tenant | undefined, account: AccountState | undefined, trx: Tx): Promise<Outcome> {
     const live = this.deps.gateway.livemode;
     if (live !== undefined && event.livemode !== live) return ignored(`${event.livemode ? 'live' : 'test'}-mode event for a ${live ? 'live' : 'test'} key`);
     if (!event.account) return ignored('not from a connected account');
@@ -96,7 +96,7 @@ export class StripeWebhookService {
     }
   }
 
-  private async sessionPaidOrPending(tenant: Tenant, session: Record<string, any>, asyncSucceeded: boolean, trx: Knex.Transaction): Promise<Outcome> {
+  private async sessionPaidOrPending(tenant: Tenant, session: Record<string, any>, asyncSucceeded: boolean, trx: Tx): Promise<Outcome> {
     const order = await this.orderOfSession(tenant, session, trx);
     if (!order) return ignored(`no order for session ${session.id}`);
     const facts = { subscriptionId: idOf(session.subscription), customerEmail: session.customer_details?.email ?? session.customer_email ?? null };
@@ -109,7 +109,7 @@ export class StripeWebhookService {
     return this.markPaid(tenant, order, facts, { session_id: session.id, amount_total: session.amount_total ?? order.amount }, trx);
   }
 
-  private async sessionClosed(tenant: Tenant, session: Record<string, any>, status: 'expired' | 'failed', trx: Knex.Transaction): Promise<Outcome> {
+  private async sessionClosed(tenant: Tenant, session: Record<string, any>, status: 'expired' | 'failed', trx: Tx): Promise<Outcome> {
     const order = await this.orderOfSession(tenant, session, trx);
     if (!order) return ignored(`no order for session ${session.id}`);
     const changed = await this.deps.orders.closeUnpaid(tenant.id, order.id, status, trx);
@@ -120,7 +120,7 @@ export class StripeWebhookService {
   }
 
   /** The first invoice can beat checkout.session.completed; later ones (renewals) are recorded. */
-  private async invoicePaid(tenant: Tenant, invoice: Record<string, any>, trx: Knex.Transaction): Promise<Outcome> {
+  private async invoicePaid(tenant: Tenant, invoice: Record<string, any>, trx: Tx): Promise<Outcome> {
     const details = invoice.parent?.subscription_details ?? {};
     const subscriptionId = idOf(details.subscription) ?? idOf(invoice.subscription);
     let order = subscriptionId ? await this.deps.orders.findBySubscription(tenant.id, subscriptionId, trx) : undefined;
@@ -138,7 +138,7 @@ export class StripeWebhookService {
     return { outcome: 'processed', note: 'renewal', paid: [] };
   }
 
-  private async subscriptionChanged(tenant: Tenant, sub: Record<string, any>, event: StripeEvent, trx: Knex.Transaction): Promise<Outcome> {
+  private async subscriptionChanged(tenant: Tenant, sub: Record<string, any>, event: StripeEvent, trx: Tx): Promise<Outcome> {
     let order = await this.deps.orders.findBySubscription(tenant.id, sub.id, trx);
     if (!order && typeof sub.metadata?.order_id === 'string') order = await this.deps.orders.get(tenant.id, sub.metadata.order_id, trx);
     if (!order) return ignored(`no order for subscription ${sub.id}`);
@@ -152,7 +152,7 @@ export class StripeWebhookService {
     order: OrderRecord,
     facts: { subscriptionId: string | null; customerEmail: string | null },
     data: Record<string, unknown>,
-    trx: Knex.Transaction,
+    trx: Tx,
   ): Promise<Outcome> {
     const changed = await this.deps.orders.markPaid(tenant.id, order.id, facts, trx);
     if (!changed) return { outcome: 'processed', note: 'order already paid', paid: [] };
@@ -166,7 +166,7 @@ export class StripeWebhookService {
     return { outcome: 'processed', note: null, paid: [paid] };
   }
 
-  private async orderOfSession(tenant: Tenant, session: Record<string, any>, trx: Knex.Transaction): Promise<OrderRecord | undefined> {
+  private async orderOfSession(tenant: Tenant, session: Record<string, any>, trx: Tx): Promise<OrderRecord | undefined> {
     if (typeof session.id === 'string') {
       const bySession = await this.deps.orders.findBySession(tenant.id, session.id, trx);
       if (bySession) return bySession;
@@ -192,7 +192,7 @@ export class StripeWebhookService {
     }
   }
 
-  private async thankYou(order: OrderRecord, tenant: Tenant, trx: Knex.Transaction): Promise<void> {
+  private async thankYou(order: OrderRecord, tenant: Tenant, trx: Tx): Promise<void> {
     const { conversations } = this.deps;
     if (!order.conversationId) return;
     const what = order.quantity > 1 ? `${order.quantity} × ${order.name ?? order.ref}` : (order.name ?? order.ref);

@@ -5,8 +5,8 @@ import { BadRequestError } from '../../errors.js';
 import type { EventService } from '../events/event-service.js';
 import { scopedTenant } from '../tenants/tenant-routes.js';
 import type { TenantService } from '../tenants/tenant-service.js';
-import type { AnalyticsReport } from './analytics-report.js';
-import type { LeadReport } from './lead-report.js';
+import type { AnalyticsReport } from './analytics-read-model.js';
+import type { LeadReport } from './lead-read-model.js';
 import { analyticsQuery, eventListQuery, leadExportQuery, leadListQuery } from './reports.schemas.js';
 import * as R from '../../http/response-schemas.js';
 

@@ -1,4 +1,3 @@
-import type { Knex } from 'knex';
 import { newId } from '../../db/dialect.js';
 import { NotFoundError, ValidationError, type FieldProblem } from '../../errors.js';
 import { describeProblems, parseInput } from '../../validation.js';
@@ -15,6 +14,7 @@ import {
   type TenantUpdateInput,
 } from './tenant.schemas.js';
 import type { RoutingColumn, TenantRecord, TenantStore } from './tenant-store.js';
+import { type Tx } from '../../db/unit-of-work.js';
 
 export type Tenant = TenantRecord;
 
@@ -151,7 +151,7 @@ export class TenantService {
   async setStripe(
     tenant: Tenant,
     patch: { stripeAccountId?: string; chargesEnabled?: boolean; detailsSubmitted?: boolean },
-    opts: { trx?: Knex.Transaction } = {},
+    opts: { trx?: Tx } = {},
   ): Promise<Tenant> {
     // Inside a webhook's transaction the update commits (or not) with the inbox row that caused it.
     await this.store.setStripe(tenant.id, patch, opts.trx);

@@ -3,6 +3,7 @@ import type { Db } from '../../db/create-db.js';
 import { translateDbError } from '../../db/db-errors.js';
 import { nowIso, readBool, readJson, readTime } from '../../db/dialect.js';
 import type { TenantSettings } from './tenant.schemas.js';
+import { type Tx, on } from '../../db/unit-of-work.js';
 
 export interface TenantRecord {
   id: string;
@@ -90,14 +91,14 @@ export class TenantStore {
   async setStripe(
     id: string,
     patch: { stripeAccountId?: string; chargesEnabled?: boolean; detailsSubmitted?: boolean },
-    trx?: Knex.Transaction,
+    trx?: Tx,
   ): Promise<void> {
     const row: Record<string, unknown> = { updated_at: nowIso() };
     if (patch.stripeAccountId !== undefined) row.stripe_account_id = patch.stripeAccountId;
     if (patch.chargesEnabled !== undefined) row.charges_enabled = patch.chargesEnabled;
     if (patch.detailsSubmitted !== undefined) row.details_submitted = patch.detailsSubmitted;
     try {
-      await (trx ?? this.db.knex)('tenants').where({ id }).update(row);
+      await on(this.db, trx)('tenants').where({ id }).update(row);
     } catch (err) {
       throw translateDbError(err, 'tenant');
     }
@@ -108,8 +109,8 @@ export class TenantStore {
     return r ? fromRow(r) : undefined;
   }
 
-  async findById(id: string, trx?: Knex.Transaction): Promise<TenantRecord | undefined> {
-    const r = await (trx ?? this.db.knex)('tenants').where({ id }).first();
+  async findById(id: string, trx?: Tx): Promise<TenantRecord | undefined> {
+    const r = await on(this.db, trx)('tenants').where({ id }).first();
     return r ? fromRow(r) : undefined;
   }
 

@@ -1,6 +1,6 @@
-import type { Knex } from 'knex';
 import type { Db } from '../../db/create-db.js';
 import { StatementBatcher } from '../../db/statement-batcher.js';
+import { ownTransaction } from '../../db/unit-of-work.js';
 import { ConflictError, NotFoundError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { JobContext, JobQueue, SqlPart } from '../jobs/jobs.types.js';
@@ -88,7 +88,7 @@ export class WebhookService {
     if (this.jobs.addJobsSql) {
       duplicates = await this.inOneStatement(provider, items);
     } else {
-      duplicates = await this.db.knex.transaction(async (trx) => {
+      duplicates = await ownTransaction(this.db, async (trx) => {
         const flags: boolean[] = [];
         for (const item of items) {
           const { id, duplicate } = await this.store.record(delivery(provider, item), trx);
@@ -122,27 +122,13 @@ export class WebhookService {
     return this.statements.submit(entries, entries.reduce((n, e) => n + e.insert.bindings.length, 0));
   }
 
-  /**
-   * `with d0 as (insert … on conflict do nothing returning id, kind, status), d1 as (…), fresh as (the
-   * new, not ignored rows), jobs as (add a job for each) select …`. A repeat inserts nothing and gets no
-   * job; it is counted on the first delivery's row afterwards.
-   */
+  /** PostgreSQL: the entries' rows and, for the new ones, their jobs in one statement (see WebhookStore.insertAllWithJobs). */
   private async writeEntries(entries: Entry[]): Promise<boolean[]> {
-    const ctes: string[] = [];
-    const bindings: unknown[] = [];
-    for (const [i, { insert }] of entries.entries()) {
-      ctes.push(`d${i} as (${insert.sql})`);
-      bindings.push(...insert.bindings);
-    }
-    const fresh = entries.map((_, i) => `select id, kind from d${i} where status = 'received'`).join(' union all ');
     const jobs = await this.jobs.addJobsSql!('fresh', 'deliveryId');
-    ctes.push(`fresh as (${fresh})`, `jobs as (${jobs.sql})`);
-    bindings.push(...jobs.bindings);
-    // `jobs` is referenced, so the jobs are added.
-    const columns = [...entries.map((_, i) => `(select id from d${i}) as d${i}`), '(select count(*) from jobs) as jobs'];
-    const result = await this.db.knex.raw(`with ${ctes.join(', ')} select ${columns.join(', ')}`, bindings as Knex.RawBinding[]);
-    const row = (result as { rows: Array<Record<string, unknown>> }).rows[0]!;
-    const flags = entries.map((_, i) => row[`d${i}`] === null);
+    const flags = await this.store.insertAllWithJobs(
+      entries.map((e) => e.insert),
+      jobs,
+    );
     for (const [i, { provider, item }] of entries.entries()) if (flags[i]) await this.store.countDuplicate(provider, item.externalId);
     return flags;
   }
@@ -205,7 +191,7 @@ export class WebhookService {
     const d = await this.getOrThrow(id);
     if (!d.tenantId || !d.kind) throw new ConflictError(`delivery '${id}' has no tenant; nothing to replay`);
     if (d.status === 'received') throw new ConflictError(`delivery '${id}' is already queued`);
-    await this.db.knex.transaction(async (trx) => {
+    await ownTransaction(this.db, async (trx) => {
       await this.store.requeue(id, trx);
       await this.jobs.enqueue(d.kind!, { deliveryId: id }, { trx });
     });

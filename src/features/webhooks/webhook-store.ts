@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../../db/create-db.js';
 import { newId, nowIso, readJson, readTime, writeJson } from '../../db/dialect.js';
 import type { SqlPart } from '../jobs/jobs.types.js';
+import { type Tx, on } from '../../db/unit-of-work.js';
 
 /** `held`: handled, but a reply in doubt waits for an operator (zia conversations resend). */
 export const DELIVERY_STATUSES = ['received', 'processed', 'failed', 'ignored', 'dead', 'held'] as const;
@@ -61,8 +62,8 @@ function toRecord(r: any): DeliveryRecord {
 export class WebhookStore {
   constructor(private readonly db: Db) {}
 
-  private q(trx?: Knex.Transaction) {
-    return (trx ?? this.db.knex)('webhook_deliveries');
+  private q(trx?: Tx) {
+    return on(this.db, trx)('webhook_deliveries');
   }
 
   /** The row of a new delivery. */
@@ -87,7 +88,7 @@ export class WebhookStore {
    * Inserts the item unless the provider already delivered it; a repeat bumps `duplicates` on the
    * existing row. Works the same on both engines: insert-or-ignore, then read back whose row it is.
    */
-  async record(item: NewDelivery, trx: Knex.Transaction): Promise<{ id: string; duplicate: boolean }> {
+  async record(item: NewDelivery, trx: Tx): Promise<{ id: string; duplicate: boolean }> {
     const id = newId();
     const now = nowIso();
     await this.q(trx).insert(this.row(item, id, now)).onConflict(['provider', 'external_id']).ignore();
@@ -107,7 +108,30 @@ export class WebhookStore {
   }
 
   /** A repeat delivery: counted on the row the first one made. */
-  async countDuplicate(provider: string, externalId: string, trx?: Knex.Transaction): Promise<void> {
+  /**
+   * PostgreSQL: several deliveries' inserts (insertSql) and the queue's insert of a job for each new,
+   * not ignored row (`jobs`, reading the CTE `fresh`), as one statement: `with d0 as (insert … on
+   * conflict do nothing returning id, kind, status), …, fresh as (…), jobs as (…) select …`. Atomic on
+   * its own. Resolves with whether each insert was skipped as a repeat (no row, no job).
+   */
+  async insertAllWithJobs(inserts: SqlPart[], jobs: SqlPart): Promise<boolean[]> {
+    const ctes: string[] = [];
+    const bindings: unknown[] = [];
+    for (const [i, insert] of inserts.entries()) {
+      ctes.push(`d${i} as (${insert.sql})`);
+      bindings.push(...insert.bindings);
+    }
+    const fresh = inserts.map((_, i) => `select id, kind from d${i} where status = 'received'`).join(' union all ');
+    ctes.push(`fresh as (${fresh})`, `jobs as (${jobs.sql})`);
+    bindings.push(...jobs.bindings);
+    // `jobs` is referenced, so the jobs are added.
+    const columns = [...inserts.map((_, i) => `(select id from d${i}) as d${i}`), '(select count(*) from jobs) as jobs'];
+    const result = await this.db.knex.raw(`with ${ctes.join(', ')} select ${columns.join(', ')}`, bindings as Knex.RawBinding[]);
+    const row = (result as { rows: Array<Record<string, unknown>> }).rows[0]!;
+    return inserts.map((_, i) => row[`d${i}`] === null);
+  }
+
+  async countDuplicate(provider: string, externalId: string, trx?: Tx): Promise<void> {
     await this.q(trx).where({ provider, external_id: externalId }).update({ duplicates: this.db.knex.raw('duplicates + 1'), updated_at: nowIso() });
   }
 
@@ -146,7 +170,7 @@ export class WebhookStore {
     await this.q().where({ id }).update({ status, attempts, last_error: error.slice(0, 2000), updated_at: nowIso() });
   }
 
-  async requeue(id: string, trx: Knex.Transaction): Promise<void> {
+  async requeue(id: string, trx: Tx): Promise<void> {
     await this.q(trx).where({ id }).update({ status: 'received', last_error: null, processed_at: null, updated_at: nowIso() });
   }
 }
