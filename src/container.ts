@@ -31,8 +31,8 @@ import { OfflineProvider } from './features/ai/offline-provider.js';
 import { OpenAiProvider, openAiSettings } from './features/ai/openai-provider.js';
 import { PromptBuilder } from './features/ai/prompt-builder.js';
 import type { AiProvider } from './features/ai/provider.js';
-import { DefaultChatEngine } from './features/chat/chat-engine.js';
-import type { ChatEngine, ConversationService } from './features/chat/chat.types.js';
+import { ChatEngine } from './features/chat/chat-engine.js';
+import type { TurnRunner, ConversationService } from './features/chat/chat.types.js';
 import { DefaultConversationService } from './features/chat/conversation-service.js';
 import { ConversationStore } from './features/chat/conversation-store.js';
 import { LeadService } from './features/leads/lead-service.js';
@@ -69,7 +69,7 @@ export interface Services {
   /** The AI provider answering for every tenant: `openai` with a key, else `offline`. */
   ai: AiProvider;
   /** Runs a turn of conversation for any channel. */
-  chat: ChatEngine;
+  chat: TurnRunner;
   conversations: ConversationService;
   leads: LeadService;
   /** Stripe Connect onboarding, checkout links (the CheckoutCreator of the chat engine), QR codes. */
@@ -114,7 +114,7 @@ export interface ServiceOptions {
   /** Extra work once an order is paid. */
   onPaid?: PaidOrderHook;
   /** The chat engine and conversations the channel workers run turns through. */
-  chat?: ChatEngine;
+  chat?: TurnRunner;
   conversations?: ConversationService;
 }
 
@@ -166,7 +166,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   });
   const chat =
     options.chat ??
-    new DefaultChatEngine({
+    new ChatEngine({
       store: conversationStore,
       leads,
       events,

@@ -5,9 +5,9 @@ import { OfflineProvider } from '../../src/features/ai/offline-provider.js';
 import { PromptBuilder } from '../../src/features/ai/prompt-builder.js';
 import type { AiProvider, GenerateRequest, GenerateResult } from '../../src/features/ai/provider.js';
 import type { CatalogItem, CatalogLookup } from '../../src/features/catalog/catalog.types.js';
-import { DefaultChatEngine } from '../../src/features/chat/chat-engine.js';
+import { ChatEngine } from '../../src/features/chat/chat-engine.js';
 import { ConversationStore } from '../../src/features/chat/conversation-store.js';
-import type { Knex } from 'knex';
+import type { Tx } from '../../src/db/unit-of-work.js';
 import type { CheckoutCreator, CheckoutRequest } from '../../src/features/payments/payments.types.js';
 import type { Tenant } from '../../src/features/tenants/tenant-service.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -45,7 +45,7 @@ function checkoutRecorder() {
 
 function engine(app: TestApp, deps: { catalog?: CatalogLookup; checkout?: CheckoutCreator }) {
   const s = app.services;
-  return new DefaultChatEngine({ store: new ConversationStore(s.db), leads: s.leads, events: s.events, provider: new OfflineProvider(), prompts: new PromptBuilder(), logger: s.logger, ...deps });
+  return new ChatEngine({ store: new ConversationStore(s.db), leads: s.leads, events: s.events, provider: new OfflineProvider(), prompts: new PromptBuilder(), logger: s.logger, ...deps });
 }
 
 for (const dialect of dialects()) {
@@ -142,38 +142,27 @@ for (const dialect of dialects()) {
     }
   });
 
-  test(`${dialect}: the model is asked while the message is being committed; tokens, tools and errors wait for the commit`, async (t) => {
+  test(`${dialect}: the user's message is committed before the model is asked; a failed commit asks no model`, async (t) => {
     const app = await startApp(dialect);
     try {
       await createTenant(app, 'acme');
       const tenant = await app.services.tenants.get('acme');
       const s = app.services;
       const log: string[] = [];
-      // A commit held until the test lets it go: the model must already be running by then.
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
-      class HeldStore extends ConversationStore {
-        holdNext = true;
-        override transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-          if (!this.holdNext) return super.transaction(fn);
-          this.holdNext = false;
-          return held.then(() => super.transaction(fn)).then((v) => (log.push('committed'), v));
+      // The first commit of the turn is logged when it is done, whichever way it goes.
+      class LoggedStore extends ConversationStore {
+        override transaction<T>(fn: (trx: Tx) => Promise<T>): Promise<T> {
+          return super.transaction(fn).then((v) => (log.push('committed'), v));
         }
-        // The other commit point: independent writes sent together.
         override writeAll(writes: Write[]): Promise<void> {
-          if (!this.holdNext) return super.writeAll(writes);
-          this.holdNext = false;
-          return held.then(() => super.writeAll(writes)).then(() => void log.push('committed'));
+          return super.writeAll(writes).then(() => void log.push('committed'));
         }
       }
-      let modelStarted!: () => void;
-      const started = new Promise<void>((r) => (modelStarted = r));
       const provider: AiProvider = {
         name: 'openai',
         usesHistory: true,
         async generate(req: GenerateRequest): Promise<GenerateResult> {
           log.push(`model asked (${req.messages.map((m) => m.content).join('|')})`);
-          modelStarted();
           req.onToken('Noted, ');
           const lead = await req.tools.run('capture_lead', JSON.stringify({ name: 'Ada', email: 'ada@example.com' }));
           log.push(`tool: ${JSON.stringify(lead).includes('"ok":true') ? 'ok' : JSON.stringify(lead)}`);
@@ -181,9 +170,8 @@ for (const dialect of dialects()) {
           return { text: 'Noted, Ada.', tokens: 0 };
         },
       };
-      const store = new HeldStore(s.db);
-      const chat = new DefaultChatEngine({ store, leads: s.leads, events: s.events, provider, prompts: new PromptBuilder(), logger: s.logger });
-      const turn = chat.runTurn({
+      const chat = new ChatEngine({ store: new LoggedStore(s.db), leads: s.leads, events: s.events, provider, prompts: new PromptBuilder(), logger: s.logger });
+      const r = await chat.runTurn({
         tenant,
         channel: 'web',
         externalUserId: 'visitor-1',
@@ -191,12 +179,7 @@ for (const dialect of dialects()) {
         onConversation: (id) => log.push(`meta ${id.length}`),
         onToken: (text) => log.push(`token ${text}`),
       });
-      await started;
-      t.deepEqual(log, ['model asked (I am Ada)'], 'the model runs before the commit, and nothing reaches the client yet');
-      t.is((await s.db.knex('conversations').where({ tenant_id: tenant.id })).length, 0);
-      release();
-      const r = await turn;
-      t.deepEqual(log, ['model asked (I am Ada)', 'committed', 'meta 26', 'token Noted, ', 'tool: ok', 'token Ada.']);
+      t.deepEqual(log, ['committed', 'meta 26', 'model asked (I am Ada)', 'token Noted, ', 'tool: ok', 'token Ada.', 'committed']);
       t.is(r.reply, 'Noted, Ada.');
       const leads = await s.db.knex('leads').where({ tenant_id: tenant.id });
       t.is(leads.length, 1);
@@ -209,33 +192,30 @@ for (const dialect of dialects()) {
       log.length = 0;
       const next = await chat.runTurn({ tenant, channel: 'web', externalUserId: 'visitor-1', text: 'thanks' });
       t.is(next.conversationId, r.conversationId);
-      t.is(log[0], 'model asked (I am Ada|Noted, Ada.|thanks)');
+      t.is(log[1], 'model asked (I am Ada|Noted, Ada.|thanks)');
 
-      // A commit that fails aborts the model request and the turn fails with the commit's error.
+      // A commit that fails ends the turn with the commit's error, and the model is never asked.
       class FailingStore extends ConversationStore {
         override transaction<T>(): Promise<T> {
-          return new Promise((_, reject) => setTimeout(() => reject(new Error('disk full')), 20));
+          return Promise.reject(new Error('disk full'));
         }
         override writeAll(): Promise<void> {
           return this.transaction();
         }
       }
-      let aborted = false;
-      const waiting: AiProvider = {
+      let asked = false;
+      const never: AiProvider = {
         name: 'openai',
         usesHistory: false,
-        generate: (req) =>
-          new Promise((_, reject) =>
-            req.signal!.addEventListener('abort', () => {
-              aborted = true;
-              reject(req.signal!.reason);
-            }),
-          ),
+        generate: async () => {
+          asked = true;
+          return { text: 'no', tokens: 0 };
+        },
       };
-      const failing = new DefaultChatEngine({ store: new FailingStore(s.db), leads: s.leads, events: s.events, provider: waiting, prompts: new PromptBuilder(), logger: s.logger });
+      const failing = new ChatEngine({ store: new FailingStore(s.db), leads: s.leads, events: s.events, provider: never, prompts: new PromptBuilder(), logger: s.logger });
       await t.throwsAsync(failing.runTurn({ tenant, channel: 'web', externalUserId: 'visitor-2', text: 'hello' }), { message: 'disk full' });
-      t.true(aborted, 'the upstream request was aborted');
-      t.is((await s.db.knex('events').where({ tenant_id: tenant.id, type: 'ai_error' })).length, 0, 'an aborted request is not an AI error');
+      t.false(asked, 'no model request for a message that was not stored');
+      t.is((await s.db.knex('events').where({ tenant_id: tenant.id, type: 'ai_error' })).length, 0);
     } finally {
       await app.close();
     }
@@ -261,13 +241,13 @@ for (const dialect of dialects()) {
                   req.signal?.addEventListener('abort', () => (clearTimeout(timer), reject(req.signal!.reason)));
                 }),
         };
-        const chat = new DefaultChatEngine({ store: new ConversationStore(s.db), leads: s.leads, events: s.events, provider, prompts: new PromptBuilder(), logger: s.logger });
+        const chat = new ChatEngine({ store: new ConversationStore(s.db), leads: s.leads, events: s.events, provider, prompts: new PromptBuilder(), logger: s.logger });
         const results = await Promise.all(
           Array.from({ length: 4 }, () => chat.runTurn({ tenant, channel: 'web', externalUserId: 'same-visitor', text: 'opening hours?' })),
         );
         const id = results[0]!.conversationId;
         t.true(results.every((r) => r.conversationId === id));
-        t.deepEqual(results.map((r) => r.reply), Array(4).fill(`Nine to five. (${id})`), 'an answer asked for a conversation id that lost the race is asked again');
+        t.deepEqual(results.map((r) => r.reply), Array(4).fill(`Nine to five. (${id})`), 'every model request is made for the one conversation');
         const k = app.services.db.knex;
         t.is((await k('conversations').where({ tenant_id: tenant.id })).length, 1);
         t.is((await k('messages').where({ conversation_id: results[0]!.conversationId })).length, 8);
@@ -278,7 +258,7 @@ for (const dialect of dialects()) {
     });
   }
 
-  test(`${dialect}: an answer that is already there is written with the user's message, in one write`, async (t) => {
+  test(`${dialect}: a new visitor's FAQ turn is two writes after one read: the message, then the reply`, async (t) => {
     const app = await startApp(dialect);
     try {
       await createTenant(app, 'acme', { faq: [{ q: 'What are your opening hours?', a: 'Nine to five.' }] });
@@ -291,9 +271,9 @@ for (const dialect of dialects()) {
       const result = await chat.runTurn({ tenant, channel: 'web', externalUserId: 'visitor-1', text: 'What are your opening hours?' });
       k.off('query', onQuery);
       t.is(result.reply, 'Nine to five.');
-      // The lookup of the visitor's conversation, then one write: one statement on PostgreSQL, one transaction on SQLite.
-      if (dialect === 'pg') t.is(statements.length, 2, statements.join('\n'));
-      else t.is(statements.filter((q) => /^begin/i.test(q)).length, 1, statements.join('\n'));
+      // The lookup of the visitor's conversation, then two writes: a statement each on PostgreSQL, a transaction each on SQLite.
+      if (dialect === 'pg') t.is(statements.length, 3, statements.join('\n'));
+      else t.is(statements.filter((q) => /^begin/i.test(q)).length, 2, statements.join('\n'));
       const messages = await k('messages').where({ conversation_id: result.conversationId }).orderBy('id');
       t.deepEqual(messages.map((m) => [m.role, m.id]), [['user', result.userMessageId], ['assistant', result.replyMessageId]]);
       const events = await k('events').where({ tenant_id: tenant.id }).orderBy('id');

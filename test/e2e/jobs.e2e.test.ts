@@ -11,6 +11,7 @@ import { createLogger } from '../../src/logger.js';
 import { dialects, migratedDb } from '../helpers/db.js';
 import { LogCapture } from '../helpers/app.js';
 import { waitFor } from '../helpers/wait.js';
+import { ownTransaction } from '../../src/db/unit-of-work.js';
 
 async function setup(dialect: 'sqlite' | 'pg', env: Record<string, string> = {}) {
   const m = await migratedDb(dialect);
@@ -30,13 +31,11 @@ for (const dialect of dialects()) {
     const seen: string[] = [];
     q.register('note', async (p) => void seen.push(String(p.n)));
     await q.prepare();
-    await s.db.knex
-      .transaction(async (trx) => {
-        await q.enqueue('note', { n: 'rolled-back' }, { trx });
-        throw new Error('abort');
-      })
-      .catch(() => undefined);
-    await s.db.knex.transaction(async (trx) => q.enqueue('note', { n: 'committed' }, { trx }));
+    await ownTransaction(s.db, async (trx) => {
+      await q.enqueue('note', { n: 'rolled-back' }, { trx });
+      throw new Error('abort');
+    }).catch(() => undefined);
+    await ownTransaction(s.db, async (trx) => q.enqueue('note', { n: 'committed' }, { trx }));
     const w = await q.start();
     await waitFor('the committed job', () => seen.includes('committed'));
     await q.enqueue('note', { n: 'after' });

@@ -1,7 +1,7 @@
 import ava from 'ava';
 import net from 'node:net';
 import { newId } from '../../src/db/dialect.js';
-import type { ChatEngine, TurnInput, TurnResult } from '../../src/features/chat/chat.types.js';
+import type { TurnRunner, TurnInput, TurnResult } from '../../src/features/chat/chat.types.js';
 import { startApp } from '../helpers/app.js';
 import { dialects } from '../helpers/db.js';
 
@@ -14,7 +14,7 @@ import { dialects } from '../helpers/db.js';
 const LIMITS = { ZIA_HEADERS_TIMEOUT_MS: '300', ZIA_REQUEST_TIMEOUT_MS: '600' };
 
 /** Streams a token every 100 ms for `ms`: a turn far longer than the request timeout. */
-class SlowStreamEngine implements ChatEngine {
+class SlowStreamEngine implements TurnRunner {
   constructor(private readonly ms: number) {}
   async runTurn(input: TurnInput): Promise<TurnResult> {
     const conversationId = newId();

@@ -1,15 +1,15 @@
 import test from 'ava';
-import type { Knex } from 'knex';
 import { newId, nowIso } from '../../src/db/dialect.js';
 import { withTransaction } from '../../src/db/transaction.js';
 import { EventService } from '../../src/features/events/event-service.js';
 import { EventStore } from '../../src/features/events/event-store.js';
 import { createLogger } from '../../src/logger.js';
 import { dialects, migratedDb } from '../helpers/db.js';
+import { knexOf, type Tx } from '../../src/db/unit-of-work.js';
 
-function insertTenant(trx: Knex.Transaction, slug: string) {
+function insertTenant(tx: Tx, slug: string) {
   const now = nowIso();
-  return trx('tenants').insert({ id: newId(), slug, name: slug, settings: '{}', created_at: now, updated_at: now });
+  return knexOf(tx)('tenants').insert({ id: newId(), slug, name: slug, settings: '{}', created_at: now, updated_at: now });
 }
 
 for (const dialect of dialects()) {
@@ -57,7 +57,7 @@ for (const dialect of dialects()) {
       const tenantId = await withTransaction(db, async (trx) => {
         const id = newId();
         const now = nowIso();
-        await trx('tenants').insert({ id, slug: 'ev', name: 'ev', settings: '{}', created_at: now, updated_at: now });
+        await knexOf(trx)('tenants').insert({ id, slug: 'ev', name: 'ev', settings: '{}', created_at: now, updated_at: now });
         return id;
       });
       await t.throwsAsync(

@@ -1,12 +1,12 @@
 import { newId } from '../../src/db/dialect.js';
-import type { ChatEngine, TurnInput, TurnResult } from '../../src/features/chat/chat.types.js';
+import type { TurnRunner, TurnInput, TurnResult } from '../../src/features/chat/chat.types.js';
 
 /**
  * A deterministic stand-in for the chat engine (a dependency of the channel workers, built elsewhere):
  * answers "Reply to: <text>" and, like the real engine, treats a repeated providerMessageId as a
  * duplicate that gets no reply. One instance may be shared by several app instances (one "database").
  */
-export class EchoChatEngine implements ChatEngine {
+export class EchoChatEngine implements TurnRunner {
   readonly calls: TurnInput[] = [];
   private readonly seen = new Set<string>();
   private readonly conversations = new Map<string, string>();

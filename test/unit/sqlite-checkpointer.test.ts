@@ -5,6 +5,7 @@ import test from 'ava';
 import { BACKSTOP_WAL_PAGES } from '../../src/db/checkpointer.js';
 import { createDb } from '../../src/db/create-db.js';
 import { waitFor } from '../helpers/wait.js';
+import { knexOf } from '../../src/db/unit-of-work.js';
 
 test('SQLite: committed pages reach the database file from the checkpoint thread, not the serving connection', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'zia-ckpt-'));
@@ -19,7 +20,7 @@ test('SQLite: committed pages reach the database file from the checkpoint thread
     });
     const before = statSync(file).size;
     // ~1.2 MB of committed rows: about 300 pages, far below the backstop, so only the thread moves them.
-    for (let i = 0; i < 30; i++) await db.transaction((trx) => trx('blobs').insert(Array.from({ length: 10 }, () => ({ body: 'x'.repeat(4000) }))));
+    for (let i = 0; i < 30; i++) await db.transaction((trx) => knexOf(trx)('blobs').insert(Array.from({ length: 10 }, () => ({ body: 'x'.repeat(4000) }))));
     await waitFor('the checkpoint thread to copy the WAL into the database', () => statSync(file).size > before + 1_000_000, 10_000);
     t.is((await k('blobs').count({ n: '*' }))[0]!.n, 300);
   } finally {

@@ -7,11 +7,11 @@ import type { Logger } from '../../logger.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 import { tenantQuerySchema } from '../tenants/tenant.schemas.js';
 import { chatBodySchema, type ChatBody } from './chat.schemas.js';
-import type { ChatEngine, TurnInput, TurnResult } from './chat.types.js';
+import type { TurnRunner, TurnInput, TurnResult } from './chat.types.js';
 import * as R from '../../http/response-schemas.js';
 
 export interface ChatRouteDeps {
-  chat: ChatEngine;
+  chat: TurnRunner;
   tenants: TenantService;
   logger: Logger;
   shutdown: AbortSignal;

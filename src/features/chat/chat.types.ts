@@ -3,7 +3,7 @@ import { type Tx } from '../../db/unit-of-work.js';
 
 /**
  * The contract every channel uses to run a turn of conversation. The web endpoints, the Meta and
- * WhatsApp workers and the operator tools all go through ChatEngine.runTurn; none of them talks to an
+ * WhatsApp workers and the operator tools all go through TurnRunner.runTurn (the ChatEngine); none of them talks to an
  * AI provider or the lead flow directly.
  */
 
@@ -50,7 +50,7 @@ export interface TurnResult {
   leadFlowActive: boolean;
 }
 
-export interface ChatEngine {
+export interface TurnRunner {
   runTurn(input: TurnInput): Promise<TurnResult>;
 }
 

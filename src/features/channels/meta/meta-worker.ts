@@ -1,5 +1,5 @@
 import type { Logger } from '../../../logger.js';
-import type { ChatEngine, ConversationService, TurnResult } from '../../chat/chat.types.js';
+import type { TurnRunner, ConversationService, TurnResult } from '../../chat/chat.types.js';
 import { PermanentJobError } from '../../jobs/jobs.types.js';
 import type { TenantService, Tenant } from '../../tenants/tenant-service.js';
 import type { DeliveryRecord } from '../../webhooks/webhook-store.js';
@@ -17,7 +17,7 @@ const DEFAULT_PUBLIC_REPLY = "Thanks for your comment! We've sent you a private 
 export interface MetaWorkerDeps {
   tenants: TenantService;
   inbox: WebhookService;
-  chat: ChatEngine;
+  chat: TurnRunner;
   conversations: ConversationService;
   sends: MetaSends;
   senders: { messenger: MetaDmSender; instagram: MetaDmSender };

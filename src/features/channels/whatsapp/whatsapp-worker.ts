@@ -1,6 +1,6 @@
 import type { Logger } from '../../../logger.js';
 import { parseInput } from '../../../validation.js';
-import type { ChatEngine, ConversationService, MediaRef } from '../../chat/chat.types.js';
+import type { TurnRunner, ConversationService, MediaRef } from '../../chat/chat.types.js';
 import { PermanentJobError } from '../../jobs/jobs.types.js';
 import type { Tenant, TenantService } from '../../tenants/tenant-service.js';
 import type { DeliveryRecord } from '../../webhooks/webhook-store.js';
@@ -16,7 +16,7 @@ export const MEDIA_NOTICE = "I can read text messages only: I can't open images,
 export interface WhatsAppWorkerDeps {
   tenants: TenantService;
   inbox: WebhookService;
-  chat: ChatEngine;
+  chat: TurnRunner;
   conversations: ConversationService;
   sender: ChannelSender;
   logger: Logger;
