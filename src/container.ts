@@ -32,6 +32,7 @@ import { OpenAiProvider, openAiSettings } from './features/ai/openai-provider.js
 import { PromptBuilder } from './features/ai/prompt-builder.js';
 import type { AiProvider } from './features/ai/provider.js';
 import { ChatEngine } from './features/chat/chat-engine.js';
+import { registerJobs } from './jobs.js';
 import type { TurnRunner, ConversationService } from './features/chat/chat.types.js';
 import { DefaultConversationService } from './features/chat/conversation-service.js';
 import { ConversationStore } from './features/chat/conversation-store.js';
@@ -187,12 +188,11 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const messenger = new MetaDmSender('messenger', metaSends, conversations);
   const instagram = new MetaDmSender('instagram', metaSends, conversations);
   const senders: ChannelSenders = { messenger, instagram, whatsapp };
-  new MetaWorker({ tenants, inbox: webhooks, chat, conversations, sends: metaSends, senders: { messenger, instagram }, logger }).register();
-  new WhatsAppWorker({ tenants, inbox: webhooks, chat, conversations, sender: whatsapp, logger }).register();
+  const metaWorker = new MetaWorker({ tenants, inbox: webhooks, chat, conversations, sends: metaSends, senders: { messenger, instagram }, logger });
+  const whatsappWorker = new WhatsAppWorker({ tenants, inbox: webhooks, chat, conversations, sender: whatsapp, logger });
 
   const handoffStore = new HandoffStore(db);
   const conversationSends = new ConversationSends({ tenants, conversations, store: handoffStore, jobs, senders, logger });
-  conversationSends.register();
   const handoff = new HandoffService({ store: handoffStore, conversations, sends: conversationSends, events });
   const stripeWebhooks = new StripeWebhookService({
     gateway: stripe,
@@ -206,7 +206,8 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   });
   // The same SSRF rules as catalogs: ZIA_CATALOG_ALLOW_PRIVATE also lets outbound webhooks reach local addresses.
   const outboundWebhooks = new OutboundWebhooks({ tenants, events, inbox: webhooks, leads, fetchRules, logger });
-  outboundWebhooks.register();
+  outboundWebhooks.listen();
+  registerJobs({ jobs, inbox: webhooks, meta: metaWorker, whatsapp: whatsappWorker, outbound: outboundWebhooks, sends: conversationSends });
 
   return {
     config,

@@ -29,9 +29,6 @@ export interface ConversationSendsDeps {
 export class ConversationSends {
   constructor(private readonly deps: ConversationSendsDeps) {}
 
-  register(): void {
-    this.deps.jobs.register(SEND_JOB, (payload, ctx) => this.run(payload as { tenantId: string; messageId: string }, ctx));
-  }
 
   /** Whether the channel has a sender (web has none: a stored message is delivered). */
   delivers(channel: Channel): boolean {
@@ -52,7 +49,7 @@ export class ConversationSends {
     return { id };
   }
 
-  private async run(payload: { tenantId: string; messageId: string }, ctx: JobContext): Promise<void> {
+  async run(payload: { tenantId: string; messageId: string }, ctx: JobContext): Promise<void> {
     const tenant: Tenant | undefined = await this.deps.tenants.getById(payload.tenantId).catch(() => undefined);
     if (!tenant) throw new PermanentJobError('the tenant of this message no longer exists');
     const message = await this.deps.store.message(tenant.id, payload.messageId);

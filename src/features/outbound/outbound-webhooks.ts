@@ -43,8 +43,8 @@ export interface OutboundDeps {
 export class OutboundWebhooks {
   constructor(private readonly deps: OutboundDeps) {}
 
-  register(): void {
-    this.deps.inbox.register(OUTBOUND_JOB, (d) => this.deliver(d));
+  /** Subscribes to the events a tenant's webhook receives; each becomes an OUTBOUND_JOB delivery. */
+  listen(): void {
     this.deps.events.onEvent((event) => {
       if (!(event.type in OUTBOUND_EVENTS)) return;
       this.enqueue(event).catch((err) => this.deps.logger.error({ err: errorText(err), event: event.id, type: event.type }, 'outbound webhook could not be queued'));
@@ -75,7 +75,8 @@ export class OutboundWebhooks {
     return event.data;
   }
 
-  private async deliver(d: DeliveryRecord): Promise<void> {
+  /** Posts one queued event to the tenant's URL, signed. */
+  async deliver(d: DeliveryRecord): Promise<void> {
     const tenant = d.tenantId ? await this.deps.tenants.getById(d.tenantId).catch(() => undefined) : undefined;
     if (!tenant) throw new PermanentJobError('the tenant of this delivery no longer exists');
     const url = tenant.settings.outbound_webhook_url;

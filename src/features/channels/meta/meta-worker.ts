@@ -33,9 +33,14 @@ export interface MetaWorkerDeps {
 export class MetaWorker {
   constructor(private readonly deps: MetaWorkerDeps) {}
 
-  register(): void {
-    this.deps.inbox.register('meta.message', (d) => this.permanentOnRefusal(() => this.message(d)));
-    this.deps.inbox.register('meta.comment', (d) => this.permanentOnRefusal(() => this.comment(d)));
+  /** A direct message (Messenger, Instagram): a turn, then the reply. */
+  handleMessage(d: DeliveryRecord): Promise<HandlerOutcome> {
+    return this.permanentOnRefusal(() => this.message(d));
+  }
+
+  /** A comment on a post: a turn, then a public or private reply. */
+  handleComment(d: DeliveryRecord): Promise<HandlerOutcome> {
+    return this.permanentOnRefusal(() => this.comment(d));
   }
 
   /** A permanent Graph refusal parks the job with Meta's reason instead of retrying it for hours. */

@@ -30,16 +30,15 @@ export interface WhatsAppWorkerDeps {
 export class WhatsAppWorker {
   constructor(private readonly deps: WhatsAppWorkerDeps) {}
 
-  register(): void {
-    this.deps.inbox.register(WHATSAPP_KIND, async (d) => {
-      try {
-        return await this.message(d);
-      } catch (err) {
-        // A permanent refusal (bad number, opted out, bad credentials) parks the job with Twilio's reason.
-        if (err instanceof TwilioError && !err.transient) throw new PermanentJobError(err.message);
-        throw err;
-      }
-    });
+  /** A WhatsApp message: a turn, then the reply through Twilio. */
+  async handleMessage(d: DeliveryRecord): Promise<HandlerOutcome> {
+    try {
+      return await this.message(d);
+    } catch (err) {
+      // A permanent refusal (bad number, opted out, bad credentials) parks the job with Twilio's reason.
+      if (err instanceof TwilioError && !err.transient) throw new PermanentJobError(err.message);
+      throw err;
+    }
   }
 
   private async tenantOf(d: DeliveryRecord): Promise<Tenant> {

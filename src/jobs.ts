@@ -1,0 +1,29 @@
+import type { ConversationSends } from './features/channels/conversation-sends.js';
+import { SEND_JOB } from './features/channels/conversation-sends.js';
+import type { MetaWorker } from './features/channels/meta/meta-worker.js';
+import type { WhatsAppWorker } from './features/channels/whatsapp/whatsapp-worker.js';
+import { WHATSAPP_KIND } from './features/channels/whatsapp/whatsapp-worker.js';
+import type { JobQueue } from './features/jobs/jobs.types.js';
+import type { OutboundWebhooks } from './features/outbound/outbound-webhooks.js';
+import { OUTBOUND_JOB } from './features/outbound/outbound-webhooks.js';
+import type { WebhookService } from './features/webhooks/webhook-service.js';
+
+/**
+ * Every kind of background job and what runs it, in one place, as create-app.ts lists the routes.
+ * Inbox kinds run through the webhook inbox (a delivery row whose status follows the job); the others
+ * are plain jobs.
+ */
+export function registerJobs(d: {
+  jobs: JobQueue;
+  inbox: WebhookService;
+  meta: MetaWorker;
+  whatsapp: WhatsAppWorker;
+  outbound: OutboundWebhooks;
+  sends: ConversationSends;
+}): void {
+  d.inbox.register('meta.message', (delivery) => d.meta.handleMessage(delivery));
+  d.inbox.register('meta.comment', (delivery) => d.meta.handleComment(delivery));
+  d.inbox.register(WHATSAPP_KIND, (delivery) => d.whatsapp.handleMessage(delivery));
+  d.inbox.register(OUTBOUND_JOB, (delivery) => d.outbound.deliver(delivery));
+  d.jobs.register(SEND_JOB, (payload, ctx) => d.sends.run(payload as { tenantId: string; messageId: string }, ctx));
+}
