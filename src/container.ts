@@ -46,7 +46,7 @@ import { StripeGateway } from './features/payments/stripe-gateway.js';
 import { StripeWebhookService, type PaidOrderHook } from './features/payments/stripe-webhook-service.js';
 import { ConversationSends } from './features/channels/conversation-sends.js';
 import { HandoffService } from './features/handoff/handoff-service.js';
-import { HandoffStore } from './features/handoff/handoff-store.js';
+import { ConversationReadModel } from './features/chat/conversation-read-model.js';
 import { OutboundWebhooks } from './features/outbound/outbound-webhooks.js';
 import { InstrumentedProvider } from './features/ai/instrumented-provider.js';
 import { jobGauges } from './features/jobs/job-gauges.js';
@@ -86,7 +86,7 @@ export interface Services {
   conversationSends: ConversationSends;
   /** Operators: list and read conversations, pause/resume the bot, reply. */
   handoff: HandoffService;
-  handoffStore: HandoffStore;
+  conversationReads: ConversationReadModel;
   /** Signed webhooks to each tenant's own systems (lead.created, payment.completed, conversation.handoff). */
   outbound: OutboundWebhooks;
   /** Twilio WhatsApp: credentials, numbers and signature checks per tenant. */
@@ -159,6 +159,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     config,
     gateway: stripe,
     orders,
+    conversations,
     tenants,
     events,
     logger,
@@ -191,9 +192,9 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const metaWorker = new MetaWorker({ tenants, inbox: webhooks, chat, conversations, sends: metaSends, senders: { messenger, instagram }, logger });
   const whatsappWorker = new WhatsAppWorker({ tenants, inbox: webhooks, chat, conversations, sender: whatsapp, logger });
 
-  const handoffStore = new HandoffStore(db);
-  const conversationSends = new ConversationSends({ tenants, conversations, store: handoffStore, jobs, senders, logger });
-  const handoff = new HandoffService({ store: handoffStore, conversations, sends: conversationSends, events });
+  const conversationReads = new ConversationReadModel(db);
+  const conversationSends = new ConversationSends({ tenants, conversations, store: conversationReads, jobs, senders, logger });
+  const handoff = new HandoffService({ store: conversationReads, conversations, sends: conversationSends, events });
   const stripeWebhooks = new StripeWebhookService({
     gateway: stripe,
     orders,
@@ -230,7 +231,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     senders,
     conversationSends,
     handoff,
-    handoffStore,
+    conversationReads,
     outbound: outboundWebhooks,
     whatsapp: whatsappSends,
     metrics,

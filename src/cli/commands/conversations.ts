@@ -7,7 +7,7 @@ import { printSendTable } from './sends-table.js';
 
 /** The conversation's tenant, found from the id alone (the CLI acts with the admin's reach). */
 async function ownerOf(s: Services, id: string): Promise<Tenant> {
-  const tenantId = await s.handoffStore.tenantIdOf(id);
+  const tenantId = await s.handoff.tenantIdOf(id);
   if (!tenantId) {
     const { NotFoundError } = await import('../../errors.js');
     throw new NotFoundError(`conversation '${id}' not found`);

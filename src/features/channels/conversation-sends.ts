@@ -4,7 +4,7 @@ import type { Channel, ConversationService, MessageRole } from '../chat/chat.typ
 import { errorText } from '../jobs/job-queue.js';
 import { PermanentJobError, type JobContext, type JobQueue } from '../jobs/jobs.types.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
-import type { HandoffStore } from '../handoff/handoff-store.js';
+import type { ConversationReadModel } from '../chat/conversation-read-model.js';
 import { type Tx } from '../../db/unit-of-work.js';
 
 export const SEND_JOB = 'conversation.send';
@@ -12,7 +12,7 @@ export const SEND_JOB = 'conversation.send';
 export interface ConversationSendsDeps {
   tenants: TenantService;
   conversations: ConversationService;
-  store: HandoffStore;
+  store: ConversationReadModel;
   jobs: JobQueue;
   senders: ChannelSenders;
   logger: Logger;

@@ -5,7 +5,7 @@ import type { ConversationRecord } from '../chat/chat.types.js';
 import { scopedTenant } from '../tenants/tenant-routes.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 import type { HandoffService } from './handoff-service.js';
-import type { HandoffStore, MessageView } from './handoff-store.js';
+import type { MessageView } from '../chat/conversation-read-model.js';
 import { sendView, type OutboundSends } from '../channels/outbound-sends.js';
 import { conversationListQuery, conversationParams, conversationShowQuery, operatorMessagesQuery, operatorReplyBody, sendParams } from './handoff.schemas.js';
 import * as R from '../../http/response-schemas.js';
@@ -14,7 +14,6 @@ interface Deps {
   tenants: TenantService;
   sends: OutboundSends;
   handoff: HandoffService;
-  store: HandoffStore;
 }
 
 /** Operators' view of conversations: read them, pause and resume the bot, reply on the channel. */
@@ -24,7 +23,7 @@ export function handoffRoutes(api: Api, d: Deps): Router {
   /** The conversation's tenant, as far as the caller may see: another tenant's id is a plain 404. */
   async function owner(principal: Principal | undefined, id: string): Promise<Tenant> {
     if (principal?.kind === 'tenant-key') return d.tenants.getById(principal.tenantId);
-    const tenantId = await d.store.tenantIdOf(id);
+    const tenantId = await d.handoff.tenantIdOf(id);
     if (!tenantId) throw new NotFoundError('conversation not found');
     return d.tenants.getById(tenantId);
   }
@@ -87,7 +86,7 @@ export function handoffRoutes(api: Api, d: Deps): Router {
       const tenant = await d.tenants.get(query.tenant);
       const conversation = await d.handoff.show(tenant, query.conversation_id, 1).then((r) => r.conversation);
       if (conversation.channel !== 'web') throw new NotFoundError('conversation not found');
-      const messages = await d.store.operatorMessages(tenant.id, conversation.id, query.after);
+      const messages = await d.handoff.operatorMessages(tenant, conversation.id, query.after);
       return { messages: messages.map((m) => ({ id: m.id, text: m.text, created_at: m.createdAt })), bot_paused: conversation.botPaused };
     },
   );

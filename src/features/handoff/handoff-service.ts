@@ -2,7 +2,7 @@ import type { ConversationRecord, ConversationService } from '../chat/chat.types
 import type { EventService } from '../events/event-service.js';
 import type { Tenant } from '../tenants/tenant-service.js';
 import type { ConversationSends } from '../channels/conversation-sends.js';
-import type { HandoffStore, MessageView } from './handoff-store.js';
+import type { ConversationReadModel, MessageView } from '../chat/conversation-read-model.js';
 
 export interface ConversationPage {
   conversations: ConversationRecord[];
@@ -16,7 +16,7 @@ export interface ConversationPage {
  */
 export class HandoffService {
   constructor(
-    private readonly deps: { store: HandoffStore; conversations: ConversationService; sends: ConversationSends; events: EventService },
+    private readonly deps: { store: ConversationReadModel; conversations: ConversationService; sends: ConversationSends; events: EventService },
   ) {}
 
   async list(tenant: Tenant | undefined, filter: { channel?: ConversationRecord['channel']; paused?: boolean; limit: number; cursor?: string }): Promise<ConversationPage> {
@@ -24,6 +24,16 @@ export class HandoffService {
     const more = rows.length > filter.limit;
     const page = more ? rows.slice(0, filter.limit) : rows;
     return { conversations: page, nextCursor: more ? page[page.length - 1]!.id : null };
+  }
+
+  /** The tenant a conversation belongs to, for an admin who names only the conversation. */
+  tenantIdOf(conversationId: string): Promise<string | undefined> {
+    return this.deps.store.tenantIdOf(conversationId);
+  }
+
+  /** Operator replies in a conversation after a message id (the widget's poll). */
+  operatorMessages(tenant: Tenant, conversationId: string, after: string | undefined): Promise<MessageView[]> {
+    return this.deps.store.operatorMessages(tenant.id, conversationId, after);
   }
 
   async show(tenant: Tenant, conversationId: string, limit: number): Promise<{ conversation: ConversationRecord; messages: MessageView[] }> {

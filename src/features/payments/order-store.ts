@@ -167,8 +167,4 @@ export class OrderStore {
   }
 
   /** Whether a conversation exists and belongs to the tenant (checkout may name one). */
-  async conversationBelongs(tenantId: string, conversationId: string): Promise<boolean> {
-    const r = await this.db.knex('conversations').where({ tenant_id: tenantId, id: conversationId }).first('id');
-    return Boolean(r);
-  }
 }

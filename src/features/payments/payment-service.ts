@@ -10,6 +10,7 @@ import type { OrderRecord, OrderStore } from './order-store.js';
 import type { LinkSource } from './payments.schemas.js';
 import type { CheckoutCreator, CheckoutLink, CheckoutRequest } from './payments.types.js';
 import type { StripeGateway } from './stripe-gateway.js';
+import type { ConversationService } from '../chat/chat.types.js';
 
 /** Sends a checkout link over WhatsApp; provided by the WhatsApp channel when it is configured. */
 export interface WhatsAppLinkSender {
@@ -22,6 +23,8 @@ export interface PaymentDeps {
   config: Pick<Config, 'SITE_URL' | 'ZIA_PLATFORM_FEE_PERCENT'>;
   gateway: StripeGateway;
   orders: OrderStore;
+  /** The conversation an order is made in must be the tenant's own. */
+  conversations: Pick<ConversationService, 'get'>;
   tenants: TenantService;
   events: EventService;
   logger: Logger;
@@ -112,9 +115,8 @@ export class PaymentService implements CheckoutCreator {
     const quantity = request.kind === 'plan' ? 1 : (request.quantity ?? 1);
     const priced = request.kind === 'plan' ? await this.pricePlan(tenant, accountId, request.ref) : await this.priceItem(tenant, request.ref);
     const conversationId = request.conversationId ?? null;
-    if (conversationId && !(await orders.conversationBelongs(tenant.id, conversationId))) {
-      throw new NotFoundError('conversation not found');
-    }
+    // Another tenant's conversation is as unknown as a made-up id (404).
+    if (conversationId) await this.deps.conversations.get(tenant.id, conversationId);
 
     const order = await orders.insertPending(tenant.id, {
       conversationId,

@@ -1,7 +1,7 @@
 import type { Db } from '../../db/create-db.js';
 import { readTime } from '../../db/dialect.js';
-import { conversationFromRow } from '../chat/conversation-store.js';
-import type { Channel, ConversationRecord, MessageRole } from '../chat/chat.types.js';
+import { conversationFromRow } from './conversation-store.js';
+import type { Channel, ConversationRecord, MessageRole } from './chat.types.js';
 
 export interface MessageView {
   id: string;
@@ -35,7 +35,7 @@ function message(r: any): MessageView {
  * Listing is newest first by id: ids are ULIDs, so the keyset on id is creation order and stable
  * while new conversations arrive. A tenant id of undefined lists every tenant (ADMIN_KEY only).
  */
-export class HandoffStore {
+export class ConversationReadModel {
   constructor(private readonly db: Db) {}
 
   async list(tenantId: string | undefined, filter: { channel?: Channel; paused?: boolean; limit: number; before?: string }): Promise<ConversationRecord[]> {
