@@ -36,15 +36,15 @@ export interface Db {
 }
 
 /**
- * Rows per batch of Db.iterate (the PostgreSQL cursor fetches as many per round trip). Small: with
- * 2,000-row batches an export grew the heap by ~70 MB; with 200 by ~20 MB, at the same speed.
+ * Rows per batch of Db.iterate (the PostgreSQL cursor fetches as many per round trip). Small, because
+ * larger batches grew an export's heap several times over without making it faster.
  */
 const ITERATE_BATCH = 200;
 
 /**
  * A write not yet run: it builds its statement on the knex it is given (the root one, or the
  * transaction it belongs to). Building on the transaction avoids knex's `transacting()`, whose check of
- * the transaction object walked its properties on every statement (~40 µs per chat turn).
+ * the transaction object walked its properties on every statement.
  */
 export type Write = (k: Knex) => Knex.QueryBuilder;
 
@@ -216,7 +216,7 @@ export function createDb(
 const STATEMENT_CACHE_SIZE = 500;
 
 /**
- * knex prepares every SQLite statement anew on each query; on the chat path that was ~8% of the CPU.
+ * knex prepares every SQLite statement anew on each query, a visible share of the chat path's CPU.
  * A prepared better-sqlite3 statement can be run again with new bindings, so the connection keeps the
  * last few hundred by SQL text. knex only calls run()/all() on them (never iterate(), which would
  * hold a statement busy), and the cache is dropped in one go when full rather than tracking recency.

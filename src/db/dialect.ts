@@ -8,8 +8,8 @@ import { monotonicFactory } from 'ulid';
  */
 
 /**
- * ulid's default source asks the system CSPRNG for one byte per character (16 calls per id), ~3.5% of
- * the CPU on the chat path. The same CSPRNG, drawn 4 KB at a time, gives the same bytes for less.
+ * ulid's default source asks the system CSPRNG for one byte per character (16 calls per id), which
+ * showed on the chat path. The same CSPRNG, drawn a few KB at a time, gives the same bytes for less.
  */
 const pool = Buffer.alloc(4096);
 let poolAt = pool.length;

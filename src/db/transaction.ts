@@ -81,8 +81,8 @@ export function sqliteGroupCommit(knex: Knex): SqliteGroupCommit {
 
   /**
    * Each caller in a savepoint of one transaction: for a batch of compiled statements only, directly on
-   * the connection (no knex transaction object, ~20 KB, and no promise per statement); otherwise on a
-   * knex transaction, one per batch (creating one costs ~50 us of JavaScript).
+   * the connection (no knex transaction object and no promise per statement); otherwise on a knex
+   * transaction, one per batch.
    */
   const attempt = async (batch: Pending[]): Promise<Outcome[]> => {
     const outcomes: Outcome[] = [];

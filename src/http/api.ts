@@ -66,7 +66,7 @@ export class Api {
     };
     // The route is the request's last stop, so Express is given nothing to wait for and no way back:
     // a pending promise, or `req.next`, keeps the router's state for this request (its chain of `next`
-    // closures, ~2 KB) for as long as the handler runs, and a chat stream runs for minutes. For the same
+    // closures) for as long as the handler runs, and a chat stream runs for minutes. For the same
     // reason nothing here awaits the handler: an async frame would be kept as long.
     const run = (req: Request, res: Response) => {
       req.next = undefined;

@@ -66,7 +66,7 @@ export function createApp(services: Services, options: AppOptions = {}): Express
   );
 
   // 4. Bodies: JSON and forms, with a limit. The raw bytes are not kept: a request's few bytes of body
-  //    would pin the 8 KB pool slab they were copied into for as long as the request lasts (a chat
+  //    would pin the buffer-pool slab they were copied into for as long as the request lasts (a chat
   //    stream: minutes), whatever else in the slab is long dead.
   app.use(express.json({ limit: '256kb' }));
   app.use(express.urlencoded({ extended: false, limit: '256kb' }));
