@@ -41,7 +41,6 @@ import { LeadStore } from './features/leads/lead-store.js';
 import type { CatalogLookup } from './features/catalog/catalog.types.js';
 import { OrderStore } from './features/payments/order-store.js';
 import { PaymentService, type WhatsAppLinkSender } from './features/payments/payment-service.js';
-import { StripeDeliveryStore } from './features/payments/stripe-delivery-store.js';
 import { StripeGateway } from './features/payments/stripe-gateway.js';
 import { StripeWebhookService, type PaidOrderHook } from './features/payments/stripe-webhook-service.js';
 import { ConversationSends } from './features/channels/conversation-sends.js';
@@ -182,7 +181,8 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const jobs = createJobQueue(config, db, logger, (kind, seconds, ok) => metrics.jobDuration.observe({ kind, outcome: ok ? 'ok' : 'error' }, seconds));
   jobGauges(metrics.registry, jobs, logger);
   closers.push(() => jobs.close());
-  const webhooks = new WebhookService(db, new WebhookStore(db), jobs, logger);
+  const webhookStore = new WebhookStore(db);
+  const webhooks = new WebhookService(db, webhookStore, jobs, logger);
   webhooksRef = webhooks;
   const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
   const metaSends = new MetaSends(tenants, graph, outbound, events, logger);
@@ -198,7 +198,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const stripeWebhooks = new StripeWebhookService({
     gateway: stripe,
     orders,
-    deliveries: new StripeDeliveryStore(db),
+    deliveries: webhookStore,
     tenants,
     events,
     logger,

@@ -3,7 +3,7 @@ import type { ConversationService } from '../chat/chat.types.js';
 import type { EventService } from '../events/event-service.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 import type { OrderRecord, OrderStore } from './order-store.js';
-import type { DeliveryOutcome, StripeDeliveryStore } from './stripe-delivery-store.js';
+import type { ClaimedOutcome, WebhookStore } from '../webhooks/webhook-store.js';
 import type { StripeEvent, StripeGateway } from './stripe-gateway.js';
 import { type Tx } from '../../db/unit-of-work.js';
 
@@ -13,7 +13,8 @@ export type PaidOrderHook = (order: OrderRecord, tenant: Tenant) => Promise<void
 export interface WebhookDeps {
   gateway: StripeGateway;
   orders: OrderStore;
-  deliveries: StripeDeliveryStore;
+  /** The webhook inbox, where each Stripe event id is claimed once. */
+  deliveries: Pick<WebhookStore, 'claimingTransaction' | 'claim' | 'finishClaimed'>;
   tenants: TenantService;
   events: EventService;
   logger: Logger;
@@ -29,11 +30,11 @@ export interface WebhookDeps {
 export interface WebhookResult {
   eventId: string;
   duplicate: boolean;
-  outcome: DeliveryOutcome | 'duplicate';
+  outcome: ClaimedOutcome | 'duplicate';
 }
 
 interface Outcome {
-  outcome: DeliveryOutcome;
+  outcome: ClaimedOutcome;
   note: string | null;
   paid: OrderRecord[];
 }
@@ -55,10 +56,12 @@ export class StripeWebhookService {
     const tenant = event.account ? await this.deps.tenants.findByRouting('stripe_account_id', event.account) : undefined;
     const account = event.type === 'account.updated' && tenant ? await this.accountState(event) : undefined;
 
-    const result = await deliveries.transaction(async (trx) => {
-      if (!(await deliveries.claim(tenant?.id ?? null, event, rawBody!.toString('utf8'), trx))) return undefined;
+    const tenantId = tenant?.id ?? null;
+    const result = await deliveries.claimingTransaction(async (trx) => {
+      const item = { provider: 'stripe', externalId: event.id, tenantId, kind: event.type.slice(0, 32), payload: rawBody!.toString('utf8') };
+      if (!(await deliveries.claim(item, trx))) return undefined;
       const done = await this.apply(event, tenant, account, trx);
-      await deliveries.finish(tenant?.id ?? null, event.id, done.outcome, done.note, trx);
+      await deliveries.finishClaimed('stripe', event.id, tenantId, done.outcome, done.note, trx);
       return done;
     });
     if (!result) {

@@ -1,8 +1,12 @@
 import type { Knex } from 'knex';
 import type { Db } from '../../db/create-db.js';
+import { isUniqueViolation } from '../../db/db-errors.js';
 import { newId, nowIso, readJson, readTime, writeJson } from '../../db/dialect.js';
 import type { SqlPart } from '../jobs/jobs.types.js';
-import { type Tx, on } from '../../db/unit-of-work.js';
+import { type Tx, knexOf, on, ownTransaction } from '../../db/unit-of-work.js';
+
+/** What a delivery handled inside its claiming transaction (a Stripe event) came to. */
+export type ClaimedOutcome = 'processed' | 'ignored';
 
 /** `held`: handled, but a reply in doubt waits for an operator (zia conversations resend). */
 export const DELIVERY_STATUSES = ['received', 'processed', 'failed', 'ignored', 'dead', 'held'] as const;
@@ -168,6 +172,35 @@ export class WebhookStore {
 
   async markFailed(id: string, status: 'failed' | 'dead', attempts: number, error: string): Promise<void> {
     await this.q().where({ id }).update({ status, attempts, last_error: error.slice(0, 2000), updated_at: nowIso() });
+  }
+
+  /**
+   * Deliveries handled where they arrive (Stripe's): the claim, the effects and finish() share one
+   * transaction, so a repeat delivery either waits for the first and then finds the row, or finds it
+   * committed already. Its own transaction, never batched with other requests' writes.
+   */
+  claimingTransaction<T>(fn: (trx: Tx) => Promise<T>): Promise<T> {
+    return ownTransaction(this.db, fn);
+  }
+
+  /** False when this provider's id was recorded before (a duplicate delivery). */
+  async claim(item: Omit<NewDelivery, 'status'>, trx: Tx): Promise<boolean> {
+    const now = nowIso();
+    try {
+      // A savepoint, so a duplicate's unique violation does not poison the outer PostgreSQL transaction.
+      await knexOf(trx).transaction(async (sp) => {
+        await sp('webhook_deliveries').insert({ ...this.row({ ...item, status: 'received' }, newId(), now), attempts: 1, payload: item.payload });
+      });
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  async finishClaimed(provider: string, externalId: string, tenantId: string | null, outcome: ClaimedOutcome, note: string | null, trx: Tx): Promise<void> {
+    const now = nowIso();
+    await this.q(trx).where({ provider, external_id: externalId }).update({ status: outcome, last_error: note, processed_at: now, updated_at: now, tenant_id: tenantId });
   }
 
   async requeue(id: string, trx: Tx): Promise<void> {
