@@ -48,15 +48,16 @@ export class ChatEngine implements TurnRunner {
   /**
    * The user's message is committed first (TurnRecorder), then the turn decides who answers: nobody
    * (a repeat already answered, a paused bot), the lead flow, or the model; the reply is the second
-   * commit. A web turn reads the visitor's conversation first so that the first commit needs no read.
+   * commit. A web turn reads the visitor's conversation first so that the first commit needs no read;
+   * a visitor whose id was made up for this request has none to read.
    */
   async runTurn(input: TurnInput): Promise<TurnResult> {
-    const existing = input.providerMessageId ? undefined : ((await this.recorder.find(input)) ?? null);
+    const existing = input.providerMessageId ? undefined : input.newVisitor ? null : ((await this.recorder.find(input)) ?? null);
     return this.afterInbound(input, await this.recorder.recordInbound(input, existing));
   }
 
   /** The rest of a turn once the user's message is stored: repeats, pauses, lead flow or model, reply. */
-  private async afterInbound(input: TurnInput, { conversation, inbound }: Inbound): Promise<TurnResult> {
+  private async afterInbound(input: TurnInput, { conversation, created, inbound }: Inbound): Promise<TurnResult> {
     const { store } = this.deps;
     const tenantId = input.tenant.id;
     input.onConversation?.(conversation.id);
@@ -81,7 +82,7 @@ export class ChatEngine implements TurnRunner {
     if (conversation.botPaused) {
       return { conversationId: conversation.id, duplicate: false, userMessageId, reply: null, replyMessageId: null, leadFlowActive: Boolean(conversation.leadState) };
     }
-    const answer = (await this.leadFlowAnswer(input, conversation)) ?? (await this.providerAnswer(input, conversation, await this.modelMessages(input, conversation.id)));
+    const answer = (await this.leadFlowAnswer(input, conversation)) ?? (await this.providerAnswer(input, conversation, await this.modelMessages(input, created ? undefined : conversation.id)));
     const reply = await this.recorder.recordReply(input, conversation, answer);
     const lead = reply.lead ?? answer.lead;
     const leadState = answer.leadState === undefined ? conversation.leadState : answer.leadState;
@@ -128,9 +129,12 @@ export class ChatEngine implements TurnRunner {
     return { text, leadState: null, capture: { ...outcome.lead, channel: conversation.channel, conversationId: conversation.id } };
   }
 
-  /** What the model sees of the conversation: its recent messages, ending with the user's new one. */
-  private async modelMessages(input: TurnInput, conversationId: string): Promise<ModelMessage[]> {
-    if (!this.deps.provider.usesHistory) return [{ role: 'user', content: input.text }];
+  /**
+   * What the model sees of the conversation: its recent messages, ending with the user's new one. A
+   * conversation this message began (no id given) has only that message.
+   */
+  private async modelMessages(input: TurnInput, conversationId: string | undefined): Promise<ModelMessage[]> {
+    if (!this.deps.provider.usesHistory || !conversationId) return [{ role: 'user', content: input.text }];
     const limit = input.tenant.settings.memory_messages ?? DEFAULT_MEMORY_MESSAGES;
     const history = await this.deps.store.recentMessages(input.tenant.id, conversationId, limit);
     return history.filter((m) => m.role !== 'system').map((m): ModelMessage => ({ role: m.role === 'user' ? 'user' : 'assistant', content: m.text }));

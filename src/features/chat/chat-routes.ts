@@ -32,6 +32,7 @@ function turnInput(tenant: Tenant, body: ChatBody, live: Pick<TurnInput, 'signal
     externalUserId: body.visitor_id ?? `anon-${newId()}`,
     text: body.message,
     conversationId: body.conversation_id,
+    newVisitor: body.visitor_id === undefined && body.conversation_id === undefined,
     signal: live.signal,
     onConversation: live.onConversation,
     onToken: live.onToken,

@@ -27,6 +27,8 @@ export interface TurnInput {
   media?: MediaRef[];
   /** Web only: continue this conversation (must belong to the tenant, else 404). */
   conversationId?: string;
+  /** Web only: the visitor id was made up for this request, so there is no conversation to look for. */
+  newVisitor?: boolean;
   /** Aborted when the client goes away: the upstream model request is aborted too. */
   signal?: AbortSignal;
   /** Called with each piece of the reply as it is produced (SSE relays these as `token` events). */

@@ -10,9 +10,10 @@ import type { ConversationRow, ConversationStore, NewMessage } from './conversat
 
 type EventItems = Parameters<EventService['recordAll']>[1];
 
-/** The user's message as stored: its conversation, its id, and whether the provider had sent it before. */
+/** The user's message as stored: its conversation (and whether this message began it), its id, and whether the provider had sent it before. */
 export interface Inbound {
   conversation: ConversationRow;
+  created: boolean;
   inbound: { id: string; duplicate: boolean };
 }
 
@@ -64,7 +65,7 @@ export class TurnRecorder {
         return this.recordInbound(input);
       }
       rest.announce();
-      return { conversation, inbound: { id: message.id, duplicate: false } };
+      return { conversation, created: Boolean(created), inbound: { id: message.id, duplicate: false } };
     }
     let announce = () => {};
     const recorded = await this.deps.store.transaction(async (tx) => {
@@ -77,7 +78,7 @@ export class TurnRecorder {
       const rest = this.inboundFollowUp(input, conversation, created, inbound.duplicate);
       await this.deps.store.runAll(rest.writes, tx);
       announce = rest.announce;
-      return { conversation, inbound };
+      return { conversation, created, inbound };
     });
     announce();
     return recorded;
