@@ -10,10 +10,11 @@ import type { ChannelSenders } from './features/channels/channel.types.js';
 import { OutboundStore } from './features/channels/outbound-store.js';
 import { OutboundSends } from './features/channels/outbound-sends.js';
 import { GraphClient } from './features/channels/meta/graph-client.js';
-import { MetaDmSender, MetaSends } from './features/channels/meta/meta-sender.js';
+import { GraphSends, MetaDmTransport } from './features/channels/meta/meta-sender.js';
 import { MetaWorker } from './features/channels/meta/meta-worker.js';
 import { TwilioClient } from './features/channels/whatsapp/twilio-client.js';
-import { WhatsAppLinks, WhatsAppSender, WhatsAppSends } from './features/channels/whatsapp/whatsapp-sender.js';
+import { WhatsAppCheckoutLinks, WhatsAppTransport } from './features/channels/whatsapp/whatsapp-sender.js';
+import { ReplySender } from './features/channels/channel-sender.js';
 import { WhatsAppWorker } from './features/channels/whatsapp/whatsapp-worker.js';
 import { createJobQueue } from './features/jobs/create-job-queue.js';
 import type { ManagedJobQueue } from './features/jobs/job-queue.js';
@@ -89,7 +90,7 @@ export interface Services {
   /** Signed webhooks to each tenant's own systems (lead.created, payment.completed, conversation.handoff). */
   outbound: OutboundWebhooks;
   /** Twilio WhatsApp: credentials, numbers and signature checks per tenant. */
-  whatsapp: WhatsAppSends;
+  whatsapp: WhatsAppTransport;
   /** Prometheus metrics of this process (served at /metrics or on ZIA_METRICS_PORT). */
   metrics: Metrics;
   /** Every provider send: once-only, with sends in doubt re-sent once or held (ZIA_UNCERTAIN_SENDS). */
@@ -143,15 +144,9 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   // The inbox is made below (it needs the job queue); a resend by hand reaches it through the getter.
   let webhooksRef: WebhookService | undefined;
   const outbound = new OutboundSends({ store: new OutboundStore(db), policy: config.ZIA_UNCERTAIN_SENDS, tenants, events, logger, conversations, inbox: () => webhooksRef });
-  const whatsappSends = new WhatsAppSends({
-    config,
-    tenants,
-    twilio: new TwilioClient({ apiUrl: config.TWILIO_API_URL }),
-    outbound,
-    events,
-    logger,
-  });
-  const whatsapp = new WhatsAppSender(whatsappSends, conversations);
+  const whatsappTransport = new WhatsAppTransport({ config, tenants, twilio: new TwilioClient({ apiUrl: config.TWILIO_API_URL }), outbound });
+  const replyDeps = { conversations, events, logger };
+  const whatsapp = new ReplySender(whatsappTransport, replyDeps);
   const stripe = new StripeGateway(config);
   const orders = new OrderStore(db);
   const payments = new PaymentService({
@@ -163,7 +158,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     events,
     logger,
     catalog: options.catalog ?? catalog,
-    whatsapp: options.whatsappLinks ?? new WhatsAppLinks(whatsappSends, whatsapp, conversations),
+    whatsapp: options.whatsappLinks ?? new WhatsAppCheckoutLinks(whatsappTransport, whatsapp, conversations),
   });
   const chat =
     options.chat ??
@@ -185,11 +180,11 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const webhooks = new WebhookService(db, webhookStore, jobs, logger);
   webhooksRef = webhooks;
   const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
-  const metaSends = new MetaSends(tenants, graph, outbound, events, logger);
-  const messenger = new MetaDmSender('messenger', metaSends, conversations);
-  const instagram = new MetaDmSender('instagram', metaSends, conversations);
+  const graphSends = new GraphSends(tenants, graph, outbound, events, logger);
+  const messenger = new ReplySender(new MetaDmTransport('messenger', graphSends), replyDeps);
+  const instagram = new ReplySender(new MetaDmTransport('instagram', graphSends), replyDeps);
   const senders: ChannelSenders = { messenger, instagram, whatsapp };
-  const metaWorker = new MetaWorker({ tenants, inbox: webhooks, chat, conversations, sends: metaSends, senders: { messenger, instagram }, logger });
+  const metaWorker = new MetaWorker({ tenants, inbox: webhooks, chat, conversations, sends: graphSends, senders: { messenger, instagram }, logger });
   const whatsappWorker = new WhatsAppWorker({ tenants, inbox: webhooks, chat, conversations, sender: whatsapp, logger });
 
   const conversationReads = new ConversationReadModel(db);
@@ -233,7 +228,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     handoff,
     conversationReads,
     outbound: outboundWebhooks,
-    whatsapp: whatsappSends,
+    whatsapp: whatsappTransport,
     metrics,
     sends: outbound,
     shutdown: new AbortController(),

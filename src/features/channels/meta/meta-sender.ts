@@ -1,9 +1,9 @@
 import type { Logger } from '../../../logger.js';
 import type { EventService } from '../../events/event-service.js';
 import type { TenantService, Tenant } from '../../tenants/tenant-service.js';
-import type { ConversationService } from '../../chat/chat.types.js';
 import { PermanentJobError } from '../../jobs/jobs.types.js';
-import type { ChannelSender, OutboundMessage, SendResult } from '../channel.types.js';
+import type { OutboundMessage } from '../channel.types.js';
+import type { ReplyPlan, ReplyTransport } from '../channel-sender.js';
 import type { SendContext } from '../outbound-store.js';
 import type { OutboundSends, SendOutcome } from '../outbound-sends.js';
 import { GraphError, type GraphClient, type SendApiBody } from './graph-client.js';
@@ -14,18 +14,17 @@ type GraphRequest =
   | { provider: 'graph'; op: 'message'; body: SendApiBody }
   | { provider: 'graph'; op: 'comment_reply'; platform: 'facebook' | 'instagram'; commentId: string; text: string };
 
-export const WINDOW_MS = 24 * 3_600_000;
 export const LIMITS = {
   messenger: { limit: 2000, measure: charCount },
   instagram: { limit: 1000, measure: utf8Bytes },
 } as const;
 
 /**
- * Meta's side of every send: the page token, the 24 h window, the once-only record in outbound_sends,
- * and the events. Used for bot replies by the worker and, through ChannelSender, by anyone that sends
- * into a Messenger or Instagram conversation (payments, operators).
+ * Meta's side of every send: the page token, the once-only record in outbound_sends, and the events
+ * of comment replies. Direct messages go through a ReplySender over a MetaDmTransport (bot replies,
+ * payments, operators); the worker replies to comments here.
  */
-export class MetaSends {
+export class GraphSends {
   constructor(
     private readonly tenants: TenantService,
     private readonly graph: GraphClient,
@@ -72,55 +71,32 @@ export class MetaSends {
   }
 }
 
-/** Direct messages on Messenger or Instagram, split to the channel's limit, only inside the 24 h window. */
-export class MetaDmSender implements ChannelSender {
+/** Direct messages on Messenger or Instagram: the text split to the channel's limit, only inside the 24 h window. */
+export class MetaDmTransport implements ReplyTransport<SendApiBody> {
+  readonly accepted = { status: 'sent' };
+
   constructor(
-    private readonly channel: 'messenger' | 'instagram',
-    private readonly sends: MetaSends,
-    private readonly conversations: ConversationService,
+    readonly channel: 'messenger' | 'instagram',
+    private readonly meta: GraphSends,
   ) {}
 
-  async send(msg: OutboundMessage): Promise<SendResult> {
-    const last = msg.lastInboundAt ? Date.parse(msg.lastInboundAt) : NaN;
-    if (!Number.isFinite(last) || Date.now() - last > WINDOW_MS) {
-      const reason = 'outside_24h_window';
-      await this.sends.notSent(msg.tenant, msg.conversationId, { channel: this.channel, reason, key: msg.idempotencyKey });
-      await this.delivery(msg, { status: 'not_sent', errorCode: reason });
-      return { providerMessageId: null, sent: false, reason };
-    }
+  plan(msg: OutboundMessage, inWindow: boolean): ReplyPlan<SendApiBody> | undefined {
+    if (!inWindow) return undefined;
     const { limit, measure } = LIMITS[this.channel];
-    const parts = splitText(msg.text, limit, measure);
-    let providerMessageId: string | null = null;
-    const held: string[] = [];
-    const ctx = { conversationId: msg.conversationId, messageId: msg.messageId ?? null, deliveryId: msg.deliveryId ?? null };
-    try {
-      for (const [i, text] of parts.entries()) {
-        const outcome = await this.sends.sendMessage(msg.tenant, `${msg.idempotencyKey}:${i}`, this.channel, {
-          recipient: { id: msg.externalUserId },
-          messaging_type: 'RESPONSE',
-          message: { text },
-        }, ctx);
-        if ('providerMessageId' in outcome) providerMessageId = outcome.providerMessageId ?? providerMessageId;
-        else held.push(outcome.sendId);
-      }
-    } catch (err) {
-      if (err instanceof GraphError && !err.transient) {
-        const windowClosed = err.info.code === 10;
-        if (windowClosed) await this.sends.notSent(msg.tenant, msg.conversationId, { channel: this.channel, reason: err.reason, key: msg.idempotencyKey });
-        else await this.sends.record(msg.tenant, 'reply_failed', msg.conversationId, { channel: this.channel, reason: err.reason });
-        await this.delivery(msg, { status: 'failed', errorCode: String(err.info.code ?? 'error') });
-      }
-      throw err;
-    }
-    // A part held for an operator keeps the message 'held' (set where it was held) until it is resent.
-    if (held.length > 0) return { providerMessageId, sent: false, reason: 'held', held };
-    await this.sends.record(msg.tenant, 'reply_sent', msg.conversationId, { channel: this.channel, parts: parts.length });
-    await this.delivery(msg, { status: 'sent', providerMessageId: providerMessageId ?? undefined });
-    return { providerMessageId, sent: true };
+    const parts = splitText(msg.text, limit, measure).map((text, i) => ({
+      suffix: String(i),
+      payload: { recipient: { id: msg.externalUserId }, messaging_type: 'RESPONSE', message: { text } } satisfies SendApiBody,
+    }));
+    return { parts, sent: { parts: parts.length } };
   }
 
-  private async delivery(msg: OutboundMessage, update: { status: string; providerMessageId?: string; errorCode?: string }): Promise<void> {
-    if (!msg.messageId) return;
-    await this.conversations.updateDelivery(msg.tenant.id, { messageId: msg.messageId }, update);
+  send(tenant: Tenant, key: string, body: SendApiBody, ctx: SendContext): Promise<SendOutcome> {
+    return this.meta.sendMessage(tenant, key, this.channel, body, ctx);
+  }
+
+  /** Graph's code 10: the window closed on Meta's side before ours. */
+  refusal(err: unknown) {
+    if (!(err instanceof GraphError) || err.transient) return undefined;
+    return { windowClosed: err.info.code === 10, reason: err.reason, code: String(err.info.code ?? 'error') };
   }
 }

@@ -6,7 +6,8 @@ import type { DeliveryRecord } from '../../webhooks/webhook-store.js';
 import type { HandlerOutcome, WebhookService } from '../../webhooks/webhook-service.js';
 import { parseInput } from '../../../validation.js';
 import { GraphError } from './graph-client.js';
-import { LIMITS, type MetaDmSender, type MetaSends } from './meta-sender.js';
+import { LIMITS, type GraphSends } from './meta-sender.js';
+import type { ChannelSender } from '../channel.types.js';
 import { metaCommentItemSchema, metaMessageItemSchema, type MetaCommentItem } from './meta.schemas.js';
 import { savedTurn, type SavedTurn } from '../saved-turn.js';
 import { truncateText } from '../split-text.js';
@@ -19,8 +20,8 @@ export interface MetaWorkerDeps {
   inbox: WebhookService;
   chat: TurnRunner;
   conversations: ConversationService;
-  sends: MetaSends;
-  senders: { messenger: MetaDmSender; instagram: MetaDmSender };
+  sends: GraphSends;
+  senders: { messenger: ChannelSender; instagram: ChannelSender };
   logger: Logger;
 }
 

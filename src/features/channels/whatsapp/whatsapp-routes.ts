@@ -9,7 +9,7 @@ import type { ConversationService } from '../../chat/chat.types.js';
 import type { Tenant, TenantService } from '../../tenants/tenant-service.js';
 import type { WebhookService } from '../../webhooks/webhook-service.js';
 import { WHATSAPP_KIND } from './whatsapp-worker.js';
-import type { WhatsAppSends } from './whatsapp-sender.js';
+import type { WhatsAppTransport } from './whatsapp-sender.js';
 import { replaceableBy, TERMINAL_FAILURES } from './whatsapp-status.js';
 import { inboundFormSchema, statusFormSchema, statusQuerySchema, toItem, twilioQuerySchema } from './whatsapp.schemas.js';
 
@@ -19,7 +19,7 @@ export interface WhatsAppRouteDeps {
   config: Pick<Config, 'SITE_URL'>;
   tenants: TenantService;
   inbox: WebhookService;
-  sends: WhatsAppSends;
+  sends: WhatsAppTransport;
   conversations: ConversationService;
   logger: Logger;
 }

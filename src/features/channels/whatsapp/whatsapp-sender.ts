@@ -1,13 +1,12 @@
 import type { Config } from '../../../config.js';
 import { ConflictError, NotConfiguredError, UpstreamError } from '../../../errors.js';
-import type { Logger } from '../../../logger.js';
 import { newId } from '../../../db/dialect.js';
 import type { ConversationRecord, ConversationService } from '../../chat/chat.types.js';
-import type { EventService } from '../../events/event-service.js';
 import { PermanentJobError } from '../../jobs/jobs.types.js';
 import type { WhatsAppLinkSender } from '../../payments/payment-service.js';
 import type { Tenant, TenantService } from '../../tenants/tenant-service.js';
 import type { ChannelSender, OutboundMessage, SendResult } from '../channel.types.js';
+import { inReplyWindow, type ReplyPlan, type ReplyTransport } from '../channel-sender.js';
 import type { SendContext } from '../outbound-store.js';
 import type { OutboundSends, SendOutcome } from '../outbound-sends.js';
 import { charCount, splitText } from '../split-text.js';
@@ -18,25 +17,29 @@ import { replaceableBy } from './whatsapp-status.js';
 /** What a Twilio send needs to be made again (credentials are read from the tenant when sent). */
 type TwilioRequest = { provider: 'twilio'; params: TwilioSendParams };
 
+/** One WhatsApp message to a number (E.164, without the whatsapp: prefix): text, or a template. */
+export type TwilioContent = { to: string } & Pick<TwilioSendParams, 'body' | 'contentSid' | 'contentVariables'>;
+
 export const WHATSAPP_LIMIT = 1600;
-export const WINDOW_MS = 24 * 3_600_000;
 export const STATUS_PATH = '/v1/twilio/whatsapp/status';
 
-export interface WhatsAppSendsDeps {
+export interface WhatsAppTransportDeps {
   config: Pick<Config, 'SITE_URL' | 'TWILIO_ACCOUNT_SID' | 'TWILIO_AUTH_TOKEN' | 'TWILIO_WHATSAPP_FROM'>;
   tenants: TenantService;
   twilio: TwilioClient;
   outbound: OutboundSends;
-  events: EventService;
-  logger: Logger;
 }
 
 /**
  * Twilio's side of every WhatsApp send: the tenant's credentials and number (or the global ones), the
- * status callback, the once-only record in outbound_sends, and the events.
+ * status callback, the once-only record in outbound_sends, and what a message turns into (plan).
  */
-export class WhatsAppSends {
-  constructor(private readonly deps: WhatsAppSendsDeps) {
+export class WhatsAppTransport implements ReplyTransport<TwilioContent> {
+  readonly channel = 'whatsapp';
+  /** Twilio's first status; a status callback that already moved the message further is not overwritten. */
+  readonly accepted = { status: 'queued', replaces: replaceableBy('queued')! };
+
+  constructor(private readonly deps: WhatsAppTransportDeps) {
     deps.outbound.register('twilio', {
       send: async (tenant, request) => (await this.deps.twilio.send(this.credentials(tenant), (request as TwilioRequest).params)).sid,
       ambiguous: (err) => err instanceof TwilioError && err.ambiguous,
@@ -73,82 +76,34 @@ export class WhatsAppSends {
   }
 
   /** One message under `key`: never sent twice; one in doubt is re-sent once or held (ZIA_UNCERTAIN_SENDS). */
-  async send(tenant: Tenant, key: string, to: string, content: Pick<TwilioSendParams, 'body' | 'contentSid' | 'contentVariables'>, ctx: SendContext): Promise<SendOutcome> {
+  async send(tenant: Tenant, key: string, { to, ...content }: TwilioContent, ctx: SendContext): Promise<SendOutcome> {
     this.credentials(tenant);
     const params: TwilioSendParams = { from: this.from(tenant), to: `whatsapp:${to}`, statusCallback: this.statusCallback(tenant), ...content };
     return this.deps.outbound.once(tenant, key, 'whatsapp', { provider: 'twilio', params } satisfies TwilioRequest, ctx);
   }
 
-  async notSent(tenant: Tenant, conversationId: string | null, data: Record<string, unknown>): Promise<void> {
-    await this.deps.events.record(tenant.id, 'reply_not_sent', { conversationId, data: { channel: 'whatsapp', ...data } });
-    this.deps.logger.info({ tenant: tenant.slug, ...data }, 'WhatsApp reply not sent');
-  }
-
-  async record(tenant: Tenant, type: 'reply_sent' | 'reply_failed', conversationId: string | null, data: Record<string, unknown>): Promise<void> {
-    await this.deps.events.record(tenant.id, type, { conversationId, data: { channel: 'whatsapp', ...data } });
-  }
-}
-
-/**
- * Messages into a WhatsApp conversation: plain text split at 1,600 characters inside the 24 h window;
- * outside it, the tenant's approved template or nothing (recorded), never free-form text.
- */
-export class WhatsAppSender implements ChannelSender {
-  constructor(
-    private readonly sends: WhatsAppSends,
-    private readonly conversations: ConversationService,
-  ) {}
-
-  async send(msg: OutboundMessage): Promise<SendResult> {
-    const { tenant } = msg;
-    const last = msg.lastInboundAt ? Date.parse(msg.lastInboundAt) : NaN;
-    const inWindow = Number.isFinite(last) && Date.now() - last <= WINDOW_MS;
-    const template = tenant.settings.whatsapp_template;
-    if (!inWindow && !template) {
-      const reason = 'outside_24h_window';
-      await this.sends.notSent(tenant, msg.conversationId, { reason, key: msg.idempotencyKey });
-      await this.delivery(msg, { status: 'not_sent', errorCode: reason });
-      return { providerMessageId: null, sent: false, reason };
+  /**
+   * Inside the window: plain text split at 1,600 characters. Outside it: the tenant's approved
+   * template, or nothing — never free-form text.
+   */
+  plan(msg: OutboundMessage, inWindow: boolean): ReplyPlan<TwilioContent> | undefined {
+    if (inWindow) {
+      const parts = splitText(plainText(msg.text), WHATSAPP_LIMIT, charCount).map((body, i) => ({ suffix: String(i), payload: { to: msg.externalUserId, body } }));
+      return { parts, sent: { parts: parts.length } };
     }
-    const parts = inWindow ? splitText(plainText(msg.text), WHATSAPP_LIMIT, charCount) : [];
-    let providerMessageId: string | null = null;
-    const held: string[] = [];
-    const ctx = { conversationId: msg.conversationId, messageId: msg.messageId ?? null, deliveryId: msg.deliveryId ?? null };
-    const note = (outcome: SendOutcome) => {
-      if ('providerMessageId' in outcome) providerMessageId = outcome.providerMessageId ?? providerMessageId;
-      else held.push(outcome.sendId);
+    const template = msg.tenant.settings.whatsapp_template;
+    if (!template) return undefined;
+    return {
+      parts: [{ suffix: 'template', payload: { to: msg.externalUserId, contentSid: template.content_sid, contentVariables: JSON.stringify(template.variables ?? {}) } }],
+      sent: { template: template.content_sid },
+      reason: 'template',
     };
-    try {
-      if (inWindow) {
-        for (const [i, body] of parts.entries()) note(await this.sends.send(tenant, `${msg.idempotencyKey}:${i}`, msg.externalUserId, { body }, ctx));
-      } else {
-        note(
-          await this.sends.send(tenant, `${msg.idempotencyKey}:template`, msg.externalUserId, {
-            contentSid: template!.content_sid,
-            contentVariables: JSON.stringify(template!.variables ?? {}),
-          }, ctx),
-        );
-      }
-    } catch (err) {
-      if (err instanceof TwilioError && !err.transient) {
-        const code = String(err.info.code ?? err.info.status ?? 'error');
-        if (err.info.code === 63016) await this.sends.notSent(tenant, msg.conversationId, { reason: err.reason, key: msg.idempotencyKey });
-        else await this.sends.record(tenant, 'reply_failed', msg.conversationId, { reason: err.reason, code });
-        await this.delivery(msg, { status: 'failed', errorCode: code });
-      }
-      throw err;
-    }
-    // A part held for an operator keeps the message 'held' (set where it was held) until it is resent.
-    if (held.length > 0) return { providerMessageId, sent: false, reason: 'held', held };
-    await this.sends.record(tenant, 'reply_sent', msg.conversationId, inWindow ? { parts: parts.length } : { template: template!.content_sid });
-    // Twilio's first status; a status callback that already moved it further is not overwritten.
-    if (providerMessageId) await this.delivery(msg, { status: 'queued', providerMessageId, replaces: replaceableBy('queued')! });
-    return { providerMessageId, sent: true, ...(inWindow ? {} : { reason: 'template' }) };
   }
 
-  private async delivery(msg: OutboundMessage, update: { status: string; providerMessageId?: string; errorCode?: string; replaces?: Array<string | null> }): Promise<void> {
-    if (!msg.messageId) return;
-    await this.conversations.updateDelivery(msg.tenant.id, { messageId: msg.messageId }, update);
+  /** Twilio's 63016: free-form text outside the window, refused on Twilio's side. */
+  refusal(err: unknown) {
+    if (!(err instanceof TwilioError) || err.transient) return undefined;
+    return { windowClosed: err.info.code === 63016, reason: err.reason, code: String(err.info.code ?? err.info.status ?? 'error') };
   }
 }
 
@@ -157,10 +112,10 @@ export class WhatsAppSender implements ChannelSender {
  * window (a template cannot carry the link, so it would tell the buyer nothing), and recorded in the
  * buyer's conversation with its delivery status.
  */
-export class WhatsAppLinks implements WhatsAppLinkSender {
+export class WhatsAppCheckoutLinks implements WhatsAppLinkSender {
   constructor(
-    private readonly sends: WhatsAppSends,
-    private readonly sender: WhatsAppSender,
+    private readonly transport: WhatsAppTransport,
+    private readonly sender: ChannelSender,
     private readonly conversations: ConversationService,
   ) {}
 
@@ -171,14 +126,13 @@ export class WhatsAppLinks implements WhatsAppLinkSender {
   /** The contact's conversation, when the tenant can send and the contact wrote in the last 24 hours. */
   private async openConversation(tenant: Tenant, toE164: string): Promise<ConversationRecord> {
     try {
-      this.sends.credentials(tenant);
-      this.sends.from(tenant);
+      this.transport.credentials(tenant);
+      this.transport.from(tenant);
     } catch (err) {
       throw new NotConfiguredError(`WhatsApp not configured: ${(err as Error).message}`);
     }
     const conversation = await this.conversations.find(tenant.id, 'whatsapp', toE164);
-    const last = conversation?.lastInboundAt ? Date.parse(conversation.lastInboundAt) : NaN;
-    if (!conversation || !Number.isFinite(last) || Date.now() - last > WINDOW_MS) {
+    if (!conversation || !inReplyWindow(conversation.lastInboundAt)) {
       throw new ConflictError(`${toE164} has not written in the last 24 hours: WhatsApp allows only an approved template, which cannot carry the link`);
     }
     return conversation;
