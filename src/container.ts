@@ -142,8 +142,8 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const conversations = options.conversations ?? new DefaultConversationService(conversationStore);
   const leads = new LeadService(new LeadStore(db), events);
   // The inbox is made below (it needs the job queue); a resend by hand reaches it through the getter.
-  let webhooksRef: WebhookService | undefined;
-  const outbound = new OutboundSends({ store: new OutboundStore(db), policy: config.ZIA_UNCERTAIN_SENDS, tenants, events, logger, conversations, inbox: () => webhooksRef });
+  let inboxRef: WebhookService | undefined;
+  const outbound = new OutboundSends({ store: new OutboundStore(db), policy: config.ZIA_UNCERTAIN_SENDS, tenants, events, logger, conversations, inbox: () => inboxRef });
   const whatsappTransport = new WhatsAppTransport({ config, tenants, twilio: new TwilioClient({ apiUrl: config.TWILIO_API_URL }), outbound });
   const replyDeps = { conversations, events, logger };
   const whatsapp = new ReplySender(whatsappTransport, replyDeps);
@@ -178,7 +178,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   closers.push(() => jobs.close());
   const webhookStore = new WebhookStore(db);
   const webhooks = new WebhookService(db, webhookStore, jobs, logger);
-  webhooksRef = webhooks;
+  inboxRef = webhooks;
   const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
   const graphSends = new GraphSends(tenants, graph, outbound, events, logger);
   const messenger = new ReplySender(new MetaDmTransport('messenger', graphSends), replyDeps);
@@ -193,7 +193,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const stripeWebhooks = new StripeWebhookService({
     gateway: stripe,
     orders,
-    deliveries: webhookStore,
+    inbox: webhookStore,
     tenants,
     events,
     logger,

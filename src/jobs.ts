@@ -13,7 +13,7 @@ import type { WebhookService } from './features/webhooks/webhook-service.js';
  * Inbox kinds run through the webhook inbox (a delivery row whose status follows the job); the others
  * are plain jobs.
  */
-export function registerJobs(d: {
+export function registerJobs(deps: {
   jobs: JobQueue;
   inbox: WebhookService;
   meta: MetaWorker;
@@ -21,9 +21,9 @@ export function registerJobs(d: {
   outbound: OutboundWebhooks;
   sends: ConversationSends;
 }): void {
-  d.inbox.register('meta.message', (delivery) => d.meta.handleMessage(delivery));
-  d.inbox.register('meta.comment', (delivery) => d.meta.handleComment(delivery));
-  d.inbox.register(WHATSAPP_KIND, (delivery) => d.whatsapp.handleMessage(delivery));
-  d.inbox.register(OUTBOUND_JOB, (delivery) => d.outbound.deliver(delivery));
-  d.jobs.register(SEND_JOB, (payload, ctx) => d.sends.run(payload as { tenantId: string; messageId: string }, ctx));
+  deps.inbox.register('meta.message', (delivery) => deps.meta.handleMessage(delivery));
+  deps.inbox.register('meta.comment', (delivery) => deps.meta.handleComment(delivery));
+  deps.inbox.register(WHATSAPP_KIND, (delivery) => deps.whatsapp.handleMessage(delivery));
+  deps.inbox.register(OUTBOUND_JOB, (delivery) => deps.outbound.deliver(delivery));
+  deps.jobs.register(SEND_JOB, (payload, ctx) => deps.sends.run(payload as { tenantId: string; messageId: string }, ctx));
 }

@@ -76,7 +76,7 @@ export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder):
         const doubts = (await s.sends.inDoubt(tenant?.id, { limit: q.limit })).map(sendView);
         if (opts.json) printJson(io, { deliveries: rows, counts: await s.webhooks.countByStatus(), sends_in_doubt: doubts });
         else {
-          printTable(io, ['ID', 'CREATED', 'PROVIDER', 'KIND', 'STATUS', 'TRIES', 'EXTERNAL ID', 'LAST ERROR'], rows.map((d) => [d.id, d.created_at, d.provider, d.kind, d.status, d.attempts, d.external_id, d.last_error?.slice(0, 80)]));
+          printTable(io, ['ID', 'CREATED', 'PROVIDER', 'KIND', 'STATUS', 'TRIES', 'EXTERNAL ID', 'LAST ERROR'], rows.map((delivery) => [delivery.id, delivery.created_at, delivery.provider, delivery.kind, delivery.status, delivery.attempts, delivery.external_id, delivery.last_error?.slice(0, 80)]));
           if (doubts.length > 0) {
             println(io.stdout);
             println(io.stdout, `Replies in doubt (in flight at a crash or unanswered; ZIA_UNCERTAIN_SENDS=${s.config.ZIA_UNCERTAIN_SENDS}); send one by hand: zia conversations resend <send id>`);
@@ -99,7 +99,7 @@ export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder):
       if (id && opts.dead) throw new UsageError('pass either a delivery id or --dead, not both');
       if (opts.provider && !opts.dead) throw new UsageError('--provider goes with --dead');
       exit.code = await withContext(io, async (s) => {
-        const ids = id ? [id] : (await s.webhooks.list({ status: 'dead', provider: opts.provider, limit: 1000 })).map((d) => d.id);
+        const ids = id ? [id] : (await s.webhooks.list({ status: 'dead', provider: opts.provider, limit: 1000 })).map((delivery) => delivery.id);
         const replayed: string[] = [];
         for (const one of ids) replayed.push((await s.webhooks.replay(one)).id);
         if (opts.json) printJson(io, { replayed });

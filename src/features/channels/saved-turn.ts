@@ -14,8 +14,8 @@ export interface SavedTurn {
  * is sent, so a retry (after a provider error or a crash) sends the same reply instead of asking the
  * engine again. Shared by every channel worker.
  */
-export async function savedTurn(inbox: WebhookService, logger: Logger, d: DeliveryRecord, run: () => Promise<TurnResult>): Promise<SavedTurn | null> {
-  const saved = d.result as (SavedTurn & { turn?: boolean }) | null;
+export async function savedTurn(inbox: WebhookService, logger: Logger, delivery: DeliveryRecord, run: () => Promise<TurnResult>): Promise<SavedTurn | null> {
+  const saved = delivery.result as (SavedTurn & { turn?: boolean }) | null;
   if (saved?.turn) return saved;
   const result = await run();
   // An engine that returns the earlier reply for a duplicate lets a retry still deliver it (sends are
@@ -23,10 +23,10 @@ export async function savedTurn(inbox: WebhookService, logger: Logger, d: Delive
   if (result.duplicate && result.reply === null) {
     // The engine already answered this message id, but the reply was not saved here: the process
     // stopped between the two. Re-asking would answer twice, so the item ends without a send.
-    logger.warn({ delivery: d.id, external_id: d.externalId }, 'turn already ran for this message before a crash; its reply was not saved, nothing sent');
+    logger.warn({ delivery: delivery.id, external_id: delivery.externalId }, 'turn already ran for this message before a crash; its reply was not saved, nothing sent');
     return null;
   }
   const turn: SavedTurn = { conversationId: result.conversationId, reply: result.reply, replyMessageId: result.replyMessageId };
-  await inbox.saveResult(d.id, { ...turn, turn: true });
+  await inbox.saveResult(delivery.id, { ...turn, turn: true });
   return turn;
 }

@@ -94,7 +94,7 @@ export class ConversationStore {
       const existing = await this.findByUser(tenantId, channel, externalUserId, trx);
       if (existing) return { conversation: existing, created: false };
     }
-    const { conversation, write } = this.conversationInsert(tenantId, channel, externalUserId, userName, id ?? newId());
+    const { conversation, write } = this.conversationWrite(tenantId, channel, externalUserId, userName, id ?? newId());
     // ON CONFLICT DO NOTHING rather than catching the violation: on PostgreSQL an error would abort the
     // caller's transaction. The loser of a race waits for the winner's commit, then reads its row.
     let inserted: unknown[];
@@ -115,7 +115,7 @@ export class ConversationStore {
    * The insert of a new conversation (skipped when the user already has one), not yet run, and the
    * row it writes: no column has a database-side value, so the row is not read back.
    */
-  conversationInsert(tenantId: string, channel: Channel, externalUserId: string, userName: string | null, id: string): { conversation: ConversationRow; write: Write } {
+  conversationWrite(tenantId: string, channel: Channel, externalUserId: string, userName: string | null, id: string): { conversation: ConversationRow; write: Write } {
     const now = nowIso();
     const row = { id, tenant_id: tenantId, channel, external_user_id: externalUserId, user_name: userName, bot_paused: false, created_at: now, updated_at: now };
     return {
@@ -149,7 +149,7 @@ export class ConversationStore {
   }
 
   /** The insert of a new message, not yet run, and the id it gives the message. */
-  messageInsert(tenantId: string, m: NewMessage): { id: string; write: Write } {
+  messageWrite(tenantId: string, m: NewMessage): { id: string; write: Write } {
     const id = newId();
     const now = nowIso();
     const row = {
@@ -174,7 +174,7 @@ export class ConversationStore {
     m: NewMessage,
     trx?: Tx,
   ): Promise<{ id: string; duplicate: boolean }> {
-    const { id, write } = this.messageInsert(tenantId, m);
+    const { id, write } = this.messageWrite(tenantId, m);
     const insert = write(on(this.db, trx));
     try {
       // Only a provider message id can collide (the id is new): a repeat is skipped, not raised, so that

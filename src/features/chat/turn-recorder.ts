@@ -54,9 +54,9 @@ export class TurnRecorder {
   async recordInbound(input: TurnInput, existing?: ConversationRow | null): Promise<Inbound> {
     const known = existing === undefined ? undefined : (existing ?? { newId: newId() });
     if (known && !input.providerMessageId && !('newId' in known && input.channel !== 'web')) {
-      const created = 'newId' in known ? this.deps.store.conversationInsert(input.tenant.id, input.channel, input.externalUserId, input.userName ?? null, known.newId) : undefined;
+      const created = 'newId' in known ? this.deps.store.conversationWrite(input.tenant.id, input.channel, input.externalUserId, input.userName ?? null, known.newId) : undefined;
       const conversation = created?.conversation ?? (known as ConversationRow);
-      const message = this.deps.store.messageInsert(input.tenant.id, userMessage(input, conversation));
+      const message = this.deps.store.messageWrite(input.tenant.id, userMessage(input, conversation));
       const rest = this.inboundFollowUp(input, conversation, Boolean(created));
       try {
         await this.deps.store.writeAll([...(created ? [created.write] : []), message.write, ...rest.writes]);
@@ -88,7 +88,7 @@ export class TurnRecorder {
   async recordReply(input: TurnInput, conversation: ConversationRow, reply: ReplyRecord): Promise<{ id: string; lead?: SubmittedLead }> {
     const { store, events, leads } = this.deps;
     const tenantId = input.tenant.id;
-    const message = store.messageInsert(tenantId, { conversationId: conversation.id, channel: conversation.channel, role: 'assistant', text: reply.text });
+    const message = store.messageWrite(tenantId, { conversationId: conversation.id, channel: conversation.channel, role: 'assistant', text: reply.text });
     const writes = [message.write];
     if (reply.leadState !== undefined) writes.push(store.updateWrite(tenantId, conversation.id, { leadState: reply.leadState }));
     const recorded = [...(reply.events ?? [])];

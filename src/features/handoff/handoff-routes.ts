@@ -17,15 +17,15 @@ interface Deps {
 }
 
 /** Operators' view of conversations: read them, pause and resume the bot, reply on the channel. */
-export function handoffRoutes(api: Api, d: Deps): Router {
+export function handoffRoutes(api: Api, deps: Deps): Router {
   const router = Router();
 
   /** The conversation's tenant, as far as the caller may see: another tenant's id is a plain 404. */
   async function owner(principal: Principal | undefined, id: string): Promise<Tenant> {
-    if (principal?.kind === 'tenant-key') return d.tenants.getById(principal.tenantId);
-    const tenantId = await d.handoff.tenantIdOf(id);
+    if (principal?.kind === 'tenant-key') return deps.tenants.getById(principal.tenantId);
+    const tenantId = await deps.handoff.tenantIdOf(id);
     if (!tenantId) throw new NotFoundError('conversation not found');
-    return d.tenants.getById(tenantId);
+    return deps.tenants.getById(tenantId);
   }
   const by = (p: Principal | undefined) => (p?.kind === 'tenant-key' ? `key:${p.keyId}` : 'admin');
 
@@ -33,8 +33,8 @@ export function handoffRoutes(api: Api, d: Deps): Router {
     router,
     { method: 'get', path: '/v1/admin/conversations', summary: 'Conversations, newest first, keyset-paged (next_cursor)', tag: 'conversations', auth: 'tenant', response: R.conversationPage, query: conversationListQuery },
     async ({ query, principal }) => {
-      const tenant = await scopedTenant(d.tenants, principal, query.tenant);
-      const page = await d.handoff.list(tenant, { channel: query.channel, paused: query.paused, limit: query.limit, cursor: query.cursor });
+      const tenant = await scopedTenant(deps.tenants, principal, query.tenant);
+      const page = await deps.handoff.list(tenant, { channel: query.channel, paused: query.paused, limit: query.limit, cursor: query.cursor });
       return { conversations: page.conversations.map(conversationView), next_cursor: page.nextCursor };
     },
   );
@@ -43,8 +43,8 @@ export function handoffRoutes(api: Api, d: Deps): Router {
     { method: 'get', path: '/v1/admin/conversations/:id', summary: 'One conversation with its latest messages', tag: 'conversations', auth: 'tenant', response: R.conversationShow, params: conversationParams, query: conversationShowQuery },
     async ({ params, query, principal }) => {
       const tenant = await owner(principal, params.id);
-      const { conversation, messages } = await d.handoff.show(tenant, params.id, query.messages);
-      const doubts = await d.sends.inDoubt(tenant.id, { conversationId: conversation.id });
+      const { conversation, messages } = await deps.handoff.show(tenant, params.id, query.messages);
+      const doubts = await deps.sends.inDoubt(tenant.id, { conversationId: conversation.id });
       return { conversation: conversationView(conversation), tenant: tenant.slug, messages: messages.map(messageView), sends_in_doubt: doubts.map(sendView) };
     },
   );
@@ -54,7 +54,7 @@ export function handoffRoutes(api: Api, d: Deps): Router {
       { method: 'post', path: `/v1/admin/conversations/:id/${action}`, summary: action === 'pause' ? 'Pause the bot: messages are stored, nothing is answered' : 'Let the bot answer again', tag: 'conversations', auth: 'tenant', params: conversationParams, response: R.conversationOne },
       async ({ params, principal }) => {
         const tenant = await owner(principal, params.id);
-        return { conversation: conversationView(await d.handoff.setPaused(tenant, params.id, action === 'pause', by(principal))) };
+        return { conversation: conversationView(await deps.handoff.setPaused(tenant, params.id, action === 'pause', by(principal))) };
       },
     );
   }
@@ -63,7 +63,7 @@ export function handoffRoutes(api: Api, d: Deps): Router {
     { method: 'post', path: '/v1/admin/conversations/:id/reply', summary: "An operator's reply, sent on the conversation's own channel", tag: 'conversations', auth: 'tenant', response: R.operatorReply, params: conversationParams, body: operatorReplyBody },
     async ({ params, body, principal, res }) => {
       const tenant = await owner(principal, params.id);
-      const r = await d.handoff.reply(tenant, params.id, body.text, by(principal));
+      const r = await deps.handoff.reply(tenant, params.id, body.text, by(principal));
       res.status(202);
       return { message_id: r.messageId, conversation_id: r.conversation.id, channel: r.conversation.channel, delivery: r.delivery };
     },
@@ -73,7 +73,7 @@ export function handoffRoutes(api: Api, d: Deps): Router {
     { method: 'post', path: '/v1/admin/sends/:id/resend', summary: 'Send a reply in doubt (held, uncertain) or a failed send again by hand; a delivered one is refused (409)', tag: 'conversations', auth: 'tenant', response: R.resent, errors: [409, 502], params: sendParams },
     async ({ params, principal }) => {
       const scope = principal?.kind === 'tenant-key' ? { tenantId: principal.tenantId } : undefined;
-      const r = await d.sends.resend(params.id, by(principal), scope);
+      const r = await deps.sends.resend(params.id, by(principal), scope);
       return { send: sendView(r.send), provider_message_id: r.providerMessageId };
     },
   );
@@ -83,10 +83,10 @@ export function handoffRoutes(api: Api, d: Deps): Router {
     router,
     { method: 'get', path: '/v1/chat/operator-messages', summary: "Operator replies in a web conversation after a message id (the widget's poll)", tag: 'chat', auth: 'public', response: R.operatorMessages, query: operatorMessagesQuery },
     async ({ query }) => {
-      const tenant = await d.tenants.get(query.tenant);
-      const conversation = await d.handoff.show(tenant, query.conversation_id, 1).then((r) => r.conversation);
+      const tenant = await deps.tenants.get(query.tenant);
+      const conversation = await deps.handoff.show(tenant, query.conversation_id, 1).then((r) => r.conversation);
       if (conversation.channel !== 'web') throw new NotFoundError('conversation not found');
-      const messages = await d.handoff.operatorMessages(tenant, conversation.id, query.after);
+      const messages = await deps.handoff.operatorMessages(tenant, conversation.id, query.after);
       return { messages: messages.map((m) => ({ id: m.id, text: m.text, created_at: m.createdAt })), bot_paused: conversation.botPaused };
     },
   );

@@ -76,14 +76,14 @@ export class OutboundWebhooks {
   }
 
   /** Posts one queued event to the tenant's URL, signed. */
-  async deliver(d: DeliveryRecord): Promise<void> {
-    const tenant = d.tenantId ? await this.deps.tenants.getById(d.tenantId).catch(() => undefined) : undefined;
+  async deliver(delivery: DeliveryRecord): Promise<void> {
+    const tenant = delivery.tenantId ? await this.deps.tenants.getById(delivery.tenantId).catch(() => undefined) : undefined;
     if (!tenant) throw new PermanentJobError('the tenant of this delivery no longer exists');
     const url = tenant.settings.outbound_webhook_url;
     if (typeof url !== 'string') throw new PermanentJobError(`tenant '${tenant.slug}' has no outbound_webhook_url any more`);
     const secret = this.deps.tenants.secrets(tenant).outbound_webhook_secret;
     if (!secret) throw new PermanentJobError(`tenant '${tenant.slug}' has no outbound_webhook_secret: set it with zia tenant update`);
-    const body = JSON.stringify(d.payload);
+    const body = JSON.stringify(delivery.payload);
     const t = Math.floor(Date.now() / 1000);
     try {
       await safeFetch(url, {
@@ -94,8 +94,8 @@ export class OutboundWebhooks {
         headers: {
           'content-type': 'application/json',
           [SIGNATURE_HEADER]: signPayload(secret, body, t),
-          'zia-delivery-id': d.id,
-          'zia-event': String((d.payload as { type?: unknown }).type ?? ''),
+          'zia-delivery-id': delivery.id,
+          'zia-event': String((delivery.payload as { type?: unknown }).type ?? ''),
         },
         timeoutMs: 10_000,
         maxBytes: 64 * 1024,

@@ -14,7 +14,7 @@ export interface WebhookDeps {
   gateway: StripeGateway;
   orders: OrderStore;
   /** The webhook inbox, where each Stripe event id is claimed once. */
-  deliveries: Pick<WebhookStore, 'claimingTransaction' | 'claim' | 'finishClaimed'>;
+  inbox: Pick<WebhookStore, 'claimingTransaction' | 'claim' | 'finishClaimed'>;
   tenants: TenantService;
   events: EventService;
   logger: Logger;
@@ -50,18 +50,18 @@ export class StripeWebhookService {
   constructor(private readonly deps: WebhookDeps) {}
 
   async handle(rawBody: Buffer | undefined, signature: string | undefined): Promise<WebhookResult> {
-    const { gateway, deliveries, logger } = this.deps;
+    const { gateway, inbox, logger } = this.deps;
     const event = await gateway.verifyEvent(rawBody, signature);
     // Lookups that read outside the transaction happen first (SQLite has a single connection).
     const tenant = event.account ? await this.deps.tenants.findByRouting('stripe_account_id', event.account) : undefined;
     const account = event.type === 'account.updated' && tenant ? await this.accountState(event) : undefined;
 
     const tenantId = tenant?.id ?? null;
-    const result = await deliveries.claimingTransaction(async (trx) => {
+    const result = await inbox.claimingTransaction(async (trx) => {
       const item = { provider: 'stripe', externalId: event.id, tenantId, kind: event.type.slice(0, 32), payload: rawBody!.toString('utf8') };
-      if (!(await deliveries.claim(item, trx))) return undefined;
+      if (!(await inbox.claim(item, trx))) return undefined;
       const done = await this.apply(event, tenant, account, trx);
-      await deliveries.finishClaimed('stripe', event.id, tenantId, done.outcome, done.note, trx);
+      await inbox.finishClaimed('stripe', event.id, tenantId, done.outcome, done.note, trx);
       return done;
     });
     if (!result) {

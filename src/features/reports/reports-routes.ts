@@ -20,15 +20,15 @@ interface Deps {
 const DAY = 86_400_000;
 
 /** Operator reads: leads (paged and exported), events, analytics. */
-export function reportRoutes(api: Api, d: Deps): Router {
+export function reportRoutes(api: Api, deps: Deps): Router {
   const router = Router();
 
   api.route(
     router,
     { method: 'get', path: '/v1/admin/leads', summary: 'Leads, oldest first, keyset-paged (next_cursor)', tag: 'leads', auth: 'tenant', response: R.leadPage, query: leadListQuery },
     async ({ query, principal }) => {
-      const tenant = await scopedTenant(d.tenants, principal, query.tenant);
-      return d.leadReport.page({ tenantId: tenant?.id, since: query.since, until: query.until }, query.limit, query.cursor);
+      const tenant = await scopedTenant(deps.tenants, principal, query.tenant);
+      return deps.leadReport.page({ tenantId: tenant?.id, since: query.since, until: query.until }, query.limit, query.cursor);
     },
   );
 
@@ -36,11 +36,11 @@ export function reportRoutes(api: Api, d: Deps): Router {
     router,
     { method: 'get', path: '/v1/admin/leads/export', summary: 'Stream every matching lead as CSV or JSON lines', tag: 'leads', auth: 'tenant', query: leadExportQuery, produces: 'text/csv or application/x-ndjson, streamed', content: ['text/csv', 'application/x-ndjson'] },
     async ({ query, principal, res }) => {
-      const tenant = await scopedTenant(d.tenants, principal, query.tenant);
+      const tenant = await scopedTenant(deps.tenants, principal, query.tenant);
       res.status(200);
       res.setHeader('content-type', query.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
       res.setHeader('content-disposition', `attachment; filename="leads-${tenant?.slug ?? 'all'}.${query.format}"`);
-      await pipeChunks(res, d.leadReport.export({ tenantId: tenant?.id, since: query.since, until: query.until }, query.format));
+      await pipeChunks(res, deps.leadReport.export({ tenantId: tenant?.id, since: query.since, until: query.until }, query.format));
       return undefined;
     },
   );
@@ -49,8 +49,8 @@ export function reportRoutes(api: Api, d: Deps): Router {
     router,
     { method: 'get', path: '/v1/admin/events', summary: "A tenant's events, newest first", tag: 'analytics', auth: 'tenant', response: R.events, query: eventListQuery },
     async ({ query, principal }) => {
-      const tenant = await requireTenant(d, principal, query.tenant);
-      const events = await d.events.list(tenant.id, {
+      const tenant = await requireTenant(deps, principal, query.tenant);
+      const events = await deps.events.list(tenant.id, {
         type: query.type,
         conversationId: query.conversation_id,
         since: query.since,
@@ -65,19 +65,19 @@ export function reportRoutes(api: Api, d: Deps): Router {
     router,
     { method: 'get', path: '/v1/admin/analytics', summary: 'Event counts per interval and the funnels', tag: 'analytics', auth: 'tenant', response: R.analytics, query: analyticsQuery },
     async ({ query, principal }) => {
-      const tenant = await requireTenant(d, principal, query.tenant);
+      const tenant = await requireTenant(deps, principal, query.tenant);
       const to = query.to ?? new Date().toISOString();
       const from = query.from ?? new Date(Date.parse(to) - 30 * DAY).toISOString();
       if (from >= to) throw new BadRequestError('from must be before to');
-      return { tenant: tenant.slug, ...(await d.analytics.analytics({ tenantId: tenant.id, from, to, interval: query.interval })) };
+      return { tenant: tenant.slug, ...(await deps.analytics.analytics({ tenantId: tenant.id, from, to, interval: query.interval })) };
     },
   );
 
   return router;
 }
 
-async function requireTenant(d: Deps, principal: Parameters<typeof scopedTenant>[1], slug: string | undefined) {
-  const tenant = await scopedTenant(d.tenants, principal, slug);
+async function requireTenant(deps: Deps, principal: Parameters<typeof scopedTenant>[1], slug: string | undefined) {
+  const tenant = await scopedTenant(deps.tenants, principal, slug);
   if (!tenant) throw new BadRequestError('tenant is required (?tenant=slug)');
   return tenant;
 }

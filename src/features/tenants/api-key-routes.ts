@@ -6,27 +6,27 @@ import { keyCreateBody, keyParams, slugParamsSchema } from './tenant.schemas.js'
 import * as R from '../../http/response-schemas.js';
 
 /** Keys scoped to one tenant: created (shown once), listed, revoked — by the admin only. */
-export function apiKeyRoutes(api: Api, d: { tenants: TenantService; apiKeys: ApiKeyService }): Router {
+export function apiKeyRoutes(api: Api, deps: { tenants: TenantService; apiKeys: ApiKeyService }): Router {
   const router = Router();
 
   api.route(
     router,
     { method: 'post', path: '/v1/admin/tenants/:slug/keys', summary: 'Create a key scoped to this tenant (shown once)', tag: 'tenants', auth: 'admin', response: R.keyCreated, params: slugParamsSchema, body: keyCreateBody, status: 201 },
     async ({ params, body }) => {
-      const { key, record } = await d.apiKeys.create(await d.tenants.get(params.slug), body.name);
+      const { key, record } = await deps.apiKeys.create(await deps.tenants.get(params.slug), body.name);
       return { key, id: record.id, prefix: record.prefix, name: record.name, created_at: record.createdAt };
     },
   );
   api.route(
     router,
     { method: 'get', path: '/v1/admin/tenants/:slug/keys', summary: "A tenant's scoped keys (never the keys themselves)", tag: 'tenants', auth: 'admin', response: R.keyList, params: slugParamsSchema },
-    async ({ params }) => ({ keys: await d.apiKeys.list(await d.tenants.get(params.slug)) }),
+    async ({ params }) => ({ keys: await deps.apiKeys.list(await deps.tenants.get(params.slug)) }),
   );
   api.route(
     router,
     { method: 'delete', path: '/v1/admin/tenants/:slug/keys/:id', summary: 'Revoke a scoped key (by id or prefix)', tag: 'tenants', auth: 'admin', response: R.keyRevoked, params: keyParams },
     async ({ params }) => {
-      await d.apiKeys.revoke(await d.tenants.get(params.slug), params.id);
+      await deps.apiKeys.revoke(await deps.tenants.get(params.slug), params.id);
       return { revoked: params.id };
     },
   );

@@ -55,19 +55,19 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; tenant
   return router;
 }
 
-export function deliveryView(d: DeliveryRecord) {
+export function deliveryView(delivery: DeliveryRecord) {
   return {
-    id: d.id,
-    provider: d.provider,
-    external_id: d.externalId,
-    tenant_id: d.tenantId,
-    kind: d.kind,
-    status: d.status,
-    attempts: d.attempts,
-    duplicates: d.duplicates,
-    last_error: d.lastError,
-    processed_at: d.processedAt,
-    created_at: d.createdAt,
-    updated_at: d.updatedAt,
+    id: delivery.id,
+    provider: delivery.provider,
+    external_id: delivery.externalId,
+    tenant_id: delivery.tenantId,
+    kind: delivery.kind,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    duplicates: delivery.duplicates,
+    last_error: delivery.lastError,
+    processed_at: delivery.processedAt,
+    created_at: delivery.createdAt,
+    updated_at: delivery.updatedAt,
   };
 }

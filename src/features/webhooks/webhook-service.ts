@@ -162,9 +162,9 @@ export class WebhookService {
   }
 
   async getOrThrow(id: string): Promise<DeliveryRecord> {
-    const d = await this.store.get(id);
-    if (!d) throw new NotFoundError(`delivery '${id}' not found`);
-    return d;
+    const delivery = await this.store.get(id);
+    if (!delivery) throw new NotFoundError(`delivery '${id}' not found`);
+    return delivery;
   }
 
   list(filter: { tenantId?: string; status?: DeliveryStatus; provider?: string; limit?: number }): Promise<DeliveryRecord[]> {
@@ -177,8 +177,8 @@ export class WebhookService {
 
   /** A held delivery whose sends are all settled (resent by an operator) is done. */
   async settleHeld(id: string): Promise<void> {
-    const d = await this.store.get(id);
-    if (d?.status === 'held') await this.store.markProcessed(id, d.attempts);
+    const delivery = await this.store.get(id);
+    if (delivery?.status === 'held') await this.store.markProcessed(id, delivery.attempts);
   }
 
   /** Keeps what the handler produced (the reply), so a retry after a crash can still deliver it. */
@@ -188,14 +188,14 @@ export class WebhookService {
 
   /** Runs a delivery again (dead, failed, or a processed one an operator wants redone). */
   async replay(id: string): Promise<DeliveryRecord> {
-    const d = await this.getOrThrow(id);
-    if (!d.tenantId || !d.kind) throw new ConflictError(`delivery '${id}' has no tenant; nothing to replay`);
-    if (d.status === 'received') throw new ConflictError(`delivery '${id}' is already queued`);
+    const delivery = await this.getOrThrow(id);
+    if (!delivery.tenantId || !delivery.kind) throw new ConflictError(`delivery '${id}' has no tenant; nothing to replay`);
+    if (delivery.status === 'received') throw new ConflictError(`delivery '${id}' is already queued`);
     await ownTransaction(this.db, async (trx) => {
       await this.store.requeue(id, trx);
-      await this.jobs.enqueue(d.kind!, { deliveryId: id }, { trx });
+      await this.jobs.enqueue(delivery.kind!, { deliveryId: id }, { trx });
     });
-    this.logger.info({ delivery: id, was: d.status }, 'webhook delivery replayed');
+    this.logger.info({ delivery: id, was: delivery.status }, 'webhook delivery replayed');
     return (await this.store.get(id))!;
   }
 }

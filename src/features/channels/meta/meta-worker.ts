@@ -35,13 +35,13 @@ export class MetaWorker {
   constructor(private readonly deps: MetaWorkerDeps) {}
 
   /** A direct message (Messenger, Instagram): a turn, then the reply. */
-  handleMessage(d: DeliveryRecord): Promise<HandlerOutcome> {
-    return this.permanentOnRefusal(() => this.message(d));
+  handleMessage(delivery: DeliveryRecord): Promise<HandlerOutcome> {
+    return this.permanentOnRefusal(() => this.message(delivery));
   }
 
   /** A comment on a post: a turn, then a public or private reply. */
-  handleComment(d: DeliveryRecord): Promise<HandlerOutcome> {
-    return this.permanentOnRefusal(() => this.comment(d));
+  handleComment(delivery: DeliveryRecord): Promise<HandlerOutcome> {
+    return this.permanentOnRefusal(() => this.comment(delivery));
   }
 
   /** A permanent Graph refusal parks the job with Meta's reason instead of retrying it for hours. */
@@ -54,21 +54,21 @@ export class MetaWorker {
     }
   }
 
-  private async tenantOf(d: DeliveryRecord): Promise<Tenant> {
-    const tenant = d.tenantId ? await this.deps.tenants.getById(d.tenantId).catch(() => undefined) : undefined;
+  private async tenantOf(delivery: DeliveryRecord): Promise<Tenant> {
+    const tenant = delivery.tenantId ? await this.deps.tenants.getById(delivery.tenantId).catch(() => undefined) : undefined;
     if (!tenant) throw new PermanentJobError('the tenant of this delivery no longer exists');
     return tenant;
   }
 
   /** The engine's turn, run once per delivery; a retry reuses the saved reply. */
-  private turn(d: DeliveryRecord, run: () => Promise<TurnResult>): Promise<SavedTurn | null> {
-    return savedTurn(this.deps.inbox, this.deps.logger, d, run);
+  private turn(delivery: DeliveryRecord, run: () => Promise<TurnResult>): Promise<SavedTurn | null> {
+    return savedTurn(this.deps.inbox, this.deps.logger, delivery, run);
   }
 
-  private async message(d: DeliveryRecord): Promise<HandlerOutcome> {
-    const item = parseInput(metaMessageItemSchema, d.payload, 'delivery');
-    const tenant = await this.tenantOf(d);
-    const turn = await this.turn(d, () =>
+  private async message(delivery: DeliveryRecord): Promise<HandlerOutcome> {
+    const item = parseInput(metaMessageItemSchema, delivery.payload, 'delivery');
+    const tenant = await this.tenantOf(delivery);
+    const turn = await this.turn(delivery, () =>
       this.deps.chat.runTurn({
         tenant,
         channel: item.channel,
@@ -80,7 +80,7 @@ export class MetaWorker {
     );
     if (!turn?.reply) return {};
     const conversation = await this.deps.conversations.find(tenant.id, item.channel, item.senderId);
-    const inboundAt = item.timestamp ? new Date(item.timestamp).toISOString() : d.createdAt;
+    const inboundAt = item.timestamp ? new Date(item.timestamp).toISOString() : delivery.createdAt;
     const lastInboundAt = [conversation?.lastInboundAt, inboundAt].filter((v): v is string => Boolean(v)).sort().pop() ?? null;
     const result = await this.deps.senders[item.channel].send({
       tenant,
@@ -90,22 +90,22 @@ export class MetaWorker {
       text: turn.reply,
       lastInboundAt,
       ...(turn.replyMessageId ? { messageId: turn.replyMessageId } : {}),
-      deliveryId: d.id,
-      idempotencyKey: `meta:${d.externalId}:reply`,
+      deliveryId: delivery.id,
+      idempotencyKey: `meta:${delivery.externalId}:reply`,
     });
     return { held: result.held ?? [] };
   }
 
-  private async comment(d: DeliveryRecord): Promise<HandlerOutcome> {
-    const item = parseInput(metaCommentItemSchema, d.payload, 'delivery');
-    const tenant = await this.tenantOf(d);
+  private async comment(delivery: DeliveryRecord): Promise<HandlerOutcome> {
+    const item = parseInput(metaCommentItemSchema, delivery.payload, 'delivery');
+    const tenant = await this.tenantOf(delivery);
     const opts = tenant.settings.comments ?? {};
     const keywords = opts.keywords ?? [];
     if (keywords.length > 0 && !keywords.some((k) => item.text.toLowerCase().includes(k.toLowerCase()))) {
-      this.deps.logger.debug({ delivery: d.id }, 'comment has none of the keywords; not answered');
+      this.deps.logger.debug({ delivery: delivery.id }, 'comment has none of the keywords; not answered');
       return {};
     }
-    const turn = await this.turn(d, () =>
+    const turn = await this.turn(delivery, () =>
       this.deps.chat.runTurn({
         tenant,
         channel: item.channel,
@@ -116,17 +116,17 @@ export class MetaWorker {
       }),
     );
     if (!turn) return {};
-    if (!(d.result as { turn?: boolean } | null)?.turn) {
+    if (!(delivery.result as { turn?: boolean } | null)?.turn) {
       await this.deps.sends.record(tenant, 'comment_received', turn.conversationId, { channel: item.channel, comment_id: item.commentId });
     }
     if (!turn.reply) return {};
     const held: string[] = [];
     const privateOn = opts.private_reply !== false;
     const publicOn = opts.public_reply !== false;
-    if (privateOn) held.push(...(await this.privateReply(d, tenant, item, turn)));
+    if (privateOn) held.push(...(await this.privateReply(delivery, tenant, item, turn)));
     if (publicOn) {
       const text = opts.public_reply_text ?? (privateOn ? DEFAULT_PUBLIC_REPLY : turn.reply);
-      const outcome = await this.deps.sends.replyToComment(tenant, `meta:${d.externalId}:public`, item.channel, item.commentId, truncateText(text, 8000, (s) => s.length), { conversationId: turn.conversationId, deliveryId: d.id });
+      const outcome = await this.deps.sends.replyToComment(tenant, `meta:${delivery.externalId}:public`, item.channel, item.commentId, truncateText(text, 8000, (s) => s.length), { conversationId: turn.conversationId, deliveryId: delivery.id });
       if (!outcome.done && outcome.skipped === 'held') held.push(outcome.sendId);
       if (outcome.done) await this.deps.sends.record(tenant, 'public_reply_sent', turn.conversationId, { channel: item.channel, comment_id: item.commentId });
     }
@@ -134,17 +134,17 @@ export class MetaWorker {
   }
 
   /** One private reply per comment (Meta allows exactly one, within 7 days), with the full answer. */
-  private async privateReply(d: DeliveryRecord, tenant: Tenant, item: MetaCommentItem, turn: SavedTurn): Promise<string[]> {
-    const created = item.createdTime ? item.createdTime * 1000 : Date.parse(d.createdAt);
+  private async privateReply(delivery: DeliveryRecord, tenant: Tenant, item: MetaCommentItem, turn: SavedTurn): Promise<string[]> {
+    const created = item.createdTime ? item.createdTime * 1000 : Date.parse(delivery.createdAt);
     if (Date.now() - created > PRIVATE_REPLY_WINDOW_MS) {
       await this.deps.sends.notSent(tenant, turn.conversationId, { channel: item.channel, reason: 'private_reply_window_closed', comment_id: item.commentId });
       return [];
     }
     const { limit, measure } = item.channel === 'fb_comment' ? LIMITS.messenger : LIMITS.instagram;
-    const outcome = await this.deps.sends.sendMessage(tenant, `meta:${d.externalId}:private`, item.channel, {
+    const outcome = await this.deps.sends.sendMessage(tenant, `meta:${delivery.externalId}:private`, item.channel, {
       recipient: { comment_id: item.commentId },
       message: { text: truncateText(turn.reply!, limit, measure) },
-    }, { conversationId: turn.conversationId, deliveryId: d.id });
+    }, { conversationId: turn.conversationId, deliveryId: delivery.id });
     if (outcome.done) await this.deps.sends.record(tenant, 'private_reply_sent', turn.conversationId, { channel: item.channel, comment_id: item.commentId });
     return !outcome.done && outcome.skipped === 'held' ? [outcome.sendId] : [];
   }

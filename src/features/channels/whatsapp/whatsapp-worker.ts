@@ -31,9 +31,9 @@ export class WhatsAppWorker {
   constructor(private readonly deps: WhatsAppWorkerDeps) {}
 
   /** A WhatsApp message: a turn, then the reply through Twilio. */
-  async handleMessage(d: DeliveryRecord): Promise<HandlerOutcome> {
+  async handleMessage(delivery: DeliveryRecord): Promise<HandlerOutcome> {
     try {
-      return await this.message(d);
+      return await this.message(delivery);
     } catch (err) {
       // A permanent refusal (bad number, opted out, bad credentials) parks the job with Twilio's reason.
       if (err instanceof TwilioError && !err.transient) throw new PermanentJobError(err.message);
@@ -41,17 +41,17 @@ export class WhatsAppWorker {
     }
   }
 
-  private async tenantOf(d: DeliveryRecord): Promise<Tenant> {
-    const tenant = d.tenantId ? await this.deps.tenants.getById(d.tenantId).catch(() => undefined) : undefined;
+  private async tenantOf(delivery: DeliveryRecord): Promise<Tenant> {
+    const tenant = delivery.tenantId ? await this.deps.tenants.getById(delivery.tenantId).catch(() => undefined) : undefined;
     if (!tenant) throw new PermanentJobError('the tenant of this delivery no longer exists');
     return tenant;
   }
 
-  private async message(d: DeliveryRecord): Promise<HandlerOutcome> {
-    const item = parseInput(whatsappItemSchema, d.payload, 'delivery');
-    const tenant = await this.tenantOf(d);
+  private async message(delivery: DeliveryRecord): Promise<HandlerOutcome> {
+    const item = parseInput(whatsappItemSchema, delivery.payload, 'delivery');
+    const tenant = await this.tenantOf(delivery);
     const mediaOnly = item.text === '' && item.media.length > 0;
-    const turn = await savedTurn(this.deps.inbox, this.deps.logger, d, () =>
+    const turn = await savedTurn(this.deps.inbox, this.deps.logger, delivery, () =>
       this.deps.chat.runTurn({
         tenant,
         channel: 'whatsapp',
@@ -65,7 +65,7 @@ export class WhatsAppWorker {
     );
     if (!turn?.reply) return {};
     const conversation = await this.deps.conversations.find(tenant.id, 'whatsapp', item.from);
-    const lastInboundAt = [conversation?.lastInboundAt, d.createdAt].filter((v): v is string => Boolean(v)).sort().pop() ?? null;
+    const lastInboundAt = [conversation?.lastInboundAt, delivery.createdAt].filter((v): v is string => Boolean(v)).sort().pop() ?? null;
     const result = await this.deps.sender.send({
       tenant,
       channel: 'whatsapp',
@@ -74,7 +74,7 @@ export class WhatsAppWorker {
       text: mediaOnly ? `${MEDIA_NOTICE}\n\n${turn.reply}` : turn.reply,
       lastInboundAt,
       ...(turn.replyMessageId ? { messageId: turn.replyMessageId } : {}),
-      deliveryId: d.id,
+      deliveryId: delivery.id,
       idempotencyKey: `twilio:${item.messageSid}:reply`,
     });
     return { held: result.held ?? [] };
