@@ -258,6 +258,16 @@ for (const dialect of dialects()) {
       t.is(s.events.at(-1)!.event, 'error');
       t.is(s.events.at(-1)!.data.code, 'rate_limited');
       t.is(fake.requests.length, 5, 'a spent quota never reaches the provider');
+
+      // Turns at once cannot all pass a quota only one of them fits in: each holds what it may spend
+      // before it asks, so of four simultaneous turns one reaches the model.
+      await createTenant(app, 'tight', { daily_token_quota: 30 });
+      for (let i = 0; i < 4; i++) fake.enqueue({ kind: 'reply', content: ['slow'], usage: { prompt: 20, completion: 5 }, delayMs: 300 });
+      const together = await Promise.all(['w', 'x', 'y', 'z'].map((message) => chat(app, 'tight', { message })));
+      t.deepEqual(together.map((r) => r.status).sort(), [200, 429, 429, 429]);
+      t.is(fake.requests.length, 6);
+      const tight = await app.services.db.knex('ai_usage').where({ tenant_id: (await app.services.tenants.get('tight')).id }).first();
+      t.is(Number(tight.tokens), 25, 'what the reservation held beyond the spend is given back');
     } finally {
       await close();
     }

@@ -16,7 +16,7 @@ export interface FakeToolCall {
 }
 
 export type Behaviour =
-  | { kind: 'reply'; content?: string[]; toolCalls?: FakeToolCall[]; usage?: { prompt: number; completion: number }; finish?: 'stop' | 'length' }
+  | { kind: 'reply'; content?: string[]; toolCalls?: FakeToolCall[]; usage?: { prompt: number; completion: number }; finish?: 'stop' | 'length'; delayMs?: number }
   | { kind: 'error'; status: number; type?: string; code?: string; message?: string; headers?: Record<string, string> }
   /** Accepts the request and never answers. */
   | { kind: 'stall' }
@@ -148,6 +148,7 @@ export class FakeOpenAI {
       case 'stall':
         return; // the socket stays open until the client or close() ends it
       case 'reply':
+        if (behaviour.delayMs) await new Promise((r) => setTimeout(r, behaviour.delayMs));
         return rec.body.stream ? this.stream(res, rec, arrived, behaviour) : this.plain(res, rec.body, behaviour);
       case 'drop':
       case 'hold':

@@ -131,7 +131,10 @@ export class OpenAiProvider implements AiProvider {
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const quota = req.tenant.settings.daily_token_quota;
     const day = AiUsageStore.today();
-    if (quota && (await this.usage.tokens(req.tenant.id, day)) >= quota) {
+    // Under a quota a turn holds what it may spend (the prompt, about 4 characters a token, and the
+    // reply's cap) before it asks, so turns at once cannot all pass a quota that only one fits in.
+    const reserved = quota ? this.settings.maxTokens + Math.ceil([req.system, ...req.messages.map((m) => m.content)].join('').length / 4) : 0;
+    if (quota && !(await this.usage.reserve(req.tenant.id, day, reserved, quota))) {
       const midnight = new Date(`${day}T00:00:00.000Z`).getTime() + 86_400_000;
       throw new RateLimitError("today's AI token quota for this assistant is spent", Math.ceil((midnight - Date.now()) / 1000));
     }
@@ -168,7 +171,7 @@ export class OpenAiProvider implements AiProvider {
     } catch (err) {
       throw this.toAppError(err);
     } finally {
-      await this.usage.add(req.tenant.id, day, tokens);
+      await this.usage.add(req.tenant.id, day, tokens - reserved);
     }
     return { text, tokens, usage };
   }
