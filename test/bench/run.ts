@@ -9,6 +9,7 @@ import { p3 } from './p3-webhook.js';
 import { p4 } from './p4-streams.js';
 import { p5 } from './p5-export.js';
 import { p6 } from './p6-startup.js';
+import { p7, p8 } from './p7-replies.js';
 
 type Bench = { id: string; run: (dialect: 'sqlite' | 'pg') => Promise<Row[]> };
 
@@ -19,6 +20,8 @@ const BENCHES: Bench[] = [
   { id: 'P4', run: p4 },
   { id: 'P5', run: p5 },
   { id: 'P6', run: p6 },
+  { id: 'P7', run: p7 },
+  { id: 'P8', run: p8 },
 ];
 
 const only = process.argv.slice(2).map((s) => s.toUpperCase());

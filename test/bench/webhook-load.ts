@@ -1,17 +1,26 @@
-// A fixed-rate sender of signed Meta webhooks, run as its own process by p3-webhook.ts:
-// `node --import=tsx webhook-load.ts <url> <appSecret> <pageId> <rate> <seconds> [warmupSeconds]`; prints
-// JSON latencies of the measured requests (the warm-up's are sent the same way and not counted).
+// A fixed-rate sender of signed Meta webhooks, run as its own process by p3-webhook.ts and p7-replies.ts:
+// `node --import=tsx webhook-load.ts <url> <appSecret> <pageIds> <rate> <seconds> [warmupSeconds] [senders]`;
+// prints JSON: latencies of the measured requests (the warm-up's are sent the same way and not
+// counted), and for every request its page, its sender and when it left (epoch ms). Message i comes
+// from sender i mod <senders> (997 by default) of page i mod <number of pages> (comma-separated ids).
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 
-const [url, secret, pageId, rateArg, secondsArg, warmupArg] = process.argv.slice(2) as [string, string, string, string, string, string?];
+const [url, secret, pagesArg, rateArg, secondsArg, warmupArg, sendersArg] = process.argv.slice(2) as [string, string, string, string, string, string?, string?];
+const pages = pagesArg.split(',');
+const senders = Number(sendersArg ?? 997);
 const rate = Number(rateArg);
 const warmup = rate * Number(warmupArg ?? 0);
 const total = warmup + rate * Number(secondsArg);
 const target = new URL(url);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
+const sent: Array<{ page: string; sender: string; at: number }> = [];
+
 function body(i: number): Buffer {
+  const pageId = pages[i % pages.length]!;
+  const sender = `PSID${i % senders}`;
+  sent.push({ page: pageId, sender, at: Date.now() });
   return Buffer.from(
     JSON.stringify({
       object: 'page',
@@ -19,7 +28,7 @@ function body(i: number): Buffer {
         {
           id: pageId,
           time: Date.now(),
-          messaging: [{ sender: { id: `PSID${i % 997}` }, recipient: { id: pageId }, timestamp: Date.now(), message: { mid: `m_bench_${process.pid}_${i}`, text: `What are your opening hours? (${i})` } }],
+          messaging: [{ sender: { id: sender }, recipient: { id: pageId }, timestamp: Date.now(), message: { mid: `m_bench_${process.pid}_${i}`, text: `What are your opening hours? (${i})` } }],
         },
       ],
     }),
@@ -56,4 +65,4 @@ for (let i = 0; i < total; i++) {
 const done = (await Promise.all(results)).slice(warmup);
 const elapsed = (performance.now() - start) / 1000 - warmup / rate;
 agent.destroy();
-process.stdout.write(JSON.stringify({ elapsed, latencies: done.map((d) => d.ms), errors: done.filter((d) => d.status !== 200).length }));
+process.stdout.write(JSON.stringify({ elapsed, latencies: done.map((d) => d.ms), errors: done.filter((d) => d.status !== 200).length, sent }));
