@@ -177,7 +177,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   jobGauges(metrics.registry, jobs, logger);
   closers.push(() => jobs.close());
   const webhookStore = new WebhookStore(db);
-  const webhooks = new WebhookService(db, webhookStore, jobs, logger);
+  const webhooks = new WebhookService(db, webhookStore, jobs, logger, metrics.inboxInFlight);
   inboxRef = webhooks;
   const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
   const graphSends = new GraphSends(tenants, graph, outbound, events, logger);

@@ -9,6 +9,8 @@ export interface Metrics {
   readonly registry: Registry;
   /** Streams that have sent their first event and are still open. */
   readonly sseStreams: Gauge;
+  /** Inbox items (webhook messages, comments) this process is handling now, by tenant id. */
+  readonly inboxInFlight: Gauge<'tenant'>;
   /** A job handler's run, by kind and outcome (ok, error). */
   readonly jobDuration: Histogram<'kind' | 'outcome'>;
   /** One generate() call on the AI provider, tools included. */
@@ -27,6 +29,7 @@ export function createMetrics(): Metrics {
   return {
     registry,
     sseStreams: new Gauge({ name: 'zia_sse_streams_open', help: 'Server-Sent Events streams open now', registers }),
+    inboxInFlight: new Gauge({ name: 'zia_inbox_in_flight', help: 'Webhook items being handled now by this process, by tenant id', labelNames: ['tenant'] as const, registers }),
     jobDuration: new Histogram({
       name: 'zia_job_duration_seconds',
       help: 'Time a background job took, by kind and outcome (ok, or error: retried or parked)',

@@ -64,6 +64,17 @@ export function printTable(io: CliIO, headers: string[], rows: Array<Array<strin
   for (const r of cells) println(io.stdout, r.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd());
 }
 
+/**
+ * `--concurrency <n>` of `zia serve` and `zia worker`: the same setting as ZIA_WORKER_CONCURRENCY, so
+ * the flag wins by handing the command an environment with it set.
+ */
+export function withConcurrency(io: CliIO, value: string | undefined): CliIO {
+  if (value === undefined) return io;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`--concurrency must be 1-256, got '${value}'`);
+  return { ...io, env: { ...io.env, ZIA_WORKER_CONCURRENCY: String(n) } };
+}
+
 /** A usage problem: reported on one line, exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {

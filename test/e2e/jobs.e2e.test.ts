@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { createJobQueue } from '../../src/features/jobs/create-job-queue.js';
 import { JobStore } from '../../src/features/jobs/job-store.js';
 import { PgJobQueue } from '../../src/features/jobs/pg-job-queue.js';
-import { PermanentJobError, type JobContext } from '../../src/features/jobs/jobs.types.js';
+import { PermanentJobError, serialQueue, type JobContext } from '../../src/features/jobs/jobs.types.js';
 import { createLogger } from '../../src/logger.js';
 import { dialects, migratedDb } from '../helpers/db.js';
 import { LogCapture } from '../helpers/app.js';
@@ -115,6 +115,42 @@ for (const dialect of dialects()) {
     await w.stop();
     t.true(peak <= 2, `peak ${peak}`);
     t.true(peak >= 1);
+    await s.cleanup();
+  });
+
+  test(`${dialect}: jobs of one serial queue run one at a time and in order, beside other queues`, async (t) => {
+    const s = await setup(dialect, { ZIA_WORKER_CONCURRENCY: '8' });
+    const q = s.queue();
+    const log: string[] = [];
+    let running = 0;
+    let overlapInQueue = false;
+    const busy = new Set<string>();
+    q.register('turn', async (p) => {
+      const queue = String(p.queue);
+      if (busy.has(queue)) overlapInQueue = true;
+      busy.add(queue);
+      running++;
+      log.push(`${queue}:${String(p.n)}`);
+      await new Promise((r) => setTimeout(r, 40));
+      running--;
+      busy.delete(queue);
+    });
+    await q.prepare();
+    // Enqueued before the worker starts, so every job is due at once and only the queues order them.
+    for (let n = 0; n < 5; n++) {
+      for (const queue of ['a', 'b', 'c']) await q.enqueue('turn', { queue, n }, { queue: serialQueue(queue) });
+    }
+    let most = 0;
+    const watch = setInterval(() => (most = Math.max(most, running)), 5);
+    const w = await q.start();
+    await waitFor('every job', () => log.length === 15, 15_000);
+    clearInterval(watch);
+    await w.stop();
+    t.false(overlapInQueue, 'two jobs of one queue never run together');
+    for (const queue of ['a', 'b', 'c']) t.deepEqual(log.filter((e) => e.startsWith(`${queue}:`)), [0, 1, 2, 3, 4].map((n) => `${queue}:${n}`));
+    t.true(most > 1, 'different queues run side by side');
+    t.not(serialQueue('tenant:messenger:PSID1'), serialQueue('tenant:messenger:PSID2'));
+    t.is(serialQueue('tenant:messenger:PSID1'), serialQueue('tenant:messenger:PSID1'));
     await s.cleanup();
   });
 }

@@ -2,13 +2,14 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { Command } from 'commander';
 import { withContext } from '../context.js';
-import { println, UsageError, type CliIO, type ExitHolder } from '../io.js';
+import { println, UsageError, withConcurrency, type CliIO, type ExitHolder } from '../io.js';
 import type { Services } from '../../container.js';
 
 interface ServeOptions {
   port?: string;
   host?: string;
   worker: boolean;
+  concurrency?: string;
 }
 
 export function registerServe(program: Command, io: CliIO, exit: ExitHolder): void {
@@ -18,10 +19,12 @@ export function registerServe(program: Command, io: CliIO, exit: ExitHolder): vo
     .option('-p, --port <port>', 'listen port (default PORT or 8000; 0 picks a free port)')
     .option('--host <host>', 'listen address (default HOST or 0.0.0.0)')
     .option('--no-worker', 'serve HTTP only; run `zia worker` elsewhere')
+    .option('--concurrency <n>', "the worker's jobs handled at once, 1-256 (default ZIA_WORKER_CONCURRENCY or 32)")
     .action(async (opts: ServeOptions) => {
       const port = opts.port === undefined ? undefined : Number(opts.port);
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError(`--port must be 0-65535, got '${opts.port}'`);
-      exit.code = await withContext(io, (services) => serve(services, io, { port, host: opts.host, worker: opts.worker }), {
+      const env = withConcurrency(io, opts.concurrency);
+      exit.code = await withContext(env, (services) => serve(services, env, { port, host: opts.host, worker: opts.worker }), {
         logLevel: 'config',
         migrate: false,
         logTo: 'stdout',

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { migrateLatest } from '../../db/migrate.js';
 import { withContext } from '../context.js';
-import { println, type CliIO, type ExitHolder } from '../io.js';
+import { println, withConcurrency, type CliIO, type ExitHolder } from '../io.js';
 import { startMetrics } from './serve.js';
 
 /** `zia worker`: the background worker alone, for scale-out (N servers with --no-worker, M workers). */
@@ -9,9 +9,10 @@ export function registerWorker(program: Command, io: CliIO, exit: ExitHolder): v
   program
     .command('worker')
     .description('Run the background worker alone (webhook processing, sends) until SIGTERM')
-    .action(async () => {
+    .option('--concurrency <n>', 'jobs handled at once, 1-256 (default ZIA_WORKER_CONCURRENCY or 32)')
+    .action(async (opts: { concurrency?: string }) => {
       exit.code = await withContext(
-        io,
+        withConcurrency(io, opts.concurrency),
         async (services) => {
           const applied = await migrateLatest(services.db);
           if (applied.length > 0) services.logger.info({ applied }, 'migrations applied');

@@ -19,6 +19,8 @@ export interface JobRow {
   maxAttempts: number;
   lastError: string | null;
   jobKey: string | null;
+  /** Its serial queue: jobs of one queue run one at a time, in order. */
+  queue: string | null;
   createdAt: string;
 }
 
@@ -40,6 +42,7 @@ function toRow(r: any): JobRow {
     maxAttempts: Number(r.max_attempts),
     lastError: r.last_error ?? null,
     jobKey: r.job_key ?? null,
+    queue: r.queue_name ?? null,
     createdAt: readTime(r.created_at)!,
   };
 }
@@ -52,7 +55,7 @@ export class JobStore {
   }
 
   async insert(
-    job: { kind: string; payload: Record<string, unknown>; status: 'queued' | 'dead'; runAt: string; maxAttempts: number; jobKey?: string; attempts?: number; lastError?: string },
+    job: { kind: string; payload: Record<string, unknown>; status: 'queued' | 'dead'; runAt: string; maxAttempts: number; jobKey?: string; queue?: string; attempts?: number; lastError?: string },
     trx?: Tx,
   ): Promise<string | undefined> {
     if (job.jobKey && job.status === 'queued') {
@@ -71,19 +74,29 @@ export class JobStore {
       max_attempts: job.maxAttempts,
       last_error: job.lastError ?? null,
       job_key: job.jobKey ?? null,
+      queue_name: job.queue ?? null,
       created_at: now,
       updated_at: now,
     });
     return id;
   }
 
-  /** Due jobs of the given kinds, oldest first; a running job whose lease expired counts as due. */
+  /**
+   * Due jobs of the given kinds, oldest first; a running job whose lease expired counts as due. A job
+   * whose serial queue has another job running (lease alive) waits; of several due jobs of one queue
+   * the caller takes the first.
+   */
   async due(kinds: string[], limit: number, now: string): Promise<JobRow[]> {
     if (kinds.length === 0 || limit <= 0) return [];
     const rows = await this.q()
       .whereIn('kind', kinds)
       .where((w) => w.where((a) => a.where('status', 'queued').where('run_at', '<=', now)).orWhere((b) => b.where('status', 'running').where('locked_until', '<', now)))
-      .orderBy('run_at')
+      .where((w) =>
+        w.whereNull('queue_name').orWhereNotExists((busy) =>
+          busy.from('jobs as busy').whereRaw('busy.queue_name = jobs.queue_name').where('busy.status', 'running').where('busy.locked_until', '>=', now),
+        ),
+      )
+      .orderBy([{ column: 'run_at' }, { column: 'id' }])
       .limit(limit);
     return rows.map(toRow);
   }
@@ -156,10 +169,12 @@ export class JobStore {
     await this.q(trx).where({ id }).delete();
   }
 
-  // Heartbeats of the PostgreSQL queue engine's workers.
-  async beat(workerIds: string[], now: string): Promise<void> {
+  // Heartbeats of the PostgreSQL queue engine's workers, on the database's clock: hosts whose clocks
+  // disagree still agree on who stopped beating.
+  async beat(workerIds: string[]): Promise<void> {
     if (workerIds.length === 0) return;
-    await this.db.knex('job_workers').insert(workerIds.map((worker_id) => ({ worker_id, beat_at: now }))).onConflict('worker_id').merge();
+    const k = this.db.knex;
+    await k('job_workers').insert(workerIds.map((worker_id) => ({ worker_id, beat_at: k.fn.now() }))).onConflict('worker_id').merge();
   }
 
   async forget(workerIds: string[]): Promise<void> {
@@ -167,14 +182,19 @@ export class JobStore {
     await this.db.knex('job_workers').whereIn('worker_id', workerIds).delete();
   }
 
-  /** Worker ids seen alive since `since`. */
-  async alive(workerIds: string[], since: string): Promise<Set<string>> {
+  /** Worker ids that beat in the last `withinMs` milliseconds (PostgreSQL). */
+  async alive(workerIds: string[], withinMs: number): Promise<Set<string>> {
     if (workerIds.length === 0) return new Set();
-    const rows = await this.db.knex('job_workers').whereIn('worker_id', workerIds).where('beat_at', '>=', since).select('worker_id');
+    const rows = await this.db
+      .knex('job_workers')
+      .whereIn('worker_id', workerIds)
+      .whereRaw(`beat_at >= now() - ?::int * interval '1 millisecond'`, [withinMs])
+      .select('worker_id');
     return new Set(rows.map((r: any) => r.worker_id));
   }
 
-  async pruneBeats(before: string): Promise<void> {
-    await this.db.knex('job_workers').where('beat_at', '<', before).delete();
+  /** Forgets workers silent for longer than `olderThanMs` (PostgreSQL). */
+  async pruneBeats(olderThanMs: number): Promise<void> {
+    await this.db.knex('job_workers').whereRaw(`beat_at < now() - ?::int * interval '1 millisecond'`, [olderThanMs]).delete();
   }
 }

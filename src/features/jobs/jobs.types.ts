@@ -13,6 +13,22 @@ export interface EnqueueOptions {
   maxAttempts?: number;
   /** At most one pending job with this key (a second enqueue is a no-op). */
   jobKey?: string;
+  /** Jobs of one queue run one at a time, in the order they were added (see serialQueue). */
+  queue?: string;
+}
+
+/** How many serial queues conversations are spread over: enough that unrelated conversations rarely wait on each other, few enough for the queue engine. */
+export const SERIAL_QUEUES = 1024;
+
+/**
+ * The serial queue of a key (a conversation): the same key always gets the same queue, so its jobs
+ * run one at a time and in order; keys are hashed onto SERIAL_QUEUES names (FNV-1a), because a queue
+ * name per conversation would grow the engine's queue table without bound.
+ */
+export function serialQueue(key: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return `conv-${(h >>> 0) % SERIAL_QUEUES}`;
 }
 
 export interface JobContext {
@@ -42,7 +58,8 @@ export interface JobQueue {
   enqueue(kind: string, payload: Record<string, unknown>, options?: EnqueueOptions): Promise<void>;
   /**
    * Where jobs live in the application's own PostgreSQL database: a SELECT that adds one job for every
-   * row of `source` (a CTE of the caller's statement with `id` and `kind` columns; `kind` names the job),
+   * row of `source` (a CTE of the caller's statement with `id`, `kind` and `queue` columns; `kind` names the
+   * job, `queue` its serial queue or null),
    * with the payload `{ [key]: id }`, one row per job added. A producer then writes its rows and their
    * jobs in one statement — one round trip instead of a transaction's five, and one call of the queue's
    * SQL function for many rows. Absent on SQLite, where a transaction is cheap.

@@ -93,8 +93,8 @@ export class PgJobQueue implements ManagedJobQueue {
     const max = options.maxAttempts ?? this.options.maxAttempts;
     const envelope: Envelope = { p: payload, a: 0, m: max };
     await on(this.db, options.trx).raw(
-      `select graphile_worker.add_job(identifier => ?, payload => ?::json, run_at => ?::timestamptz, max_attempts => ?::int, job_key => ?, job_key_mode => 'preserve_run_at')`,
-      [kind, JSON.stringify(envelope), options.runAt ? toIso(options.runAt) : null, max, options.jobKey ?? null],
+      `select graphile_worker.add_job(identifier => ?, payload => ?::json, queue_name => ?, run_at => ?::timestamptz, max_attempts => ?::int, job_key => ?, job_key_mode => 'preserve_run_at')`,
+      [kind, JSON.stringify(envelope), options.queue ?? null, options.runAt ? toIso(options.runAt) : null, max, options.jobKey ?? null],
     );
   }
 
@@ -103,7 +103,7 @@ export class PgJobQueue implements ManagedJobQueue {
     const max = this.options.maxAttempts;
     // The engine's add_jobs() takes them all in one call (one task lookup, one insert, one NOTIFY); each
     // payload is the envelope enqueue() writes: the payload, no attempts consumed yet, the chain's budget.
-    const spec = `row(${source}.kind, json_build_object('p', json_build_object(?::text, ${source}.id), 'a', 0, 'm', ?::int), null, null, ?::smallint, null, null, null)::graphile_worker.job_spec`;
+    const spec = `row(${source}.kind, json_build_object('p', json_build_object(?::text, ${source}.id), 'a', 0, 'm', ?::int), ${source}.queue, null, ?::smallint, null, null, null)::graphile_worker.job_spec`;
     return { sql: `select job.id from graphile_worker.add_jobs(array(select ${spec} from ${source})) as job`, bindings: [key, max, max] };
   }
 
@@ -137,7 +137,7 @@ export class PgJobQueue implements ManagedJobQueue {
     });
     const beat = async () => {
       try {
-        await this.store.beat([...workerIds], nowIso());
+        await this.store.beat([...workerIds]);
         await this.freeOrphans(workerIds);
       } catch (err) {
         this.logger.warn({ err }, 'worker heartbeat failed');
@@ -160,20 +160,21 @@ export class PgJobQueue implements ManagedJobQueue {
 
   /** Frees jobs locked by engine workers that stopped beating (their process was killed). */
   private async freeOrphans(own: Set<string>): Promise<void> {
-    const stale = toIso(Date.now() - (this.options.staleMs ?? STALE_MS));
+    // Lock times and heartbeats are both read on the database's clock, never this host's.
+    const staleMs = this.options.staleMs ?? STALE_MS;
     const rows = await this.db.knex.raw(
-      `select distinct locked_by from graphile_worker.jobs where locked_by is not null and locked_at < ?::timestamptz`,
-      [stale],
+      `select distinct locked_by from graphile_worker.jobs where locked_by is not null and locked_at < now() - ?::int * interval '1 millisecond'`,
+      [staleMs],
     );
     const lockers = (rows.rows as Array<{ locked_by: string }>).map((r) => r.locked_by).filter((id) => !own.has(id));
     if (lockers.length === 0) return;
-    const alive = await this.store.alive(lockers, stale);
+    const alive = await this.store.alive(lockers, staleMs);
     const dead = lockers.filter((id) => !alive.has(id));
     if (dead.length === 0) return;
     await this.db.knex.raw('select graphile_worker.force_unlock_workers(?::text[])', [dead]);
     await this.store.forget(dead);
     this.logger.warn({ workers: dead }, 'freed jobs held by workers that stopped (process killed?); they run again');
-    await this.store.pruneBeats(toIso(Date.now() - 3_600_000));
+    await this.store.pruneBeats(3_600_000);
   }
 
   private async runTask(kind: string, handler: JobHandler, envelope: Envelope, helpers: any): Promise<void> {
@@ -184,7 +185,7 @@ export class PgJobQueue implements ManagedJobQueue {
     } catch (err) {
       const reason = errorText(err);
       if (err instanceof PermanentJobError || ctx.lastAttempt) {
-        await this.store.insert({ kind, payload: envelope.p, status: 'dead', runAt: nowIso(), attempts: attempt, maxAttempts: envelope.m, lastError: reason });
+        await this.store.insert({ kind, payload: envelope.p, status: 'dead', runAt: nowIso(), attempts: attempt, maxAttempts: envelope.m, lastError: reason, queue: helpers.job.queue_name ?? undefined });
         this.logger.error({ job: String(helpers.job.id), kind, attempt, reason }, 'job parked as dead');
         return;
       }
@@ -192,8 +193,8 @@ export class PgJobQueue implements ManagedJobQueue {
       const next: Envelope = { ...envelope, a: attempt };
       await helpers.withPgClient((client: any) =>
         client.query(
-          `select graphile_worker.add_job($1, $2::json, run_at => now() + $3 * interval '1 millisecond', max_attempts => $4::int)`,
-          [kind, JSON.stringify(next), delay, envelope.m - attempt],
+          `select graphile_worker.add_job($1, $2::json, queue_name => $5, run_at => now() + $3 * interval '1 millisecond', max_attempts => $4::int)`,
+          [kind, JSON.stringify(next), delay, envelope.m - attempt, helpers.job.queue_name ?? null],
         ),
       );
       this.logger.warn({ job: String(helpers.job.id), kind, attempt, retry_in_ms: delay, reason }, 'job failed; will retry');
@@ -228,7 +229,7 @@ export class PgJobQueue implements ManagedJobQueue {
     if (!job || job.status !== 'dead') throw new NotFoundError(`dead job '${id}' not found`);
     await ownTransaction(this.db, async (trx) => {
       await this.store.delete(id, trx);
-      await this.enqueue(job.kind, job.payload, { trx, maxAttempts: job.maxAttempts });
+      await this.enqueue(job.kind, job.payload, { trx, maxAttempts: job.maxAttempts, queue: job.queue ?? undefined });
     });
   }
 

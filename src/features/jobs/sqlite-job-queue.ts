@@ -40,6 +40,7 @@ export class SqliteJobQueue implements ManagedJobQueue {
         runAt: toIso(options.runAt ?? new Date()),
         maxAttempts: options.maxAttempts ?? this.options.maxAttempts,
         jobKey: options.jobKey,
+        queue: options.queue,
       },
       options.trx,
     );
@@ -87,7 +88,7 @@ export class SqliteJobQueue implements ManagedJobQueue {
     const job = await this.store.get(id);
     if (!job || job.status !== 'dead') throw new NotFoundError(`dead job '${id}' not found`);
     await this.store.delete(id);
-    await this.enqueue(job.kind, job.payload, { maxAttempts: job.maxAttempts });
+    await this.enqueue(job.kind, job.payload, { maxAttempts: job.maxAttempts, queue: job.queue ?? undefined });
   }
 
   private nudge(): void {
@@ -122,8 +123,14 @@ export class SqliteJobQueue implements ManagedJobQueue {
     if (free <= 0) return;
     const now = nowIso();
     const lease = toIso(Date.now() + (this.options.leaseMs ?? 5 * 60_000));
+    const queues = new Set<string>();
     for (const job of await this.store.due([...this.handlers.keys()], free, now)) {
       if (this.running.has(job.id)) continue;
+      // The first due job of a serial queue runs; the next waits for it.
+      if (job.queue) {
+        if (queues.has(job.queue)) continue;
+        queues.add(job.queue);
+      }
       if (!(await this.store.claim(job.id, this.workerId, lease, now))) continue;
       const p = this.run({ ...job, attempts: job.attempts + 1 }).finally(() => {
         this.running.delete(job.id);

@@ -2,9 +2,10 @@ import type { Db } from '../../db/create-db.js';
 import { StatementBatcher } from '../../db/statement-batcher.js';
 import { ownTransaction } from '../../db/unit-of-work.js';
 import { ConflictError, NotFoundError } from '../../errors.js';
+import type { Gauge } from 'prom-client';
 import type { Logger } from '../../logger.js';
 import type { JobContext, JobQueue, SqlPart } from '../jobs/jobs.types.js';
-import { PermanentJobError } from '../jobs/jobs.types.js';
+import { PermanentJobError, serialQueue } from '../jobs/jobs.types.js';
 import { errorText } from '../jobs/job-queue.js';
 import type { DeliveryRecord, DeliveryStatus, NewDelivery, WebhookStore } from './webhook-store.js';
 
@@ -13,6 +14,10 @@ interface Entry {
   provider: string;
   item: InboxItem;
   insert: SqlPart;
+}
+
+function queueOf(item: InboxItem): string | undefined {
+  return item.orderKey === undefined ? undefined : serialQueue(item.orderKey);
 }
 
 function isIgnored(item: InboxItem): boolean {
@@ -42,6 +47,8 @@ export interface InboxItem {
   payload: unknown;
   /** 'ignored' records the item without work (unknown page, …), with the reason in last_error. */
   ignoredReason?: string;
+  /** Items with the same key (one conversation's messages) are handled one at a time, in order. */
+  orderKey?: string;
 }
 
 export interface AcceptSummary {
@@ -78,6 +85,8 @@ export class WebhookService {
     private readonly store: WebhookStore,
     private readonly jobs: JobQueue,
     private readonly logger: Logger,
+    /** Items being handled now, by tenant (the zia_inbox_in_flight gauge). */
+    private readonly inFlight?: Pick<Gauge<'tenant'>, 'inc' | 'dec'>,
   ) {}
 
   async accept(provider: string, items: InboxItem[]): Promise<AcceptSummary> {
@@ -94,7 +103,7 @@ export class WebhookService {
           const { id, duplicate } = await this.store.record(delivery(provider, item), trx);
           flags.push(duplicate);
           // No job key: the delivery is new in this transaction, so it cannot have a job yet.
-          if (!duplicate && !isIgnored(item)) await this.jobs.enqueue(item.kind, { deliveryId: id }, { trx });
+          if (!duplicate && !isIgnored(item)) await this.jobs.enqueue(item.kind, { deliveryId: id }, { trx, queue: queueOf(item) });
         }
         return flags;
       });
@@ -126,7 +135,7 @@ export class WebhookService {
   private async writeEntries(entries: Entry[]): Promise<boolean[]> {
     const jobs = await this.jobs.addJobsSql!('fresh', 'deliveryId');
     const flags = await this.store.insertAllWithJobs(
-      entries.map((e) => e.insert),
+      entries.map((e) => ({ ...e.insert, queue: queueOf(e.item) ?? null })),
       jobs,
     );
     for (const [i, { provider, item }] of entries.entries()) if (flags[i]) await this.store.countDuplicate(provider, item.externalId);
@@ -142,6 +151,8 @@ export class WebhookService {
       if (delivery.status === 'processed' || delivery.status === 'ignored') return;
       // A held delivery waits for an operator (zia conversations resend); running it again changes nothing.
       if (delivery.status === 'held') return;
+      const tenant = { tenant: delivery.tenantId ?? 'none' };
+      this.inFlight?.inc(tenant);
       try {
         const outcome = await handler(delivery, ctx);
         if (outcome?.held?.length) {
@@ -153,6 +164,8 @@ export class WebhookService {
         await this.store.markFailed(delivery.id, parked ? 'dead' : 'failed', ctx.attempt, errorText(err));
         if (parked) this.logger.error({ delivery: delivery.id, kind, external_id: delivery.externalId, reason: errorText(err) }, 'webhook item parked as dead');
         throw err;
+      } finally {
+        this.inFlight?.dec(tenant);
       }
     });
   }

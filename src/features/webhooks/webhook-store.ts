@@ -114,18 +114,20 @@ export class WebhookStore {
   /** A repeat delivery: counted on the row the first one made. */
   /**
    * PostgreSQL: several deliveries' inserts (insertSql) and the queue's insert of a job for each new,
-   * not ignored row (`jobs`, reading the CTE `fresh`), as one statement: `with d0 as (insert … on
-   * conflict do nothing returning id, kind, status), …, fresh as (…), jobs as (…) select …`. Atomic on
-   * its own. Resolves with whether each insert was skipped as a repeat (no row, no job).
+   * not ignored row (`jobs`, reading the CTE `fresh`: id, kind and the job's serial queue), as one
+   * statement: `with d0 as (insert … on conflict do nothing returning id, kind, status), …, fresh as
+   * (…), jobs as (…) select …`. Atomic on its own. Resolves with whether each insert was skipped as a
+   * repeat (no row, no job).
    */
-  async insertAllWithJobs(inserts: SqlPart[], jobs: SqlPart): Promise<boolean[]> {
+  async insertAllWithJobs(inserts: Array<SqlPart & { queue: string | null }>, jobs: SqlPart): Promise<boolean[]> {
     const ctes: string[] = [];
     const bindings: unknown[] = [];
     for (const [i, insert] of inserts.entries()) {
       ctes.push(`d${i} as (${insert.sql})`);
       bindings.push(...insert.bindings);
     }
-    const fresh = inserts.map((_, i) => `select id, kind from d${i} where status = 'received'`).join(' union all ');
+    const fresh = inserts.map((_, i) => `select id, kind, ?::text as queue from d${i} where status = 'received'`).join(' union all ');
+    bindings.push(...inserts.map((insert) => insert.queue));
     ctes.push(`fresh as (${fresh})`, `jobs as (${jobs.sql})`);
     bindings.push(...jobs.bindings);
     // `jobs` is referenced, so the jobs are added.

@@ -74,6 +74,8 @@ export function metaRoutes(api: Api, deps: MetaRouteDeps): Router {
           tenantId,
           kind: p.kind,
           payload: p.item,
+          // One person's messages (or comments) on one channel are answered one at a time, in order.
+          orderKey: `${p.accountId}:${p.item.channel}:${p.kind === 'meta.message' ? p.item.senderId : p.item.fromId}`,
           ...(tenantId ? {} : { ignoredReason: `no tenant has ${column} ${p.accountId}` }),
         });
       }

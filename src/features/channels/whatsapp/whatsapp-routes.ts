@@ -77,6 +77,8 @@ export function whatsappRoutes(api: Api, deps: WhatsAppRouteDeps): Router {
           tenantId: tenant?.id ?? null,
           kind: WHATSAPP_KIND,
           payload: item,
+          // One person's messages are answered one at a time, in order.
+          orderKey: `whatsapp:${tenant?.id ?? ''}:${item.from}`,
           ...(tenant ? {} : { ignoredReason: `no tenant has whatsapp_from ${routedBy}` }),
         },
       ]);
