@@ -10,13 +10,16 @@ export const tables = ['jobs'];
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('jobs', (t) => {
     t.string('queue_name', 64);
-    t.index(['queue_name', 'status']);
+    // Due jobs are read in (run_at, id) order: jobs of one queue added in the same millisecond keep theirs.
+    t.index(['status', 'run_at', 'id']);
+    t.dropIndex(['status', 'run_at']);
   });
 }
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('jobs', (t) => {
-    t.dropIndex(['queue_name', 'status']);
+    t.index(['status', 'run_at']);
+    t.dropIndex(['status', 'run_at', 'id']);
     t.dropColumn('queue_name');
   });
 }

@@ -85,7 +85,7 @@ const schema = z.object({
   ),
   ZIA_PLATFORM_FEE_PERCENT: z.coerce.number().min(0).max(100).default(0),
   ZIA_CATALOG_ALLOW_PRIVATE: bool.default(false),
-  ZIA_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
+  ZIA_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(64),
   ZIA_JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   ZIA_JOB_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
   /** A reply whose send was in flight at a crash (or got no answer): sent once more, or held for an operator. */

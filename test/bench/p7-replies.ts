@@ -80,7 +80,9 @@ async function withZia<T>(dialect: 'sqlite' | 'pg', env: Record<string, string>,
   const clock = new ReplyClock();
   await clock.start();
   try {
-    const zia = await startZia({ ...db.env, ADMIN_KEY, ZIA_SECRET_KEY: SECRET_KEY, META_APP_SECRET: APP_SECRET, META_VERIFY_TOKEN: 'bench', META_GRAPH_URL: clock.url, ...env });
+    // ZIA_WORKER_CONCURRENCY in the bench's environment compares a setting against the default.
+    const concurrency: Record<string, string> = process.env.ZIA_WORKER_CONCURRENCY ? { ZIA_WORKER_CONCURRENCY: process.env.ZIA_WORKER_CONCURRENCY } : {};
+    const zia = await startZia({ ...db.env, ADMIN_KEY, ZIA_SECRET_KEY: SECRET_KEY, META_APP_SECRET: APP_SECRET, META_VERIFY_TOKEN: 'bench', META_GRAPH_URL: clock.url, ...concurrency, ...env });
     try {
       for (const [i, page] of pages.entries()) {
         await createTenant(zia.url, { slug: `shop${i}`, name: `Shop ${i}`, settings: { fb_page_id: page, fb_page_token: `EAAB-bench-page-token-${i}`, lead: { mode: 'off' } } });

@@ -3,6 +3,7 @@ import type { Db } from '../../db/create-db.js';
 import type { Logger } from '../../logger.js';
 import type { ManagedJobQueue, QueueOptions } from './job-queue.js';
 import { JobStore } from './job-store.js';
+import { LoopGate } from './loop-gate.js';
 import { PgJobQueue } from './pg-job-queue.js';
 import { SqliteJobQueue } from './sqlite-job-queue.js';
 
@@ -14,6 +15,7 @@ export function createJobQueue(config: Config, db: Db, logger: Logger, observe?:
     maxAttempts: config.ZIA_JOB_MAX_ATTEMPTS,
     backoffMs: config.ZIA_JOB_BACKOFF_MS,
     observe,
+    gate: new LoopGate(config.ZIA_WORKER_CONCURRENCY),
   };
   if (db.dialect === 'pg') return new PgJobQueue(db, store, logger, { ...options, connectionString: config.DATABASE_URL! });
   return new SqliteJobQueue(store, logger, options);

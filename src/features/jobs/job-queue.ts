@@ -1,5 +1,6 @@
 import type { JobHandler, JobQueue } from './jobs.types.js';
 import type { JobCounts, JobRow } from './job-store.js';
+import type { LoopGate } from './loop-gate.js';
 
 /** What both backends share beyond the JobQueue contract: dead jobs an operator can see and requeue. */
 export interface ManagedJobQueue extends JobQueue {
@@ -23,12 +24,17 @@ export interface QueueOptions {
   backoffMs: number;
   /** Told how long each handler run took and whether it threw (the job-duration metric). */
   observe?: (kind: string, seconds: number, ok: boolean) => void;
+  /** Holds jobs back while the process's event loop falls behind (see LoopGate). */
+  gate?: Pick<LoopGate, 'run'>;
 }
 
-/** The handler, timed for QueueOptions.observe; both backends wrap every handler they register with it. */
-export function timed(kind: string, handler: JobHandler, observe: QueueOptions['observe']): JobHandler {
-  if (!observe) return handler;
-  return async (payload, ctx) => {
+/**
+ * The handler as both backends run it: started through the loop gate, if any, and timed for
+ * QueueOptions.observe; both wrap every handler they register with it.
+ */
+export function queuedHandler(kind: string, handler: JobHandler, options: Pick<QueueOptions, 'observe' | 'gate'>): JobHandler {
+  const { observe, gate } = options;
+  const timed: JobHandler = !observe ? handler : async (payload, ctx) => {
     const started = performance.now();
     try {
       await handler(payload, ctx);
@@ -38,6 +44,7 @@ export function timed(kind: string, handler: JobHandler, observe: QueueOptions['
       throw err;
     }
   };
+  return gate ? (payload, ctx) => gate.run(() => timed(payload, ctx)) : timed;
 }
 
 export function errorText(err: unknown): string {

@@ -4,7 +4,7 @@ import { nowIso, toIso } from '../../db/dialect.js';
 import { NotFoundError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { retryDelayMs } from './backoff.js';
-import { errorText, timed, type ManagedJobQueue, type QueueOptions } from './job-queue.js';
+import { errorText, queuedHandler, type ManagedJobQueue, type QueueOptions } from './job-queue.js';
 import type { JobCounts, JobRow, JobStore } from './job-store.js';
 import { PermanentJobError, type EnqueueOptions, type JobHandler, type SqlPart } from './jobs.types.js';
 import { on, ownTransaction } from '../../db/unit-of-work.js';
@@ -108,7 +108,7 @@ export class PgJobQueue implements ManagedJobQueue {
   }
 
   register(kind: string, handler: JobHandler): void {
-    this.handlers.set(kind, timed(kind, handler, this.options.observe));
+    this.handlers.set(kind, queuedHandler(kind, handler, this.options));
   }
 
   async start(): Promise<{ stop(): Promise<void> }> {
@@ -130,6 +130,11 @@ export class PgJobQueue implements ManagedJobQueue {
       pgPool: await this.enginePool(),
       concurrency: this.options.concurrency,
       pollInterval: this.options.pollMs ?? 2_000,
+      // Completions and failures of jobs finishing together go in one statement. A process killed
+      // before its batch is written leaves those jobs locked; the heartbeat check frees them, and the
+      // inbox row and outbound_sends make running one again harmless. (The engine's local queue, its
+      // other batching feature, is not used: with it, jobs of one named queue run concurrently.)
+      preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
       noHandleSignals: true,
       taskList,
       events: events as any,

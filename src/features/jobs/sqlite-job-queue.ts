@@ -2,7 +2,7 @@ import type { Logger } from '../../logger.js';
 import { newId, nowIso, toIso } from '../../db/dialect.js';
 import { NotFoundError } from '../../errors.js';
 import { retryDelayMs } from './backoff.js';
-import { errorText, timed, type ManagedJobQueue, type QueueOptions } from './job-queue.js';
+import { errorText, queuedHandler, type ManagedJobQueue, type QueueOptions } from './job-queue.js';
 import type { JobCounts, JobRow, JobStore } from './job-store.js';
 import { PermanentJobError, type EnqueueOptions, type JobHandler } from './jobs.types.js';
 
@@ -16,6 +16,8 @@ export class SqliteJobQueue implements ManagedJobQueue {
   readonly backend = 'sqlite' as const;
   private readonly handlers = new Map<string, JobHandler>();
   private readonly running = new Map<string, Promise<void>>();
+  /** The serial queue of each running job that has one. */
+  private readonly queuesRunning = new Map<string, string>();
   private readonly workerId = `sqlite-${newId()}`;
   private stopped = true;
   private woken = false;
@@ -50,7 +52,7 @@ export class SqliteJobQueue implements ManagedJobQueue {
   }
 
   register(kind: string, handler: JobHandler): void {
-    this.handlers.set(kind, timed(kind, handler, this.options.observe));
+    this.handlers.set(kind, queuedHandler(kind, handler, this.options));
   }
 
   async start(): Promise<{ stop(): Promise<void> }> {
@@ -123,8 +125,10 @@ export class SqliteJobQueue implements ManagedJobQueue {
     if (free <= 0) return;
     const now = nowIso();
     const lease = toIso(Date.now() + (this.options.leaseMs ?? 5 * 60_000));
-    const queues = new Set<string>();
-    for (const job of await this.store.due([...this.handlers.keys()], free, now)) {
+    // One worker owns the file (the data directory lock), so the serial queues busy now are the ones
+    // this process runs.
+    const queues = new Set<string>(this.queuesRunning.values());
+    for (const job of await this.store.due([...this.handlers.keys()], free, now, [...queues])) {
       if (this.running.has(job.id)) continue;
       // The first due job of a serial queue runs; the next waits for it.
       if (job.queue) {
@@ -132,8 +136,10 @@ export class SqliteJobQueue implements ManagedJobQueue {
         queues.add(job.queue);
       }
       if (!(await this.store.claim(job.id, this.workerId, lease, now))) continue;
+      if (job.queue) this.queuesRunning.set(job.id, job.queue);
       const p = this.run({ ...job, attempts: job.attempts + 1 }).finally(() => {
         this.running.delete(job.id);
+        this.queuesRunning.delete(job.id);
         this.nudge();
       });
       this.running.set(job.id, p);
