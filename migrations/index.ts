@@ -5,6 +5,7 @@ import * as orderSubscriptionState from './20261126014500_order_subscription_sta
 import * as providerIdText from './20261126020000_provider_id_text.js';
 import * as outboundSendRecovery from './20261203000000_outbound_send_recovery.js';
 import * as serialJobQueues from './20261203010000_serial_job_queues.js';
+import * as rateLimits from './20261203020000_rate_limits.js';
 
 export type ZiaMigration = Knex.Migration & {
   /** The tables its down() drops or changes: `zia migrate rollback` names them before it acts. */
@@ -23,4 +24,5 @@ export const migrations: Array<[name: string, migration: ZiaMigration]> = [
   ['20261126020000_provider_id_text', providerIdText],
   ['20261203000000_outbound_send_recovery', outboundSendRecovery],
   ['20261203010000_serial_job_queues', serialJobQueues],
+  ['20261203020000_rate_limits', rateLimits],
 ];

@@ -1,3 +1,4 @@
+import { rateLimiters } from '../db/rate-limit-store.js';
 import express, { type Express } from 'express';
 import type { Services } from '../container.js';
 import { tenantRoutes } from '../features/tenants/tenant-routes.js';
@@ -39,7 +40,7 @@ export function createApp(services: Services, options: AppOptions = {}): Express
   app.set('json spaces', 0);
 
   const onError = errorHandler(logger);
-  const limits = new RateLimits();
+  const limits = new RateLimits({ store: rateLimiters(services.db) });
   const api = new Api(
     createAuthenticator(config.ADMIN_KEY, (key) => services.apiKeys.resolve(key), new KeyGuard(limits, logger, services.metrics.registry)),
     (err, req, res) => onError(err, req, res, () => undefined),

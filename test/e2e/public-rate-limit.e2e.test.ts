@@ -1,6 +1,12 @@
 import ava from 'ava';
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../../src/config.js';
+import { createServices } from '../../src/container.js';
+import { createApp } from '../../src/http/create-app.js';
+import { createHttpServer } from '../../src/http/server.js';
+import { createLogger } from '../../src/logger.js';
 import { PUBLIC_WRITE_ROUTES } from '../../src/http/middleware/rate-limit.js';
-import { startApp } from '../helpers/app.js';
+import { LogCapture, startApp } from '../helpers/app.js';
 import { createTenant } from '../helpers/chat.js';
 import { dialects } from '../helpers/db.js';
 import { connectedTenant, fixedCatalog, PLANS, startPayments } from '../helpers/stripe.js';
@@ -136,3 +142,28 @@ for (const dialect of dialects()) {
     }
   });
 }
+
+// PostgreSQL only: SQLite is served by one process, whose memory holds its windows.
+if (dialects().includes('pg')) ava.serial('pg: two servers on one database spend one budget: a limit of N a minute allows N in all, not N per process', async (t) => {
+  const a = await startApp('pg', { TRUST_PROXY: 'true', ZIA_RATE_LIMIT_PER_MINUTE: '8' });
+  // The second server: the same database, its own services and HTTP server (as a second `zia serve`).
+  const services = createServices(loadConfig(a.env, '/nonexistent-cwd-for-tests'), createLogger('info', new LogCapture()));
+  const server = createHttpServer(createApp(services)).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const urlB = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await createTenant(a, 'shop');
+    const send = from('198.51.100.4');
+    // Both at once, alternating servers: 20 requests for a budget of 8.
+    const statuses = await tally(20, 10, (i) => send(`${i % 2 ? urlB : a.url}/v1/chat?tenant=shop`, { message: 'hi' }));
+    t.deepEqual(statuses, { 200: 8, 429: 12 });
+    // (The key guard keeps windows of its own there too, under another budget's prefix.)
+    const rows = await a.services.db.knex('rate_limits').where('key', 'like', 'b8:%').select('key', 'points');
+    t.is(rows.length, 1, 'one window for the tenant and address, in the database');
+    t.is(Number(rows[0].points), 20, 'every request was counted once, on either server');
+  } finally {
+    server.close();
+    await services.close();
+    await a.close();
+  }
+});

@@ -34,7 +34,7 @@ test('tenant text is quoted so it cannot close the data block', (t) => {
 });
 
 test('rate limiter: fixed window per key with its own budget, 0 is off, a given-back request does not count', async (t) => {
-  const l = new RateLimits(1);
+  const l = new RateLimits({ windowSeconds: 1 });
   t.is(await l.hit('a', 2), 1);
   t.is(await l.hit('a', 2), 2);
   const err = await t.throwsAsync(() => l.hit('a', 2), { instanceOf: RateLimitError });

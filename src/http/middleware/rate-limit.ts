@@ -1,25 +1,32 @@
 import type { RequestHandler } from 'express';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterFactory } from '../../db/rate-limit-store.js';
 import { RateLimitError } from '../../errors.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
 import { slugSchema } from '../../features/tenants/tenant.schemas.js';
 import type { Logger } from '../../logger.js';
 
 /**
- * Fixed windows per key, counted in this process by rate-limiter-flexible. Behind N processes the
- * effective limit is at most N times the setting. The library's limiter has one budget per instance,
- * so there is one instance per distinct budget (the deployment default and each tenant override);
- * moving to a shared store later means swapping the instance kind here and nothing else.
+ * Fixed windows per key, counted by rate-limiter-flexible where `store` says: on PostgreSQL in the
+ * database, so the limit holds across every process (see rateLimiters). The library's limiter has one
+ * budget per instance, so there is one instance per distinct budget (the deployment default and each
+ * tenant override).
  */
 export class RateLimits {
-  private readonly byBudget = new Map<number, RateLimiterMemory>();
+  private readonly byBudget = new Map<number, RateLimiterAbstract>();
 
-  constructor(private readonly windowSeconds = 60) {}
+  private readonly store: RateLimiterFactory;
+  private readonly windowSeconds: number;
 
-  private limiter(budget: number): RateLimiterMemory {
+  constructor(options: { store?: RateLimiterFactory; windowSeconds?: number } = {}) {
+    this.store = options.store ?? ((window) => new RateLimiterMemory(window));
+    this.windowSeconds = options.windowSeconds ?? 60;
+  }
+
+  private limiter(budget: number): RateLimiterAbstract {
     let l = this.byBudget.get(budget);
     if (!l) {
-      l = new RateLimiterMemory({ points: budget, duration: this.windowSeconds, keyPrefix: `b${budget}` });
+      l = this.store({ points: budget, duration: this.windowSeconds, keyPrefix: `b${budget}` });
       this.byBudget.set(budget, l);
     }
     return l;
