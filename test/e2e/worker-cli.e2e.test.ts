@@ -6,7 +6,7 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { createDb } from '../../src/db/create-db.js';
 import { baseEnv } from '../helpers/app.js';
-import { BIN, spawnServe } from '../helpers/cli.js';
+import { BIN, runCli, spawnServe } from '../helpers/cli.js';
 import { dialects, freshDatabase } from '../helpers/db.js';
 import { dm, META_SECRET, PAGE_ID, postSigned } from '../helpers/meta.js';
 import { waitFor } from '../helpers/wait.js';
@@ -48,3 +48,12 @@ for (const dialect of dialects()) {
     await db.cleanup();
   });
 }
+
+test('--concurrency of zia serve and zia worker: 1-256, anything else one line and exit 2 before anything starts', async (t) => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'zia-concurrency-'));
+  for (const [command, value] of [['worker', '0'], ['serve', '257'], ['worker', 'many']] as const) {
+    const r = await runCli([command, '--concurrency', value], { env: baseEnv({ ZIA_DATA_DIR: path.join(cwd, 'data') }), cwd });
+    t.is(r.code, 2, `${command} --concurrency ${value}`);
+    t.is(r.stderr.trim(), `zia: --concurrency must be 1-256, got '${value}'`);
+  }
+});
