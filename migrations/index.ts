@@ -6,6 +6,7 @@ import * as providerIdText from './20261126020000_provider_id_text.js';
 import * as outboundSendRecovery from './20261203000000_outbound_send_recovery.js';
 import * as serialJobQueues from './20261203010000_serial_job_queues.js';
 import * as rateLimits from './20261203020000_rate_limits.js';
+import * as jobTenants from './20261204000000_job_tenants.js';
 
 export type ZiaMigration = Knex.Migration & {
   /** The tables its down() drops or changes: `zia migrate rollback` names them before it acts. */
@@ -25,4 +26,5 @@ export const migrations: Array<[name: string, migration: ZiaMigration]> = [
   ['20261203000000_outbound_send_recovery', outboundSendRecovery],
   ['20261203010000_serial_job_queues', serialJobQueues],
   ['20261203020000_rate_limits', rateLimits],
+  ['20261204000000_job_tenants', jobTenants],
 ];

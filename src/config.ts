@@ -86,6 +86,8 @@ const schema = z.object({
   ZIA_PLATFORM_FEE_PERCENT: z.coerce.number().min(0).max(100).default(0),
   ZIA_CATALOG_ALLOW_PRIVATE: bool.default(false),
   ZIA_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(64),
+  /** Most jobs of one tenant running at once across every worker (the tenant's `job_concurrency` overrides it). */
+  ZIA_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
   ZIA_JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   ZIA_JOB_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
   /** A reply whose send was in flight at a crash (or got no answer): sent once more, or held for an operator. */

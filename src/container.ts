@@ -173,7 +173,15 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
       checkout: payments,
     });
 
-  const jobs = createJobQueue(config, db, logger, (kind, seconds, ok) => metrics.jobDuration.observe({ kind, outcome: ok ? 'ok' : 'error' }, seconds));
+  const jobs = createJobQueue(config, db, logger, {
+    observe: (kind, seconds, ok) => metrics.jobDuration.observe({ kind, outcome: ok ? 'ok' : 'error' }, seconds),
+    // A tenant deleted while its jobs wait gets the default; its jobs then find nothing to do.
+    limitOf: (tenantId) =>
+      tenants.getById(tenantId).then(
+        (t) => t.settings.job_concurrency ?? config.ZIA_TENANT_CONCURRENCY,
+        () => config.ZIA_TENANT_CONCURRENCY,
+      ),
+  });
   jobGauges(metrics.registry, jobs, logger);
   closers.push(() => jobs.close());
   const webhookStore = new WebhookStore(db);

@@ -18,7 +18,7 @@ async function setup(dialect: 'sqlite' | 'pg', env: Record<string, string> = {})
   const config = loadConfig({ ZIA_JOB_BACKOFF_MS: '20', ZIA_JOB_MAX_ATTEMPTS: '3', ZIA_WORKER_CONCURRENCY: '3', ...m.env, ...env }, '/nonexistent');
   const logs = new LogCapture();
   const logger = createLogger('info', logs);
-  const queue = () => createJobQueue(config, m.db, logger);
+  const queue = (limitOf?: (tenantId: string) => Promise<number>) => createJobQueue(config, m.db, logger, { limitOf });
   return { ...m, config, logs, queue };
 }
 
@@ -153,9 +153,69 @@ for (const dialect of dialects()) {
     t.is(serialQueue('tenant:messenger:PSID1'), serialQueue('tenant:messenger:PSID1'));
     await s.cleanup();
   });
+
+  test(`${dialect}: a tenant's jobs run at most its share at once; another tenant's jobs pass its backlog`, async (t) => {
+    const s = await setup(dialect, { ZIA_WORKER_CONCURRENCY: '8', ZIA_TENANT_CONCURRENCY: '4' });
+    const q = s.queue(async (tenant) => (tenant === 'flood' ? 2 : 4));
+    const running = new Map<string, number>();
+    const most = new Map<string, number>();
+    const done: string[] = [];
+    q.register('turn', async (p) => {
+      const tenant = String(p.tenant);
+      running.set(tenant, (running.get(tenant) ?? 0) + 1);
+      most.set(tenant, Math.max(most.get(tenant) ?? 0, running.get(tenant)!));
+      await new Promise((r) => setTimeout(r, 120));
+      running.set(tenant, running.get(tenant)! - 1);
+      done.push(`${tenant}:${String(p.n)}`);
+    });
+    const w = await q.start();
+    // The flood comes first: without shares the quiet tenant's jobs would wait behind all of it.
+    for (let n = 0; n < 12; n++) await q.enqueue('turn', { tenant: 'flood', n }, { tenant: 'flood', queue: serialQueue(`flood-${n}`) });
+    for (let n = 0; n < 3; n++) await q.enqueue('turn', { tenant: 'quiet', n }, { tenant: 'quiet' });
+    await q.enqueue('turn', { tenant: 'none', n: 0 });
+    await waitFor('every job', () => done.length === 16, 20_000);
+    await w.stop();
+    t.is(most.get('flood'), 2, "the flooding tenant never had more than its share running");
+    const quietDone = Math.max(...['quiet:0', 'quiet:1', 'quiet:2'].map((j) => done.indexOf(j)));
+    t.true(done.slice(0, quietDone).filter((j) => j.startsWith('flood:')).length <= 4, `the quiet tenant was answered early: ${done.join(' ')}`);
+    t.deepEqual(done.filter((j) => j.startsWith('flood:')), Array.from({ length: 12 }, (_, n) => `flood:${n}`), 'the waiting jobs keep their order');
+    await s.cleanup();
+  });
 }
 
 if (process.env.ZIA_TEST_PG_URL) {
+  serial('pg: a tenant\'s share holds across processes: a second worker does not take jobs of a tenant at its share', async (t) => {
+    const s = await setup('pg', { ZIA_WORKER_CONCURRENCY: '8' });
+    const limitOf = async () => 3;
+    const [first, second] = [s.queue(limitOf), s.queue(limitOf)];
+    let running = 0;
+    let most = 0;
+    const ran = { first: 0, second: 0 };
+    for (const [name, q] of [['first', first], ['second', second]] as const) {
+      q.register('turn', async () => {
+        running++;
+        ran[name]++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 300));
+        running--;
+      });
+    }
+    // Only the second worker knows this kind: it shows that worker fetching while the first holds the share.
+    let probed = false;
+    second.register('probe', async () => void (probed = true));
+    await first.prepare();
+    for (let n = 0; n < 12; n++) await first.enqueue('turn', { n }, { tenant: 'shop' });
+    const w1 = await first.start();
+    await waitFor('the first worker at the share', () => running === 3);
+    const w2 = await second.start();
+    await second.enqueue('probe', {}, { tenant: 'other' });
+    await waitFor('every job', () => probed && ran.first + ran.second === 12, 20_000);
+    await Promise.all([w1.stop(), w2.stop()]);
+    t.is(most, 3, `never more than the share running across both workers (first ran ${ran.first}, second ${ran.second})`);
+    await Promise.all([first.close(), second.close()]);
+    await s.cleanup();
+  });
+
   serial('pg: a job that runs longer than the stale window on a live worker is not taken away', async (t) => {
     const s = await setup('pg');
     // Heartbeats every 200 ms, locks considered stale after 1 s: the job runs for 3 s.

@@ -45,7 +45,7 @@ export class ConversationSends {
     const conversation = await this.deps.conversations.get(tenantId, conversationId, trx);
     const sends = this.delivers(conversation.channel);
     const { id } = await this.deps.conversations.appendMessage(tenantId, conversationId, { ...message, ...(sends ? { deliveryStatus: 'queued' } : {}) }, trx);
-    if (sends) await this.deps.jobs.enqueue(SEND_JOB, { tenantId, messageId: id }, { jobKey: `send:${id}`, trx });
+    if (sends) await this.deps.jobs.enqueue(SEND_JOB, { tenantId, messageId: id }, { jobKey: `send:${id}`, trx, tenant: tenantId });
     return { id };
   }
 

@@ -6,17 +6,31 @@ import { JobStore } from './job-store.js';
 import { LoopGate } from './loop-gate.js';
 import { PgJobQueue } from './pg-job-queue.js';
 import { SqliteJobQueue } from './sqlite-job-queue.js';
+import { TenantShares } from './tenant-shares.js';
 
-/** The database picks the backend: graphile-worker on PostgreSQL, the built-in worker on SQLite. */
-export function createJobQueue(config: Config, db: Db, logger: Logger, observe?: QueueOptions['observe']): ManagedJobQueue {
+/**
+ * The database picks the backend: graphile-worker on PostgreSQL, the built-in worker on SQLite.
+ * `limitOf` gives a tenant's share of the workers (its setting or ZIA_TENANT_CONCURRENCY).
+ */
+export function createJobQueue(
+  config: Config,
+  db: Db,
+  logger: Logger,
+  hooks: { observe?: QueueOptions['observe']; limitOf?: (tenantId: string) => Promise<number> } = {},
+): ManagedJobQueue {
   const store = new JobStore(db);
+  const limitOf = hooks.limitOf ?? (async () => config.ZIA_TENANT_CONCURRENCY);
   const options = {
     concurrency: config.ZIA_WORKER_CONCURRENCY,
     maxAttempts: config.ZIA_JOB_MAX_ATTEMPTS,
     backoffMs: config.ZIA_JOB_BACKOFF_MS,
-    observe,
+    observe: hooks.observe,
     gate: new LoopGate(config.ZIA_WORKER_CONCURRENCY),
   };
-  if (db.dialect === 'pg') return new PgJobQueue(db, store, logger, { ...options, connectionString: config.DATABASE_URL! });
-  return new SqliteJobQueue(store, logger, options);
+  if (db.dialect === 'pg') {
+    const shares = new TenantShares({ limitOf, running: () => queue.runningByTenant() });
+    const queue: PgJobQueue = new PgJobQueue(db, store, logger, { ...options, shares, connectionString: config.DATABASE_URL! });
+    return queue;
+  }
+  return new SqliteJobQueue(store, logger, { ...options, shares: new TenantShares({ limitOf }) });
 }

@@ -1,6 +1,7 @@
 import type { JobHandler, JobQueue } from './jobs.types.js';
 import type { JobCounts, JobRow } from './job-store.js';
 import type { LoopGate } from './loop-gate.js';
+import type { TenantShares } from './tenant-shares.js';
 
 /** What both backends share beyond the JobQueue contract: dead jobs an operator can see and requeue. */
 export interface ManagedJobQueue extends JobQueue {
@@ -26,6 +27,8 @@ export interface QueueOptions {
   observe?: (kind: string, seconds: number, ok: boolean) => void;
   /** Holds jobs back while the process's event loop falls behind (see LoopGate). */
   gate?: Pick<LoopGate, 'run'>;
+  /** Holds each tenant's jobs running at once to its share; jobs of a tenant at its share wait queued. */
+  shares?: TenantShares;
 }
 
 /**

@@ -21,6 +21,8 @@ export interface JobRow {
   jobKey: string | null;
   /** Its serial queue: jobs of one queue run one at a time, in order. */
   queue: string | null;
+  /** The tenant it works for (its share of the workers, see TenantShares). */
+  tenantId: string | null;
   createdAt: string;
 }
 
@@ -43,6 +45,7 @@ function toRow(r: any): JobRow {
     lastError: r.last_error ?? null,
     jobKey: r.job_key ?? null,
     queue: r.queue_name ?? null,
+    tenantId: r.tenant_id ?? null,
     createdAt: readTime(r.created_at)!,
   };
 }
@@ -55,7 +58,7 @@ export class JobStore {
   }
 
   async insert(
-    job: { kind: string; payload: Record<string, unknown>; status: 'queued' | 'dead'; runAt: string; maxAttempts: number; jobKey?: string; queue?: string; attempts?: number; lastError?: string },
+    job: { kind: string; payload: Record<string, unknown>; status: 'queued' | 'dead'; runAt: string; maxAttempts: number; jobKey?: string; queue?: string; tenantId?: string | null; attempts?: number; lastError?: string },
     trx?: Tx,
   ): Promise<string | undefined> {
     if (job.jobKey && job.status === 'queued') {
@@ -75,6 +78,7 @@ export class JobStore {
       last_error: job.lastError ?? null,
       job_key: job.jobKey ?? null,
       queue_name: job.queue ?? null,
+      tenant_id: job.tenantId ?? null,
       created_at: now,
       updated_at: now,
     });
@@ -83,16 +87,17 @@ export class JobStore {
 
   /**
    * Due jobs of the given kinds, oldest first; a running job whose lease expired counts as due. Jobs
-   * of the serial queues in `busy` (those the caller runs now) wait; of several due jobs of one queue
-   * the caller takes the first.
+   * of the serial queues in `busy` (those the caller runs now) and of the tenants in `full` (at their
+   * share) wait; of several due jobs of one queue the caller takes the first.
    */
-  async due(kinds: string[], limit: number, now: string, busy: string[] = []): Promise<JobRow[]> {
+  async due(kinds: string[], limit: number, now: string, busy: string[] = [], full: string[] = []): Promise<JobRow[]> {
     if (kinds.length === 0 || limit <= 0) return [];
     // Two queries, each an ordered walk of an index, rather than one with an OR that scans and sorts
     // the whole table on every fetch (the queue is fetched after every job).
     const expired = await this.q().where('status', 'running').where('locked_until', '<', now).whereIn('kind', kinds).orderBy('run_at').limit(limit);
     const queued = this.q().where('status', 'queued').where('run_at', '<=', now).whereIn('kind', kinds);
     if (busy.length > 0) queued.where((w) => w.whereNull('queue_name').orWhereNotIn('queue_name', busy));
+    if (full.length > 0) queued.where((w) => w.whereNull('tenant_id').orWhereNotIn('tenant_id', full));
     const rows = [...expired, ...(await queued.orderBy([{ column: 'run_at' }, { column: 'id' }]).limit(limit))];
     return rows.map(toRow);
   }

@@ -15,6 +15,8 @@ export interface EnqueueOptions {
   jobKey?: string;
   /** Jobs of one queue run one at a time, in the order they were added (see serialQueue). */
   queue?: string;
+  /** The tenant the job works for: its jobs running at once are held to the tenant's share (TenantShares). */
+  tenant?: string | null;
 }
 
 /** How many serial queues conversations are spread over: enough that unrelated conversations rarely wait on each other, few enough for the queue engine. */
@@ -58,8 +60,8 @@ export interface JobQueue {
   enqueue(kind: string, payload: Record<string, unknown>, options?: EnqueueOptions): Promise<void>;
   /**
    * Where jobs live in the application's own PostgreSQL database: a SELECT that adds one job for every
-   * row of `source` (a CTE of the caller's statement with `id`, `kind` and `queue` columns; `kind` names the
-   * job, `queue` its serial queue or null),
+   * row of `source` (a CTE of the caller's statement with `id`, `kind`, `queue` and `tenant` columns;
+   * `kind` names the job, `queue` its serial queue or null, `tenant` the tenant it works for or null),
    * with the payload `{ [key]: id }`, one row per job added. A producer then writes its rows and their
    * jobs in one statement — one round trip instead of a transaction's five, and one call of the queue's
    * SQL function for many rows. Absent on SQLite, where a transaction is cheap.

@@ -26,6 +26,17 @@ import { on, ownTransaction } from '../../db/unit-of-work.js';
 const MIGRATION_LOCK = 0x7a1a_0b5; // any constant: serialises the engine's migrations across processes
 const BEAT_MS = 5_000;
 const STALE_MS = 20_000;
+/** A job's tenant travels as an engine flag, `t:<tenant id>`: the engine skips flags it is told to. */
+const TENANT_FLAG = 't:';
+
+function tenantFlags(tenant: string | null | undefined): string[] | null {
+  return tenant ? [TENANT_FLAG + tenant] : null;
+}
+
+function tenantOf(job: { flags?: Record<string, unknown> | null }): string | undefined {
+  const flag = Object.keys(job.flags ?? {}).find((f) => f.startsWith(TENANT_FLAG));
+  return flag?.slice(TENANT_FLAG.length);
+}
 
 interface Envelope {
   p: Record<string, unknown>;
@@ -93,8 +104,8 @@ export class PgJobQueue implements ManagedJobQueue {
     const max = options.maxAttempts ?? this.options.maxAttempts;
     const envelope: Envelope = { p: payload, a: 0, m: max };
     await on(this.db, options.trx).raw(
-      `select graphile_worker.add_job(identifier => ?, payload => ?::json, queue_name => ?, run_at => ?::timestamptz, max_attempts => ?::int, job_key => ?, job_key_mode => 'preserve_run_at')`,
-      [kind, JSON.stringify(envelope), options.queue ?? null, options.runAt ? toIso(options.runAt) : null, max, options.jobKey ?? null],
+      `select graphile_worker.add_job(identifier => ?, payload => ?::json, queue_name => ?, run_at => ?::timestamptz, max_attempts => ?::int, job_key => ?, job_key_mode => 'preserve_run_at', flags => ?::text[])`,
+      [kind, JSON.stringify(envelope), options.queue ?? null, options.runAt ? toIso(options.runAt) : null, max, options.jobKey ?? null, tenantFlags(options.tenant)],
     );
   }
 
@@ -103,8 +114,9 @@ export class PgJobQueue implements ManagedJobQueue {
     const max = this.options.maxAttempts;
     // The engine's add_jobs() takes them all in one call (one task lookup, one insert, one NOTIFY); each
     // payload is the envelope enqueue() writes: the payload, no attempts consumed yet, the chain's budget.
-    const spec = `row(${source}.kind, json_build_object('p', json_build_object(?::text, ${source}.id), 'a', 0, 'm', ?::int), ${source}.queue, null, ?::smallint, null, null, null)::graphile_worker.job_spec`;
-    return { sql: `select job.id from graphile_worker.add_jobs(array(select ${spec} from ${source})) as job`, bindings: [key, max, max] };
+    const flags = `case when ${source}.tenant is null then null else array[?::text || ${source}.tenant] end`;
+    const spec = `row(${source}.kind, json_build_object('p', json_build_object(?::text, ${source}.id), 'a', 0, 'm', ?::int), ${source}.queue, null, ?::smallint, null, null, ${flags})::graphile_worker.job_spec`;
+    return { sql: `select job.id from graphile_worker.add_jobs(array(select ${spec} from ${source})) as job`, bindings: [key, max, max, TENANT_FLAG] };
   }
 
   register(kind: string, handler: JobHandler): void {
@@ -135,6 +147,8 @@ export class PgJobQueue implements ManagedJobQueue {
       // inbox row and outbound_sends make running one again harmless. (The engine's local queue, its
       // other batching feature, is not used: with it, jobs of one named queue run concurrently.)
       preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+      // Jobs of tenants at their share are left in the queue until one of theirs ends.
+      forbiddenFlags: this.options.shares ? async () => (await this.options.shares!.full()).map((t) => TENANT_FLAG + t) : null,
       noHandleSignals: true,
       taskList,
       events: events as any,
@@ -183,6 +197,17 @@ export class PgJobQueue implements ManagedJobQueue {
   }
 
   private async runTask(kind: string, handler: JobHandler, envelope: Envelope, helpers: any): Promise<void> {
+    const tenant = tenantOf(helpers.job);
+    const shares = tenant ? this.options.shares : undefined;
+    await shares?.enter(tenant!);
+    try {
+      await this.attempt(kind, handler, envelope, helpers, tenant);
+    } finally {
+      shares?.leave(tenant!);
+    }
+  }
+
+  private async attempt(kind: string, handler: JobHandler, envelope: Envelope, helpers: any, tenant: string | undefined): Promise<void> {
     const attempt = envelope.a + Number(helpers.job.attempts);
     const ctx = { attempt, maxAttempts: envelope.m, lastAttempt: attempt >= envelope.m };
     try {
@@ -190,7 +215,7 @@ export class PgJobQueue implements ManagedJobQueue {
     } catch (err) {
       const reason = errorText(err);
       if (err instanceof PermanentJobError || ctx.lastAttempt) {
-        await this.store.insert({ kind, payload: envelope.p, status: 'dead', runAt: nowIso(), attempts: attempt, maxAttempts: envelope.m, lastError: reason, queue: helpers.job.queue_name ?? undefined });
+        await this.store.insert({ kind, payload: envelope.p, status: 'dead', runAt: nowIso(), attempts: attempt, maxAttempts: envelope.m, lastError: reason, queue: helpers.job.queue_name ?? undefined, tenantId: tenant });
         this.logger.error({ job: String(helpers.job.id), kind, attempt, reason }, 'job parked as dead');
         return;
       }
@@ -198,12 +223,24 @@ export class PgJobQueue implements ManagedJobQueue {
       const next: Envelope = { ...envelope, a: attempt };
       await helpers.withPgClient((client: any) =>
         client.query(
-          `select graphile_worker.add_job($1, $2::json, queue_name => $5, run_at => now() + $3 * interval '1 millisecond', max_attempts => $4::int)`,
-          [kind, JSON.stringify(next), delay, envelope.m - attempt, helpers.job.queue_name ?? null],
+          `select graphile_worker.add_job($1, $2::json, queue_name => $5, run_at => now() + $3 * interval '1 millisecond', max_attempts => $4::int, flags => $6::text[])`,
+          [kind, JSON.stringify(next), delay, envelope.m - attempt, helpers.job.queue_name ?? null, tenantFlags(tenant)],
         ),
       );
       this.logger.warn({ job: String(helpers.job.id), kind, attempt, retry_in_ms: delay, reason }, 'job failed; will retry');
     }
+  }
+
+  /** Jobs running now by tenant, across every process: the engine's locks, read from its public view. */
+  async runningByTenant(): Promise<Map<string, number>> {
+    const rows = await this.db.knex.raw(
+      `select substr(flag, ?) as tenant, count(*)::int as n
+         from graphile_worker.jobs, jsonb_object_keys(flags) as flag
+        where locked_at is not null and flags is not null and flag like ?
+        group by 1`,
+      [TENANT_FLAG.length + 1, `${TENANT_FLAG}%`],
+    );
+    return new Map((rows.rows as Array<{ tenant: string; n: number }>).map((r) => [r.tenant, r.n]));
   }
 
   async listDead(limit?: number): Promise<JobRow[]> {
@@ -234,7 +271,7 @@ export class PgJobQueue implements ManagedJobQueue {
     if (!job || job.status !== 'dead') throw new NotFoundError(`dead job '${id}' not found`);
     await ownTransaction(this.db, async (trx) => {
       await this.store.delete(id, trx);
-      await this.enqueue(job.kind, job.payload, { trx, maxAttempts: job.maxAttempts, queue: job.queue ?? undefined });
+      await this.enqueue(job.kind, job.payload, { trx, maxAttempts: job.maxAttempts, queue: job.queue ?? undefined, tenant: job.tenantId });
     });
   }
 

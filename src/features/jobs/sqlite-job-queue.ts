@@ -43,6 +43,7 @@ export class SqliteJobQueue implements ManagedJobQueue {
         maxAttempts: options.maxAttempts ?? this.options.maxAttempts,
         jobKey: options.jobKey,
         queue: options.queue,
+        tenantId: options.tenant,
       },
       options.trx,
     );
@@ -90,7 +91,7 @@ export class SqliteJobQueue implements ManagedJobQueue {
     const job = await this.store.get(id);
     if (!job || job.status !== 'dead') throw new NotFoundError(`dead job '${id}' not found`);
     await this.store.delete(id);
-    await this.enqueue(job.kind, job.payload, { maxAttempts: job.maxAttempts, queue: job.queue ?? undefined });
+    await this.enqueue(job.kind, job.payload, { maxAttempts: job.maxAttempts, queue: job.queue ?? undefined, tenant: job.tenantId });
   }
 
   private nudge(): void {
@@ -125,21 +126,31 @@ export class SqliteJobQueue implements ManagedJobQueue {
     if (free <= 0) return;
     const now = nowIso();
     const lease = toIso(Date.now() + (this.options.leaseMs ?? 5 * 60_000));
+    const shares = this.options.shares;
     // One worker owns the file (the data directory lock), so the serial queues busy now are the ones
-    // this process runs.
+    // this process runs, and so are the tenants' running jobs its shares count.
     const queues = new Set<string>(this.queuesRunning.values());
-    for (const job of await this.store.due([...this.handlers.keys()], free, now, [...queues])) {
+    const full = (await shares?.full()) ?? [];
+    for (const job of await this.store.due([...this.handlers.keys()], free, now, [...queues], full)) {
       if (this.running.has(job.id)) continue;
       // The first due job of a serial queue runs; the next waits for it.
       if (job.queue) {
         if (queues.has(job.queue)) continue;
         queues.add(job.queue);
       }
+      // A tenant that reached its share in this batch: fetch again without it.
+      if (shares && job.tenantId && !(await shares.hasRoom(job.tenantId))) {
+        this.woken = true;
+        continue;
+      }
       if (!(await this.store.claim(job.id, this.workerId, lease, now))) continue;
       if (job.queue) this.queuesRunning.set(job.id, job.queue);
+      const tenant = job.tenantId;
+      if (tenant) await shares?.enter(tenant); // at once: it had room
       const p = this.run({ ...job, attempts: job.attempts + 1 }).finally(() => {
         this.running.delete(job.id);
         this.queuesRunning.delete(job.id);
+        if (tenant) shares?.leave(tenant);
         this.nudge();
       });
       this.running.set(job.id, p);

@@ -81,6 +81,8 @@ export const settingsSchema = z.strictObject({
   /** `off`: the model gets no tools for this tenant (as OPENAI_TOOLS=off does for all). */
   ai_tools: z.enum(['auto', 'off']).optional(),
   rate_limit_per_minute: z.number().int().min(0).max(10_000).optional(),
+  /** Most of this tenant's background jobs (replies, sends, webhooks) running at once across every worker. */
+  job_concurrency: z.number().int().min(1).max(1024).optional(),
   whatsapp_template: z
     .strictObject({
       content_sid: z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'a Twilio Content SID (HX…)'),

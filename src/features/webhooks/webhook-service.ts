@@ -103,7 +103,7 @@ export class WebhookService {
           const { id, duplicate } = await this.store.record(delivery(provider, item), trx);
           flags.push(duplicate);
           // No job key: the delivery is new in this transaction, so it cannot have a job yet.
-          if (!duplicate && !isIgnored(item)) await this.jobs.enqueue(item.kind, { deliveryId: id }, { trx, queue: queueOf(item) });
+          if (!duplicate && !isIgnored(item)) await this.jobs.enqueue(item.kind, { deliveryId: id }, { trx, queue: queueOf(item), tenant: item.tenantId });
         }
         return flags;
       });
@@ -206,7 +206,7 @@ export class WebhookService {
     if (delivery.status === 'received') throw new ConflictError(`delivery '${id}' is already queued`);
     await ownTransaction(this.db, async (trx) => {
       await this.store.requeue(id, trx);
-      await this.jobs.enqueue(delivery.kind!, { deliveryId: id }, { trx });
+      await this.jobs.enqueue(delivery.kind!, { deliveryId: id }, { trx, tenant: delivery.tenantId });
     });
     this.logger.info({ delivery: id, was: delivery.status }, 'webhook delivery replayed');
     return (await this.store.get(id))!;

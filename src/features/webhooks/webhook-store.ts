@@ -104,17 +104,17 @@ export class WebhookStore {
 
   /**
    * The insert-or-ignore of record() as SQL to compose into one statement, returning the new row's
-   * id, kind and status (no row for a repeat).
+   * id, kind, status and tenant (no row for a repeat).
    */
   insertSql(item: NewDelivery): SqlPart {
-    const { sql, bindings } = this.q().insert(this.row(item, newId(), nowIso())).onConflict(['provider', 'external_id']).ignore().returning(['id', 'kind', 'status']).toSQL();
+    const { sql, bindings } = this.q().insert(this.row(item, newId(), nowIso())).onConflict(['provider', 'external_id']).ignore().returning(['id', 'kind', 'status', 'tenant_id']).toSQL();
     return { sql, bindings: [...bindings] };
   }
 
   /** A repeat delivery: counted on the row the first one made. */
   /**
    * PostgreSQL: several deliveries' inserts (insertSql) and the queue's insert of a job for each new,
-   * not ignored row (`jobs`, reading the CTE `fresh`: id, kind and the job's serial queue), as one
+   * not ignored row (`jobs`, reading the CTE `fresh`: id, kind, the job's serial queue and tenant), as one
    * statement: `with d0 as (insert … on conflict do nothing returning id, kind, status), …, fresh as
    * (…), jobs as (…) select …`. Atomic on its own. Resolves with whether each insert was skipped as a
    * repeat (no row, no job).
@@ -126,7 +126,7 @@ export class WebhookStore {
       ctes.push(`d${i} as (${insert.sql})`);
       bindings.push(...insert.bindings);
     }
-    const fresh = inserts.map((_, i) => `select id, kind, ?::text as queue from d${i} where status = 'received'`).join(' union all ');
+    const fresh = inserts.map((_, i) => `select id, kind, ?::text as queue, tenant_id as tenant from d${i} where status = 'received'`).join(' union all ');
     bindings.push(...inserts.map((insert) => insert.queue));
     ctes.push(`fresh as (${fresh})`, `jobs as (${jobs.sql})`);
     bindings.push(...jobs.bindings);
