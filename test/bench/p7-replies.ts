@@ -15,9 +15,9 @@ interface Load {
   sent: Array<{ page: string; sender: string; at: number }>;
 }
 
-function runLoad(url: string, pages: string[], rate: number, seconds: number, warmup: number, senders: number): Promise<Load> {
+function runLoad(url: string, pages: string[], rate: number, seconds: number, warmup: number, senders: number, prefix = 'PSID'): Promise<Load> {
   return new Promise((resolve, reject) => {
-    const args = [url, APP_SECRET, pages.join(','), String(rate), String(seconds), String(warmup), String(senders)];
+    const args = [url, APP_SECRET, pages.join(','), String(rate), String(seconds), String(warmup), String(senders), prefix];
     const child = spawn(process.execPath, ['--import=tsx', path.join(ROOT, 'test/bench/webhook-load.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -61,6 +61,19 @@ class ReplyClock {
       else if (Date.now() - quietSince > idleMs) return;
     }
   }
+  /** Replies to senders whose ids start with `prefix`. */
+  repliesTo(prefix: string): number {
+    let n = 0;
+    for (const [recipient, list] of this.replies) if (recipient.startsWith(prefix)) n += list.length;
+    return n;
+  }
+
+  /** Waits until `n` replies to senders starting with `prefix` arrived, or `ms` passed. */
+  async untilTo(prefix: string, n: number, ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (this.repliesTo(prefix) < n && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  }
+
   /** Webhook-to-reply times: a customer's k-th reply answers their k-th message (answers are in order). */
   delays(sent: Load['sent']): number[] {
     const seen = new Map<string, number>();
@@ -151,6 +164,47 @@ export async function p8(dialect: 'sqlite' | 'pg'): Promise<Row[]> {
           ratio: Number.isFinite(p99) ? p99 / 3 : null,
           target: '≤ 1.0',
           pass: p99 <= 3,
+        },
+      ];
+    });
+  } finally {
+    await fake.stop();
+  }
+}
+
+/**
+ * P9, fairness: the model answers after 1 s; shop B sends 5 DMs/s for 10 s alone (its unloaded
+ * figure), then again while shop A floods 400 DMs/s. B's p99 webhook-to-reply must stay within 2× the
+ * unloaded one, default settings. A's backlog is not waited for.
+ */
+export async function p9(dialect: 'sqlite' | 'pg'): Promise<Row[]> {
+  const fake = await startFakeOpenAI(['reply', '1000']);
+  try {
+    const [pageA, pageB] = [`${PAGE_ID}1`, `${PAGE_ID}2`];
+    return await withZia(dialect, { OPENAI_API_KEY: 'test', OPENAI_BASE_URL: fake.url }, [pageA, pageB], async (zia, clock) => {
+      const url = `${zia.url}/v1/meta/webhook`;
+      const quiet = async (prefix: string, alongside?: Promise<Load>) => {
+        const load = await runLoad(url, [pageB], 5, 10, 0, 20, prefix);
+        await clock.untilTo(prefix, load.sent.length, 60_000);
+        const delays = clock.delays(load.sent);
+        await alongside;
+        return { p99: percentile(delays, 99) / 1000, answered: clock.repliesTo(prefix), sent: load.sent.length };
+      };
+      const alone = await quiet('B1-');
+      const flood = runLoad(url, [pageA], 400, 10, 0, 997, 'A-');
+      const loaded = await quiet('B2-', flood);
+      const floodSent = (await flood).sent.length;
+      const ratio = loaded.p99 / alone.p99;
+      return [
+        {
+          id: 'P9',
+          what: `shop B at 5 DMs/s × 10 s alone, then beside shop A at 400/s (${fmt(floodSent)} sent by A, ${fmt(clock.repliesTo('A-'))} answered by then); model answers after 1 s; default settings; B answered ${loaded.answered}/${loaded.sent}`,
+          dialect,
+          figure: `B's p99 ${Number.isFinite(loaded.p99) ? fmt(loaded.p99, 2) : 'unanswered'} s beside the flood`,
+          baseline: `alone: ${fmt(alone.p99, 2)} s`,
+          ratio: Number.isFinite(ratio) ? ratio : null,
+          target: '≤ 2.0',
+          pass: ratio <= 2,
         },
       ];
     });

@@ -9,7 +9,7 @@ import { p3 } from './p3-webhook.js';
 import { p4 } from './p4-streams.js';
 import { p5 } from './p5-export.js';
 import { p6 } from './p6-startup.js';
-import { p7, p8 } from './p7-replies.js';
+import { p7, p8, p9 } from './p7-replies.js';
 
 type Bench = { id: string; run: (dialect: 'sqlite' | 'pg') => Promise<Row[]> };
 
@@ -22,6 +22,7 @@ const BENCHES: Bench[] = [
   { id: 'P6', run: p6 },
   { id: 'P7', run: p7 },
   { id: 'P8', run: p8 },
+  { id: 'P9', run: p9 },
 ];
 
 const only = process.argv.slice(2).map((s) => s.toUpperCase());

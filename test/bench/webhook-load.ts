@@ -1,12 +1,13 @@
 // A fixed-rate sender of signed Meta webhooks, run as its own process by p3-webhook.ts and p7-replies.ts:
-// `node --import=tsx webhook-load.ts <url> <appSecret> <pageIds> <rate> <seconds> [warmupSeconds] [senders]`;
+// `node --import=tsx webhook-load.ts <url> <appSecret> <pageIds> <rate> <seconds> [warmupSeconds] [senders] [senderPrefix]`;
 // prints JSON: latencies of the measured requests (the warm-up's are sent the same way and not
 // counted), and for every request its page, its sender and when it left (epoch ms). Message i comes
-// from sender i mod <senders> (997 by default) of page i mod <number of pages> (comma-separated ids).
+// from sender <senderPrefix>i mod <senders> (PSID, 997 by default) of page i mod <number of pages>
+// (comma-separated ids).
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 
-const [url, secret, pagesArg, rateArg, secondsArg, warmupArg, sendersArg] = process.argv.slice(2) as [string, string, string, string, string, string?, string?];
+const [url, secret, pagesArg, rateArg, secondsArg, warmupArg, sendersArg, prefix = 'PSID'] = process.argv.slice(2) as [string, string, string, string, string, string?, string?, string?];
 const pages = pagesArg.split(',');
 const senders = Number(sendersArg ?? 997);
 const rate = Number(rateArg);
@@ -19,7 +20,7 @@ const sent: Array<{ page: string; sender: string; at: number }> = [];
 
 function body(i: number): Buffer {
   const pageId = pages[i % pages.length]!;
-  const sender = `PSID${i % senders}`;
+  const sender = `${prefix}${i % senders}`;
   sent.push({ page: pageId, sender, at: Date.now() });
   return Buffer.from(
     JSON.stringify({
