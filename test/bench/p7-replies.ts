@@ -93,8 +93,9 @@ async function withZia<T>(dialect: 'sqlite' | 'pg', env: Record<string, string>,
   const clock = new ReplyClock();
   await clock.start();
   try {
-    // ZIA_WORKER_CONCURRENCY in the bench's environment compares a setting against the default.
-    const concurrency: Record<string, string> = process.env.ZIA_WORKER_CONCURRENCY ? { ZIA_WORKER_CONCURRENCY: process.env.ZIA_WORKER_CONCURRENCY } : {};
+    // ZIA_WORKER_CONCURRENCY or ZIA_TENANT_CONCURRENCY in the bench's environment compares a setting against the default.
+    const concurrency: Record<string, string> = {};
+    for (const name of ['ZIA_WORKER_CONCURRENCY', 'ZIA_TENANT_CONCURRENCY']) if (process.env[name]) concurrency[name] = process.env[name]!;
     const zia = await startZia({ ...db.env, ADMIN_KEY, ZIA_SECRET_KEY: SECRET_KEY, META_APP_SECRET: APP_SECRET, META_VERIFY_TOKEN: 'bench', META_GRAPH_URL: clock.url, ...concurrency, ...env });
     try {
       for (const [i, page] of pages.entries()) {

@@ -21,6 +21,12 @@ export class SqliteJobQueue implements ManagedJobQueue {
   private readonly workerId = `sqlite-${newId()}`;
   private stopped = true;
   private woken = false;
+  /**
+   * Until then, the last fetch that left out tenants at their share found nothing of anyone else's:
+   * a job of a tenant that just reached its share then does not trigger another such fetch, which walks
+   * past that tenant's whole backlog. A new job (enqueue) or the poll interval ends it.
+   */
+  private othersIdleUntil = 0;
   private wake: (() => void) | undefined;
 
   constructor(
@@ -47,9 +53,15 @@ export class SqliteJobQueue implements ManagedJobQueue {
       },
       options.trx,
     );
-    // Wake the loop once the row is visible: after the producer's transaction commits.
-    if (options.trx) options.trx.afterCommit(() => this.nudge());
-    else this.nudge();
+    // Wake the loop once the row is visible: after the producer's transaction commits. A job of a
+    // tenant at its share cannot start yet: the end of one of its running jobs wakes the loop.
+    if (options.tenant && this.options.shares?.atShare(options.tenant)) return;
+    const wake = () => {
+      this.othersIdleUntil = 0;
+      this.nudge();
+    };
+    if (options.trx) options.trx.afterCommit(wake);
+    else wake();
   }
 
   register(kind: string, handler: JobHandler): void {
@@ -131,7 +143,9 @@ export class SqliteJobQueue implements ManagedJobQueue {
     // this process runs, and so are the tenants' running jobs its shares count.
     const queues = new Set<string>(this.queuesRunning.values());
     const full = (await shares?.full()) ?? [];
-    for (const job of await this.store.due([...this.handlers.keys()], free, now, [...queues], full)) {
+    const due = await this.store.due([...this.handlers.keys()], free, now, [...queues], full);
+    if (full.length > 0 && due.length === 0) this.othersIdleUntil = Date.now() + (this.options.pollMs ?? 500);
+    for (const job of due) {
       if (this.running.has(job.id)) continue;
       // The first due job of a serial queue runs; the next waits for it.
       if (job.queue) {
@@ -140,7 +154,7 @@ export class SqliteJobQueue implements ManagedJobQueue {
       }
       // A tenant that reached its share in this batch: fetch again without it.
       if (shares && job.tenantId && !(await shares.hasRoom(job.tenantId))) {
-        this.woken = true;
+        if (Date.now() >= this.othersIdleUntil) this.woken = true;
         continue;
       }
       if (!(await this.store.claim(job.id, this.workerId, lease, now))) continue;

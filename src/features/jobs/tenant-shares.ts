@@ -75,6 +75,12 @@ export class TenantShares {
     return Math.max(mine, (this.shared.get(tenantId) ?? 0) + mine - (this.localAtRead.get(tenantId) ?? 0));
   }
 
+  /** Whether the tenant is known to be at its share now (no waiting on a limit not read yet). */
+  atShare(tenantId: string): boolean {
+    const known = this.limits.get(tenantId);
+    return known !== undefined && this.count(tenantId) >= known.limit;
+  }
+
   /** Whether one more job of the tenant may start now. */
   async hasRoom(tenantId: string): Promise<boolean> {
     return this.count(tenantId) < (await this.limit(tenantId));
