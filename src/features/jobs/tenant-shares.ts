@@ -25,6 +25,8 @@ export class TenantShares {
   /** This process's jobs by tenant, running or waiting in enter(). */
   private readonly local = new Map<string, number>();
   private readonly runningHere = new Map<string, number>();
+  /** Jobs fetched in a race, waiting in enter() for a slot of their tenant here. */
+  private readonly waiting = new Map<string, Array<() => void>>();
   private shared = new Map<string, number>();
   /** This process's counts when `shared` was read: what changed since is added to it. */
   private localAtRead = new Map<string, number>();
@@ -36,8 +38,6 @@ export class TenantShares {
   constructor(private readonly options: TenantSharesOptions) {
     this.now = options.now ?? Date.now;
   }
-
-  private readonly waiting = new Map<string, Array<() => void>>();
 
   /**
    * A job of the tenant starts in this process: at once while this process runs fewer than the
