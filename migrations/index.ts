@@ -7,6 +7,7 @@ import * as outboundSendRecovery from './20261203000000_outbound_send_recovery.j
 import * as serialJobQueues from './20261203010000_serial_job_queues.js';
 import * as rateLimits from './20261203020000_rate_limits.js';
 import * as jobTenants from './20261204000000_job_tenants.js';
+import * as catalogFetchLeases from './20261204010000_catalog_fetch_leases.js';
 
 export type ZiaMigration = Knex.Migration & {
   /** The tables its down() drops or changes: `zia migrate rollback` names them before it acts. */
@@ -27,4 +28,5 @@ export const migrations: Array<[name: string, migration: ZiaMigration]> = [
   ['20261203010000_serial_job_queues', serialJobQueues],
   ['20261203020000_rate_limits', rateLimits],
   ['20261204000000_job_tenants', jobTenants],
+  ['20261204010000_catalog_fetch_leases', catalogFetchLeases],
 ];

@@ -5,6 +5,7 @@ import { FetchRefusedError, safeFetchJson } from '../../src/net/safe-fetch.js';
 import type { Tenant } from '../../src/features/tenants/tenant-service.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { dialects } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
 import { startFakeShop, type FakeShop } from '../fakes/catalog-server.js';
 
 const products = [
@@ -156,6 +157,73 @@ for (const dialect of dialects()) {
       t.is((await svc.items(tenant)).length, 1);
       await svc.drain();
       t.is(fetches(shop, '/slow.json'), 3, 'tried again after the back-off');
+    } finally {
+      await shop.close();
+      await app.close();
+    }
+  });
+
+  test(`${dialect}: processes on one database share one fetch per tenant: a lease on the database's clock, a dead holder's lease runs out`, async (t) => {
+    const app = await startApp(dialect, { ZIA_CATALOG_ALLOW_PRIVATE: 'true' });
+    const shop = await startFakeShop();
+    const clock = { now: Date.now() };
+    try {
+      let body = JSON.stringify(products);
+      let status = 200;
+      let release!: () => void;
+      let gate = new Promise<void>((r) => (release = r));
+      shop.route('/catalog.json', (_req, res) => {
+        void gate.then(() => res.writeHead(status, { 'content-type': 'application/json' }).end(body));
+      });
+      const tenant = await tenantFor(app, shop, 'fleet', { catalog_ttl_seconds: 60 });
+      // Three processes' catalog services: each has its own memory and its own in-flight map.
+      const fleet = [serviceWithClock(app, clock), serviceWithClock(app, clock), serviceWithClock(app, clock)];
+
+      // Cold everywhere: every process asks at once; one fetch, and every process answers from it.
+      const cold = fleet.flatMap((svc) => Array.from({ length: 5 }, () => svc.items(tenant)));
+      await waitFor('fetch 1', () => fetches(shop) === 1);
+      await new Promise((r) => setTimeout(r, 300)); // the others are polling the row, not fetching
+      t.is(fetches(shop), 1);
+      release();
+      t.true((await Promise.all(cold)).every((items) => items.length === 3));
+      t.is(fetches(shop), 1, 'one fetch for the fleet');
+      t.is(await app.services.db.knex('catalog_fetch_leases').count({ n: '*' }).first().then((r: any) => Number(r.n)), 0, 'the lease is given back');
+
+      // Stale everywhere: each process serves its copy at once and starts a background refresh; one fetch.
+      clock.now += 61_000;
+      body = JSON.stringify([...products, { id: 'new', name: 'New Thing', price: 5 }]);
+      gate = new Promise<void>((r) => (release = r));
+      for (const svc of fleet) t.is((await svc.items(tenant)).length, 3, 'stale copy answered at once');
+      await waitFor('fetch 2', () => fetches(shop) === 2);
+      release();
+      await Promise.all(fleet.map((svc) => svc.drain()));
+      t.is(fetches(shop), 2, 'one background refresh for the fleet');
+      for (const svc of fleet) t.is((await svc.items(tenant)).length, 4);
+
+      // An explicit refresh in two processes while the shop fails: one fetch, both see its failure.
+      status = 503;
+      gate = new Promise<void>((r) => (release = r));
+      const failing = fleet.slice(0, 2).map((svc) => svc.refresh(tenant));
+      await waitFor('fetch 3', () => fetches(shop) === 3);
+      release();
+      for (const outcome of await Promise.allSettled(failing)) {
+        t.is(outcome.status, 'rejected');
+        t.regex(((outcome as PromiseRejectedResult).reason as Error).message, /503/);
+      }
+      t.is(fetches(shop), 3, 'the failure is shared, not retried by the waiter');
+      t.is((await fleet[2]!.items(tenant)).length, 4, 'the good copy keeps serving');
+
+      // A process that claimed the fetch and died: its claim runs out on the database's clock (whatever
+      // this host's clock says) and the next process fetches.
+      status = 200;
+      release();
+      const ghost = new CatalogStore(app.services.db);
+      t.true(await ghost.claimFetch(tenant.id, 'dead-process', 1_000));
+      t.false(await ghost.claimFetch(tenant.id, 'another', 1_000), 'a live claim is not taken over');
+      const started = Date.now();
+      await fleet[2]!.refresh(tenant);
+      t.true(Date.now() - started >= 700, 'waited for the dead claim to run out');
+      t.is(fetches(shop), 4);
     } finally {
       await shop.close();
       await app.close();

@@ -5,17 +5,25 @@ import { fractionDigits, normaliseCatalog } from './catalog-normalise.js';
 import { indexItems, rank } from './catalog-search.js';
 import type { CatalogSnapshot, CatalogStore } from './catalog-store.js';
 import { asCatalogError, CatalogFetchError } from './catalog-error.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { newId } from '../../db/dialect.js';
+import { CATALOG_TIMEOUT_MS } from '../../net/safe-fetch.js';
 
 /**
  * Each tenant's catalog, cached: fresh for settings.catalog_ttl_seconds, then served stale while one
  * background refresh runs; a failed refresh keeps the last good copy serving and is recorded for
  * diagnostics. The copy lives in catalog_snapshots so every process shares it; memory only saves the
- * database round trip and the search index.
+ * database round trip and the search index. A fetch is shared too: within a process by promise, across
+ * processes by a lease row (catalog_fetch_leases), so a fleet fetches each tenant's catalog once per TTL.
  */
 
 export const DEFAULT_TTL_SECONDS = 600;
 /** After a failure with no good copy, wait this long (at most the TTL) before trying again. */
 const FAILURE_BACKOFF_MS = 30_000;
+/** How long a claim to fetch holds: well past the fetch's own time limit, so only a dead holder's runs out. */
+const FETCH_LEASE_MS = 6 * CATALOG_TIMEOUT_MS;
+/** How often a process waiting on another's fetch looks at the stored row. */
+const LEASE_POLL_MS = 200;
 
 export interface CatalogServiceDeps {
   store: CatalogStore;
@@ -47,6 +55,8 @@ export class CatalogService implements CatalogLookup {
   private readonly memory = new Map<string, Cached>();
   private readonly inflight = new Map<string, Promise<CatalogSnapshot>>();
   private readonly now: () => number;
+  /** This service's name on the fetch leases it holds. */
+  private readonly holder = newId();
 
   constructor(private readonly deps: CatalogServiceDeps) {
     this.now = deps.now ?? Date.now;
@@ -85,7 +95,7 @@ export class CatalogService implements CatalogLookup {
     const key = `${tenant.id} ${url}`;
     const running = this.inflight.get(key);
     if (running) return running;
-    const job = this.fetchAndStore(tenant, url).finally(() => this.inflight.delete(key));
+    const job = this.fetchShared(tenant, url).finally(() => this.inflight.delete(key));
     this.inflight.set(key, job);
     return job;
   }
@@ -193,6 +203,44 @@ export class CatalogService implements CatalogLookup {
     this.refresh(tenant).catch((err: CatalogFetchError) => {
       this.deps.logger.warn({ tenant: tenant.slug, reason: err.reason, err: err.message }, 'catalog refresh failed; serving the previous copy');
     });
+  }
+
+  /**
+   * Fetches unless another process is fetching the same tenant's catalog: the process whose claim on
+   * the lease row succeeds fetches; the others watch the stored row until that fetch leaves its copy or
+   * its failure there. A claim whose holder died runs out after FETCH_LEASE_MS and a waiter takes it.
+   */
+  private async fetchShared(tenant: Tenant, url: string): Promise<CatalogSnapshot> {
+    const store = this.deps.store;
+    const before = await store.get(tenant.id);
+    for (;;) {
+      if (await store.claimFetch(tenant.id, this.holder, FETCH_LEASE_MS)) {
+        try {
+          // A fetch that finished between the read above and the claim counts: no second one.
+          const landed = this.settledSince(before, await store.get(tenant.id), url);
+          return landed ?? (await this.fetchAndStore(tenant, url));
+        } finally {
+          await store.releaseFetch(tenant.id, this.holder).catch((err) => this.deps.logger.warn({ err, tenant: tenant.slug }, 'could not release the catalog fetch lease'));
+        }
+      }
+      await sleep(LEASE_POLL_MS);
+      const landed = this.settledSince(before, await store.get(tenant.id), url);
+      if (landed) return landed;
+    }
+  }
+
+  /**
+   * What another process's fetch of `url` left in the row since `before` was read: its copy (kept in
+   * memory as this process's too), or its failure thrown. Undefined while nothing has landed.
+   */
+  private settledSince(before: CatalogSnapshot | undefined, now: CatalogSnapshot | undefined, url: string): CatalogSnapshot | undefined {
+    if (!now || now.sourceUrl !== url) return undefined;
+    const changed = !before || before.sourceUrl !== url || now.fetchedAt !== before.fetchedAt || now.lastErrorAt !== before.lastErrorAt;
+    if (!changed) return undefined;
+    this.remember(now);
+    // A successful save clears the recorded failure, so a failure in the changed row is the latest news.
+    if (now.lastErrorAt !== null) throw new CatalogFetchError('recent_failure', now.lastError ?? 'catalog fetch failed');
+    return now;
   }
 
   private async fetchAndStore(tenant: Tenant, url: string): Promise<CatalogSnapshot> {

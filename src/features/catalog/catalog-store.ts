@@ -70,6 +70,32 @@ export class CatalogStore {
     });
   }
 
+  /**
+   * Claims the right to fetch this tenant's catalog for `ms`, unless another process holds an unexpired
+   * claim: one conditional upsert, judged by the database's clock. True when `holder` now holds it.
+   */
+  async claimFetch(tenantId: string, holder: string, ms: number): Promise<boolean> {
+    const k = this.db.knex;
+    const [now, until] =
+      this.db.dialect === 'pg'
+        ? [`now()`, `now() + ?::int * interval '1 millisecond'`]
+        : [`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`, `strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || (? / 1000.0) || ' seconds')`];
+    const result: any = await k.raw(
+      `insert into catalog_fetch_leases (tenant_id, holder, expires_at) values (?, ?, ${until})
+       on conflict (tenant_id) do update set holder = excluded.holder, expires_at = excluded.expires_at
+       where catalog_fetch_leases.expires_at <= ${now}
+       returning holder`,
+      [tenantId, holder, ms],
+    );
+    const rows: unknown[] = Array.isArray(result) ? result : result.rows;
+    return rows.length === 1;
+  }
+
+  /** Gives a claim back at once, so the next fetch (another process's) need not wait for it to run out. */
+  async releaseFetch(tenantId: string, holder: string): Promise<void> {
+    await this.db.knex('catalog_fetch_leases').where({ tenant_id: tenantId, holder }).delete();
+  }
+
   async delete(tenantId: string): Promise<void> {
     await this.db.knex('catalog_snapshots').where({ tenant_id: tenantId }).delete();
   }
