@@ -176,10 +176,10 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const jobs = createJobQueue(config, db, logger, {
     observe: (kind, seconds, ok) => metrics.jobDuration.observe({ kind, outcome: ok ? 'ok' : 'error' }, seconds),
     // A tenant deleted while its jobs wait gets the default; its jobs then find nothing to do.
-    limitOf: (tenantId) =>
+    tenantShare: (tenantId) =>
       tenants.getById(tenantId).then(
-        (t) => t.settings.job_concurrency ?? config.ZIA_TENANT_CONCURRENCY,
-        () => config.ZIA_TENANT_CONCURRENCY,
+        (t) => t.settings.job_concurrency,
+        () => undefined,
       ),
   });
   jobGauges(metrics.registry, jobs, logger);

@@ -18,7 +18,7 @@ async function setup(dialect: 'sqlite' | 'pg', env: Record<string, string> = {})
   const config = loadConfig({ ZIA_JOB_BACKOFF_MS: '20', ZIA_JOB_MAX_ATTEMPTS: '3', ZIA_WORKER_CONCURRENCY: '3', ...m.env, ...env }, '/nonexistent');
   const logs = new LogCapture();
   const logger = createLogger('info', logs);
-  const queue = (limitOf?: (tenantId: string) => Promise<number>) => createJobQueue(config, m.db, logger, { limitOf });
+  const queue = (tenantShare?: (tenantId: string) => Promise<number>) => createJobQueue(config, m.db, logger, { tenantShare });
   return { ...m, config, logs, queue };
 }
 

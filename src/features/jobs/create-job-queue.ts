@@ -10,16 +10,17 @@ import { TenantShares } from './tenant-shares.js';
 
 /**
  * The database picks the backend: graphile-worker on PostgreSQL, the built-in worker on SQLite.
- * `limitOf` gives a tenant's share of the workers (its setting or ZIA_TENANT_CONCURRENCY).
+ * `tenantShare` reads a tenant's own `job_concurrency` setting; without one, a tenant's share of the
+ * workers is ZIA_TENANT_CONCURRENCY.
  */
 export function createJobQueue(
   config: Config,
   db: Db,
   logger: Logger,
-  hooks: { observe?: QueueOptions['observe']; limitOf?: (tenantId: string) => Promise<number> } = {},
+  hooks: { observe?: QueueOptions['observe']; tenantShare?: (tenantId: string) => Promise<number | undefined> } = {},
 ): ManagedJobQueue {
   const store = new JobStore(db);
-  const limitOf = hooks.limitOf ?? (async () => config.ZIA_TENANT_CONCURRENCY);
+  const limitOf = async (tenantId: string) => (await hooks.tenantShare?.(tenantId)) ?? config.ZIA_TENANT_CONCURRENCY;
   const options = {
     concurrency: config.ZIA_WORKER_CONCURRENCY,
     maxAttempts: config.ZIA_JOB_MAX_ATTEMPTS,

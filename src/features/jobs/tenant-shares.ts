@@ -47,7 +47,13 @@ export class TenantShares {
    */
   async enter(tenantId: string): Promise<void> {
     bump(this.local, tenantId, 1);
-    const limit = await this.limit(tenantId);
+    let limit: number;
+    try {
+      limit = await this.limit(tenantId);
+    } catch (err) {
+      bump(this.local, tenantId, -1); // the caller will not leave() a job that never entered
+      throw err;
+    }
     while ((this.runningHere.get(tenantId) ?? 0) >= limit) {
       await new Promise<void>((resolve) => {
         const list = this.waiting.get(tenantId) ?? [];
