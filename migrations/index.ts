@@ -8,6 +8,7 @@ import * as serialJobQueues from './20261203010000_serial_job_queues.js';
 import * as rateLimits from './20261203020000_rate_limits.js';
 import * as jobTenants from './20261204000000_job_tenants.js';
 import * as catalogFetchLeases from './20261204010000_catalog_fetch_leases.js';
+import * as handoffRequests from './20261204020000_handoff_requests.js';
 
 export type ZiaMigration = Knex.Migration & {
   /** The tables its down() drops or changes: `zia migrate rollback` names them before it acts. */
@@ -29,4 +30,5 @@ export const migrations: Array<[name: string, migration: ZiaMigration]> = [
   ['20261203020000_rate_limits', rateLimits],
   ['20261204000000_job_tenants', jobTenants],
   ['20261204010000_catalog_fetch_leases', catalogFetchLeases],
+  ['20261204020000_handoff_requests', handoffRequests],
 ];

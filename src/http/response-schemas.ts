@@ -144,6 +144,7 @@ const conversation = obj({
   external_user_id: z.string(),
   user_name: nullable(z.string()),
   bot_paused: z.boolean(),
+  handoff_requested_at: nullable(time).describe('when the customer asked for a person, while they wait for one'),
   last_inbound_at: nullable(time),
   created_at: time,
   updated_at: time,

@@ -7,6 +7,10 @@ import { waitFor } from '../helpers/wait.js';
 const until = async <T>(what: string, check: () => Promise<T> | T): Promise<NonNullable<T>> => (await waitFor(what, check)) as NonNullable<T>;
 import { FakeGraphApi } from '../fakes/graph-api.js';
 import { dm, META_SECRET, PAGE_ID, PAGE_TOKEN, postSigned, VERIFY_TOKEN } from '../helpers/meta.js';
+import { runBin } from '../helpers/cli.js';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 interface Ctx {
   app: TestApp;
@@ -97,6 +101,55 @@ for (const dialect of dialects()) {
       t.is((await c.app.services.events.list(conv.tenant_id, { type: 'handoff_resumed', limit: 10 })).length, 1);
       await postSigned(c.app.url, dm('m_h_3', 'thanks!'));
       await waitFor('the bot answers again', () => c.graph.sendsTo('PSID_1').length === 3);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test(`${dialect}: a customer asks for a person: told what happens next, the bot pauses, listed as waiting (API and CLI) until an operator answers`, async (t) => {
+    const c = await setup(dialect);
+    try {
+      const shop = await c.app.services.tenants.update('shop', { settings: { handoff: { enabled: true, message: 'Kari from the shop will answer here soon.' } } });
+      t.is((await postSigned(c.app.url, dm('m_r_1', 'hello there'))).status, 200);
+      await waitFor('the bot reply', () => c.graph.sendsTo('PSID_1').length === 1);
+      t.is((await postSigned(c.app.url, dm('m_r_2', 'Can I talk to a real person?'))).status, 200);
+      await until('the handoff message on Messenger', () => c.graph.sendsTo('PSID_1').find((s) => s.text === 'Kari from the shop will answer here soon.'));
+
+      const waiting = await json(await c.app.admin('/v1/admin/conversations?tenant=shop&waiting=true'));
+      t.is(waiting.status, 200);
+      t.is(waiting.body.conversations.length, 1);
+      const conv = waiting.body.conversations[0];
+      t.true(conv.bot_paused);
+      t.truthy(conv.handoff_requested_at);
+      const [requested] = await c.app.services.events.list(shop.id, { type: 'handoff_requested', limit: 10 });
+      t.like(requested!.data, { channel: 'messenger', by: 'customer', within_hours: true, bot_paused: true });
+      const bad = await json(await c.app.admin(`/v1/admin/conversations?waiting=true&cursor=${conv.id}`));
+      t.is(bad.status, 400);
+      t.regex(JSON.stringify(bad.body), /cursor/);
+
+      const cwd = await mkdtemp(path.join(tmpdir(), 'zia-waiting-'));
+      const cli = await runBin(['conversations', 'list', 'shop', '--waiting'], { env: c.app.env, cwd });
+      t.is(cli.code, 0, cli.stderr);
+      t.regex(cli.stdout, new RegExp(`${conv.id}.*paused, waiting since ${conv.handoff_requested_at}`));
+
+      // While waiting, the customer's messages are stored and the bot stays quiet.
+      await postSigned(c.app.url, dm('m_r_3', 'hello??'));
+      await waitFor('the message while waiting', processed(c, 'm_r_3'));
+      t.is(c.graph.sendsTo('PSID_1').length, 2);
+
+      t.is((await c.app.admin(`/v1/admin/conversations/${conv.id}/reply`, { method: 'POST', body: JSON.stringify({ text: 'Hi, Kari here.' }) })).status, 202);
+      t.deepEqual((await json(await c.app.admin('/v1/admin/conversations?tenant=shop&waiting=true'))).body.conversations, [], 'answered: no longer waiting');
+      const json2 = await runBin(['conversations', 'list', 'shop', '--waiting', '--json'], { env: c.app.env, cwd });
+      t.deepEqual(JSON.parse(json2.stdout).conversations, []);
+      t.true((await c.app.services.conversations.get(shop.id, conv.id)).botPaused, 'the operator keeps the conversation until handing it back');
+
+      // Asking again after the operator answered starts a new wait; handing back ends it.
+      await c.app.admin(`/v1/admin/conversations/${conv.id}/resume`, { method: 'POST' });
+      await postSigned(c.app.url, dm('m_r_4', 'agent'));
+      await waitFor('waiting again', async () => (await c.app.services.conversations.get(shop.id, conv.id)).handoffRequestedAt !== null);
+      t.is((await c.app.services.events.list(shop.id, { type: 'handoff_requested', limit: 10 })).length, 2);
+      const back = await json(await c.app.admin(`/v1/admin/conversations/${conv.id}/resume`, { method: 'POST' }));
+      t.like(back.body.conversation, { bot_paused: false, handoff_requested_at: null });
     } finally {
       await c.close();
     }

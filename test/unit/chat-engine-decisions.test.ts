@@ -35,7 +35,7 @@ class FakeStore {
   private seq = 0;
 
   add(c: Partial<ConversationRow> & { channel: Channel; externalUserId: string }): ConversationRow {
-    const row: ConversationRow = { id: `c${this.conversations.length + 1}`, tenantId: 't1', userName: null, botPaused: false, lastInboundAt: null, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', leadState: null, ...c };
+    const row: ConversationRow = { id: `c${this.conversations.length + 1}`, tenantId: 't1', userName: null, botPaused: false, handoffRequestedAt: null, lastInboundAt: null, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', leadState: null, ...c };
     this.conversations.push(row);
     return row;
   }
@@ -68,10 +68,10 @@ class FakeStore {
     return existing ? { conversation: existing, created: false } : { conversation: this.add({ tenantId, channel, externalUserId, userName }), created: true };
   }
   conversationWrite(tenantId: string, channel: Channel, externalUserId: string, userName: string | null, id: string) {
-    const conversation: ConversationRow = { id, tenantId, channel, externalUserId, userName, botPaused: false, lastInboundAt: null, createdAt: '', updatedAt: '', leadState: null };
+    const conversation: ConversationRow = { id, tenantId, channel, externalUserId, userName, botPaused: false, handoffRequestedAt: null, lastInboundAt: null, createdAt: '', updatedAt: '', leadState: null };
     return { conversation, write: write(() => this.conversations.push(conversation)) };
   }
-  updateWrite(_tenantId: string, id: string, patch: { leadState?: LeadState | null; lastInboundAt?: string; userName?: string }) {
+  updateWrite(_tenantId: string, id: string, patch: { leadState?: LeadState | null; lastInboundAt?: string; userName?: string; botPaused?: boolean; handoffRequestedAt?: string | null }) {
     return write(() => Object.assign(this.conversations.find((c) => c.id === id)!, patch));
   }
   messageWrite(_tenantId: string, m: NewMessage) {
@@ -105,7 +105,7 @@ interface Recorded {
   data?: Record<string, unknown>;
 }
 
-function setup(options: { answer?: string | Error; usesHistory?: boolean; lead?: Record<string, unknown> } = {}) {
+function setup(options: { answer?: string | Error; usesHistory?: boolean; lead?: Record<string, unknown>; settings?: Record<string, unknown>; now?: string; toolCall?: { name: string; args: string } } = {}) {
   const store = new FakeStore();
   const events: Recorded[] = [];
   const submitted: CaptureInput[] = [];
@@ -128,6 +128,7 @@ function setup(options: { answer?: string | Error; usesHistory?: boolean; lead?:
     usesHistory: options.usesHistory ?? true,
     async generate(request) {
       asked.push(request);
+      if (options.toolCall) await request.tools.run(options.toolCall.name, options.toolCall.args);
       const answer = options.answer ?? 'From the model.';
       if (answer instanceof Error) throw answer;
       request.onToken(answer);
@@ -142,8 +143,9 @@ function setup(options: { answer?: string | Error; usesHistory?: boolean; lead?:
     provider,
     prompts: { build: () => 'system prompt' } as unknown as PromptBuilder,
     logger,
+    ...(options.now ? { now: () => Date.parse(options.now!) } : {}),
   });
-  const tenant = { id: 't1', slug: 'shop', name: 'Shop', settings: { lead: options.lead ?? { mode: 'intent' } } } as unknown as Tenant;
+  const tenant = { id: 't1', slug: 'shop', name: 'Shop', settings: { lead: options.lead ?? { mode: 'intent' }, ...options.settings } } as unknown as Tenant;
   const input = (over: Partial<TurnInput>): TurnInput => ({ tenant, channel: 'messenger', externalUserId: 'psid-1', text: 'What are your hours?', ...over });
   return { store, events, submitted, asked, engine, input };
 }
@@ -251,7 +253,7 @@ test('the model sees the recent messages with their roles, ending with the new o
   await withHistory.engine.runTurn(withHistory.input({ text: 'How long does it take?', providerMessageId: 'mid.10' }));
   t.deepEqual(withHistory.asked[0]!.messages, [
     { role: 'user', content: 'Do you ship?' },
-    { role: 'assistant', content: 'Yes, everywhere.' },
+    { role: 'assistant', content: '[Team] Yes, everywhere.' },
     { role: 'user', content: 'How long does it take?' },
   ]);
 
@@ -290,4 +292,69 @@ test('reply_sent is recorded for a web reply (the response delivers it) and left
   const messenger = setup();
   await messenger.engine.runTurn(messenger.input({ providerMessageId: 'mid.12' }));
   t.false(messenger.events.some((e) => e.type === 'reply_sent'));
+});
+
+const HOURS = { time_zone: 'Europe/Oslo', handoff: { enabled: true, hours: { mon: ['09:00-17:00'], tue: ['09:00-17:00'] } } };
+
+test('a customer who asks for a person in hours: told what happens next, the bot pauses, the conversation waits, handoff_requested once', async (t) => {
+  // Monday 2026-12-07 10:00 in Oslo (09:00 UTC).
+  const { store, asked, engine, input, events } = setup({ settings: HOURS, now: '2026-12-07T09:00:00Z' });
+  const result = await engine.runTurn(input({ text: 'Can I talk to a human please?', providerMessageId: 'mid.h1' }));
+  t.is(asked.length, 0, 'the model is not asked');
+  t.regex(result.reply!, /person from our team/);
+  const c = store.conversations[0]!;
+  t.true(c.botPaused);
+  t.truthy(c.handoffRequestedAt);
+  t.deepEqual(events.find((e) => e.type === 'handoff_requested')?.data, { channel: 'messenger', by: 'customer', reason: null, within_hours: true, bot_paused: true });
+});
+
+test('outside hours with bot_while_waiting: told when someone answers, the bot keeps helping, and asking again records nothing new', async (t) => {
+  const settings = { ...HOURS, handoff: { ...HOURS.handoff, bot_while_waiting: true } };
+  // Monday 2026-12-07 18:30 in Oslo: next opening Tuesday 09:00, "tomorrow".
+  const { store, asked, engine, input, events } = setup({ settings, now: '2026-12-07T17:30:00Z' });
+  const first = await engine.runTurn(input({ text: 'agent', providerMessageId: 'mid.h2' }));
+  t.is(first.reply, 'Our team is away right now. A person will answer here tomorrow at 09:00. Meanwhile I\'m happy to keep helping.');
+  const c = store.conversations[0]!;
+  t.false(c.botPaused);
+  const since = c.handoffRequestedAt;
+  t.truthy(since);
+  const second = await engine.runTurn(input({ text: 'What are your hours?', providerMessageId: 'mid.h3' }));
+  t.is(second.reply, 'From the model.', 'the bot keeps answering while the customer waits');
+  await engine.runTurn(input({ text: 'a real person please', providerMessageId: 'mid.h4' }));
+  t.is(events.filter((e) => e.type === 'handoff_requested').length, 1);
+  t.is(c.handoffRequestedAt, since, 'still waiting since the first request');
+  t.is(asked.length, 1);
+});
+
+test('handoff off (the default): asking for a person is a question for the model like any other', async (t) => {
+  const { store, asked, engine, input, events } = setup({ lead: { mode: 'off' } });
+  const result = await engine.runTurn(input({ text: 'talk to a human', providerMessageId: 'mid.h5' }));
+  t.is(result.reply, 'From the model.');
+  t.is(asked.length, 1);
+  t.false(asked[0]!.tools.specs.some((s) => s.name === 'request_human'), 'no request_human tool');
+  t.false(store.conversations[0]!.botPaused);
+  t.false(events.some((e) => e.type === 'handoff_requested'));
+});
+
+test("the model's request_human tool hands over like the customer's words, with the model's reason", async (t) => {
+  const { store, asked, engine, input, events } = setup({ settings: HOURS, now: '2026-12-08T08:00:00Z', answer: '', toolCall: { name: 'request_human', args: '{"reason":"refund over the limit"}' } });
+  const result = await engine.runTurn(input({ text: 'I want my money back for three orders', providerMessageId: 'mid.h6' }));
+  t.true(asked[0]!.tools.specs.some((s) => s.name === 'request_human'));
+  t.regex(result.reply!, /person from our team/, 'an empty model answer becomes the handoff message');
+  t.true(store.conversations[0]!.botPaused);
+  t.like(events.find((e) => e.type === 'handoff_requested')?.data, { by: 'model', reason: 'refund over the limit', within_hours: true });
+});
+
+test("after a handoff the model sees the operator's words marked as theirs, and is told to build on them", async (t) => {
+  const { store, asked, engine, input } = setup({ settings: { ...HOURS, handoff: { ...HOURS.handoff, operator_label: 'Anna' } } });
+  const c = store.add({ channel: 'messenger', externalUserId: 'psid-1' });
+  store.push({ conversationId: c.id, channel: 'messenger', role: 'user', text: 'Is my order late?' });
+  store.push({ conversationId: c.id, channel: 'messenger', role: 'operator', text: 'It ships tomorrow, sorry for the wait.' });
+  await engine.runTurn(input({ text: 'Thanks! And do you sell gift cards?', providerMessageId: 'mid.h7' }));
+  const request = asked[0]!;
+  t.deepEqual(request.messages.slice(0, 2), [
+    { role: 'user', content: 'Is my order late?' },
+    { role: 'assistant', content: '[Anna] It ships tomorrow, sorry for the wait.' },
+  ]);
+  t.regex(request.system, /Handoff: a person from the team answered this customer once above \(their messages start with \[Anna\]\)/);
 });

@@ -23,24 +23,26 @@ export function registerConversations(program: Command, io: CliIO, exit: ExitHol
     .argument('[slug]', 'tenant (all tenants when omitted)')
     .option('--channel <channel>', 'web, messenger, instagram, whatsapp, fb_comment, ig_comment')
     .option('--paused', 'only conversations where the bot is paused')
+    .option('--waiting', 'only customers waiting for a person, longest waiting first')
     .option('--limit <n>', 'rows per page (1-500)', '50')
     .option('--cursor <cursor>', 'continue from a previous page')
     .option('--json', 'print JSON')
     .description('Conversations, newest first')
-    .action(async (slug: string | undefined, opts: { channel?: string; paused?: boolean; limit: string; cursor?: string; json?: boolean }) => {
+    .action(async (slug: string | undefined, opts: { channel?: string; paused?: boolean; waiting?: boolean; limit: string; cursor?: string; json?: boolean }) => {
       const [{ conversationListQuery }, { parseInput }, { conversationView }] = await Promise.all([
         import('../../features/handoff/handoff.schemas.js'),
         import('../../validation.js'),
         import('../../features/handoff/handoff-routes.js'),
       ]);
-      const q = parseInput(conversationListQuery, { tenant: slug, channel: opts.channel, paused: opts.paused ? 'true' : undefined, limit: opts.limit, cursor: opts.cursor }, 'flags');
+      const q = parseInput(conversationListQuery, { tenant: slug, channel: opts.channel, paused: opts.paused ? 'true' : undefined, waiting: opts.waiting ? 'true' : undefined, limit: opts.limit, cursor: opts.cursor }, 'flags');
       exit.code = await withContext(io, async (s) => {
         const tenant = q.tenant ? await s.tenants.get(q.tenant) : undefined;
-        const page = await s.handoff.list(tenant, { channel: q.channel, paused: q.paused, limit: q.limit, cursor: q.cursor });
+        const page = await s.handoff.list(tenant, { channel: q.channel, paused: q.paused, waiting: q.waiting, limit: q.limit, cursor: q.cursor });
         const rows = page.conversations.map(conversationView);
         if (opts.json) printJson(io, { conversations: rows, next_cursor: page.nextCursor });
         else {
-          printTable(io, ['ID', 'UPDATED', 'CHANNEL', 'USER', 'NAME', 'BOT'], rows.map((c) => [c.id, c.updated_at, c.channel, c.external_user_id, c.user_name, c.bot_paused ? 'paused' : 'on']));
+          const bot = (c: (typeof rows)[number]) => `${c.bot_paused ? 'paused' : 'on'}${c.handoff_requested_at ? `, waiting since ${c.handoff_requested_at}` : ''}`;
+          printTable(io, ['ID', 'UPDATED', 'CHANNEL', 'USER', 'NAME', 'BOT'], rows.map((c) => [c.id, c.updated_at, c.channel, c.external_user_id, c.user_name, bot(c)]));
           if (page.nextCursor) io.stderr.write(`more: --cursor ${page.nextCursor}\n`);
         }
         return 0;

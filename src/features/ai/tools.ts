@@ -8,10 +8,11 @@ import { emailSchema, parseWhatsapp } from '../leads/lead-flow.js';
 import type { LeadService, SubmittedLead } from '../leads/lead-service.js';
 import type { CheckoutCreator } from '../payments/payments.types.js';
 import type { Tenant } from '../tenants/tenant-service.js';
+import type { HandoffDecision } from '../handoff/handoff-policy.js';
 import type { ToolRunner, ToolSpec } from './provider.js';
 
 /**
- * The three tools both providers use. Prices and links only ever come from the server-side catalog,
+ * The tools both providers use (request_human only for tenants with handoff enabled). Prices and links only ever come from the server-side catalog,
  * plans and checkout: the model passes ids, never amounts. A missing dependency is a normal result
  * the model can explain, not an exception.
  */
@@ -24,6 +25,7 @@ const checkoutArgs = z
     quantity: z.coerce.number().int().min(1).max(99).default(1),
   })
   .refine((a) => (a.item_id === undefined) !== (a.plan_id === undefined), { message: 'give exactly one of item_id or plan_id' });
+const requestHumanArgs = z.strictObject({ reason: z.string().trim().max(500).optional() });
 const leadArgs = z.strictObject({
   name: z.string().trim().min(1).max(200),
   email: emailSchema,
@@ -66,6 +68,18 @@ export const TOOL_SPECS: ToolSpec[] = [
   },
 ];
 
+/** Offered when the tenant takes handoffs: the model passes a customer on to the team. */
+export const REQUEST_HUMAN_SPEC: ToolSpec = {
+  name: 'request_human',
+  description:
+    'Hand the conversation to a person from the team when the customer asks for one, or when they need something only a person can do. Returns what to tell the customer.',
+  parameters: {
+    type: 'object',
+    properties: { reason: { type: 'string', description: 'one line for the team: why a person is needed' } },
+    additionalProperties: false,
+  },
+};
+
 export interface TurnToolDeps {
   tenant: Tenant;
   channel: Channel;
@@ -74,6 +88,8 @@ export interface TurnToolDeps {
   events: EventService;
   catalog?: CatalogLookup;
   checkout?: CheckoutCreator;
+  /** Present when the tenant takes handoffs: what a request for a person leads to now. */
+  handoff?: () => HandoffDecision;
 }
 
 function parseArgs(raw: unknown): unknown {
@@ -96,11 +112,15 @@ export function defaultPriceText(amountMinor: number, currency: string): string 
 
 /** One turn's tools; remembers what they produced (a checkout link, a lead) for the turn's result. */
 export class TurnTools implements ToolRunner {
-  readonly specs = TOOL_SPECS;
+  readonly specs: ToolSpec[];
   checkoutUrl?: string;
   lead?: SubmittedLead;
+  /** The model handed the customer to the team (request_human), and what that means now. */
+  handoff?: { decision: HandoffDecision; reason: string | null };
 
-  constructor(private readonly deps: TurnToolDeps) {}
+  constructor(private readonly deps: TurnToolDeps) {
+    this.specs = deps.handoff ? [...TOOL_SPECS, REQUEST_HUMAN_SPEC] : TOOL_SPECS;
+  }
 
   async run(name: string, rawArgs: unknown): Promise<Record<string, unknown>> {
     // Model output is input like any other: a NUL in a lead's name must not reach the database.
@@ -119,9 +139,16 @@ export class TurnTools implements ToolRunner {
         const a = leadArgs.safeParse(args);
         return a.success ? this.captureLead(a.data) : invalid(a.error.issues.map((i) => `${i.path.join('.') || 'args'}: ${i.message}`).join('; '));
       }
-      default:
-        return { ok: false, error: 'unknown_tool', message: `no tool named ${name}` };
+      case 'request_human': {
+        if (!this.deps.handoff) break;
+        const a = requestHumanArgs.safeParse(args);
+        if (!a.success) return invalid(a.error.issues.map((i) => i.message).join('; '));
+        this.handoff ??= { decision: this.deps.handoff(), reason: a.data.reason || null };
+        const { decision } = this.handoff;
+        return { ok: true, team_in_now: decision.withinHours, bot_keeps_answering: !decision.pause, tell_customer: decision.message };
+      }
     }
+    return { ok: false, error: 'unknown_tool', message: `no tool named ${name}` };
   }
 
   private async search(query: string): Promise<Record<string, unknown>> {

@@ -12,6 +12,7 @@ import type { CheckoutCreator } from '../payments/payments.types.js';
 import type { TurnInput, TurnResult, TurnRunner } from './chat.types.js';
 import type { ConversationRow, ConversationStore } from './conversation-store.js';
 import { TurnRecorder, type Inbound, type ReplyRecord } from './turn-recorder.js';
+import { asksForHuman, decideHandoff, handoffEnabled, type HandoffDecision } from '../handoff/handoff-policy.js';
 
 export const DEFAULT_MEMORY_MESSAGES = 12;
 
@@ -26,6 +27,8 @@ export interface ChatEngineDeps {
   catalog?: CatalogLookup;
   /** Optional: payment links for the create_checkout_link tool. */
   checkout?: CheckoutCreator;
+  /** The clock that decides whether the team is in (opening hours); Date.now by default. */
+  now?: () => number;
 }
 
 /** A turn without a live client (/v1/chat, a channel's worker) has no use for the tokens as they come. */
@@ -82,7 +85,10 @@ export class ChatEngine implements TurnRunner {
     if (conversation.botPaused) {
       return { conversationId: conversation.id, duplicate: false, userMessageId, reply: null, replyMessageId: null, leadFlowActive: Boolean(conversation.leadState) };
     }
-    const answer = (await this.leadFlowAnswer(input, conversation)) ?? (await this.providerAnswer(input, conversation, await this.modelMessages(input, created ? undefined : conversation.id)));
+    const answer =
+      this.handoffAnswer(input, conversation) ??
+      (await this.leadFlowAnswer(input, conversation)) ??
+      (await this.providerAnswer(input, conversation, await this.modelMessages(input, created ? undefined : conversation.id)));
     const reply = await this.recorder.recordReply(input, conversation, answer);
     const lead = reply.lead ?? answer.lead;
     const leadState = answer.leadState === undefined ? conversation.leadState : answer.leadState;
@@ -96,6 +102,19 @@ export class ChatEngine implements TurnRunner {
       ...(answer.checkoutUrl ? { checkoutUrl: answer.checkoutUrl } : {}),
       ...(lead ? { lead } : {}),
     };
+  }
+
+  /** A customer who asks for a person (tenants with handoff enabled) is told what happens next. */
+  private handoffAnswer(input: TurnInput, conversation: ConversationRow): Answer | undefined {
+    const tenant = input.tenant;
+    if (!handoffEnabled(tenant) || !asksForHuman(input.text, tenant.settings.handoff?.keywords)) return undefined;
+    const decision = this.handoffDecision(tenant);
+    this.relay(input, decision.message);
+    return { text: decision.message, ...handoffRecord(conversation, decision, 'customer', null) };
+  }
+
+  private handoffDecision(tenant: TurnInput['tenant']): HandoffDecision {
+    return decideHandoff(tenant, new Date((this.deps.now ?? Date.now)()));
   }
 
   /** The lead flow answers when it is running, or when the tenant's lead mode says it starts now. */
@@ -131,25 +150,30 @@ export class ChatEngine implements TurnRunner {
 
   /**
    * What the model sees of the conversation: its recent messages, ending with the user's new one. A
-   * conversation this message began (no id given) has only that message.
+   * conversation this message began (no id given) has only that message. What a person from the team
+   * wrote is an assistant turn marked with their label, so the model can tell it from its own words.
    */
   private async modelMessages(input: TurnInput, conversationId: string | undefined): Promise<ModelMessage[]> {
     if (!this.deps.provider.usesHistory || !conversationId) return [{ role: 'user', content: input.text }];
     const limit = input.tenant.settings.memory_messages ?? DEFAULT_MEMORY_MESSAGES;
     const history = await this.deps.store.recentMessages(input.tenant.id, conversationId, limit);
-    return history.filter((m) => m.role !== 'system').map((m): ModelMessage => ({ role: m.role === 'user' ? 'user' : 'assistant', content: m.text }));
+    const label = operatorLabel(input.tenant);
+    return history
+      .filter((m) => m.role !== 'system')
+      .map((m): ModelMessage => ({ role: m.role === 'user' ? 'user' : 'assistant', content: m.role === 'operator' ? `[${label}] ${m.text}` : m.text }));
   }
 
-  private providerAnswer(input: TurnInput, conversation: Pick<ConversationRow, 'id' | 'channel'>, messages: ModelMessage[]): Promise<Answer> {
+  private providerAnswer(input: TurnInput, conversation: Pick<ConversationRow, 'id' | 'channel' | 'handoffRequestedAt'>, messages: ModelMessage[]): Promise<Answer> {
     const { provider, prompts, events, catalog, checkout, leads } = this.deps;
     const tenant = input.tenant;
-    const turnTools = new TurnTools({ tenant, channel: conversation.channel, conversationId: conversation.id, leads, events, catalog, checkout });
+    const handoff = handoffEnabled(tenant) ? () => this.handoffDecision(tenant) : undefined;
+    const turnTools = new TurnTools({ tenant, channel: conversation.channel, conversationId: conversation.id, leads, events, catalog, checkout, handoff });
     const tools: ToolRunner = { specs: turnTools.specs, run: (name, args) => turnTools.run(name, args) };
     const request: GenerateRequest = {
       tenant,
       channel: conversation.channel,
       conversationId: conversation.id,
-      system: prompts.build(tenant, conversation.channel, { hasCatalog: catalog?.configured(tenant) ?? false }),
+      system: withHandoffNote(prompts.build(tenant, conversation.channel, { hasCatalog: catalog?.configured(tenant) ?? false }), tenant, messages),
       messages,
       tools,
       signal: input.signal,
@@ -159,7 +183,12 @@ export class ChatEngine implements TurnRunner {
     // Handlers rather than an awaiting frame: a stream keeps whatever waits on the model for as long as it lasts.
     return new Promise<GenerateResult>((resolve) => resolve(provider.generate(request))).then(
       // A model (or an OpenAI-compatible server) may emit U+0000, which PostgreSQL would refuse to store.
-      (result) => ({ text: withoutNul(result.text).trim() || "Sorry, I don't have an answer to that right now.", checkoutUrl: turnTools.checkoutUrl, lead: turnTools.lead }),
+      (result) => ({
+        text: withoutNul(result.text).trim() || (turnTools.handoff?.decision.message ?? "Sorry, I don't have an answer to that right now."),
+        checkoutUrl: turnTools.checkoutUrl,
+        lead: turnTools.lead,
+        ...(turnTools.handoff ? handoffRecord(conversation, turnTools.handoff.decision, 'model', turnTools.handoff.reason) : {}),
+      }),
       (err: unknown) => this.providerFailed(input, conversation, err),
     );
   }
@@ -182,4 +211,38 @@ export class ChatEngine implements TurnRunner {
     if (!input.onToken) return;
     for (const chunk of wordChunks(text)) input.onToken(chunk);
   }
+}
+
+/**
+ * What a request for a person changes: the conversation waits (since the first request) and the bot
+ * pauses unless the tenant lets it keep helping; `handoff_requested` is recorded once per wait.
+ */
+function handoffRecord(
+  conversation: Pick<ConversationRow, 'id' | 'channel' | 'handoffRequestedAt'>,
+  decision: HandoffDecision,
+  by: 'customer' | 'model',
+  reason: string | null,
+): Pick<ReplyRecord, 'handoff' | 'events'> {
+  const waiting = conversation.handoffRequestedAt;
+  return {
+    handoff: { requestedAt: waiting ?? new Date().toISOString(), pause: decision.pause },
+    events: waiting
+      ? []
+      : [{ type: 'handoff_requested', conversationId: conversation.id, data: { channel: conversation.channel, by, reason, within_hours: decision.withinHours, bot_paused: decision.pause } }],
+  };
+}
+
+export function operatorLabel(tenant: TurnInput['tenant']): string {
+  return tenant.settings.handoff?.operator_label ?? 'Team';
+}
+
+/**
+ * When a person from the team took part in the recent conversation, the model is told so: what they
+ * said stands, and the bot carries on from it rather than repeating or contradicting it.
+ */
+function withHandoffNote(system: string, tenant: TurnInput['tenant'], messages: ModelMessage[]): string {
+  const mark = `[${operatorLabel(tenant)}] `;
+  const operatorTurns = messages.filter((m) => m.role === 'assistant' && m.content.startsWith(mark)).length;
+  if (operatorTurns === 0) return system;
+  return `${system}\n\nHandoff: a person from the team answered this customer ${operatorTurns === 1 ? 'once' : `${operatorTurns} times`} above (their messages start with ${mark.trim()}); you are answering again now. Treat what they said as settled: build on it, do not repeat it or contradict it, and never write as them.`;
 }

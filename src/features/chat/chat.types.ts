@@ -65,6 +65,8 @@ export interface ConversationRecord {
   externalUserId: string;
   userName: string | null;
   botPaused: boolean;
+  /** When the customer asked for a person, while they wait for one (null otherwise). */
+  handoffRequestedAt: string | null;
   /** Start of the channel's 24 h reply window (Meta, WhatsApp); null for web. */
   lastInboundAt: string | null;
   createdAt: string;

@@ -38,8 +38,11 @@ function message(r: any): MessageView {
 export class ConversationReadModel {
   constructor(private readonly db: Db) {}
 
-  async list(tenantId: string | undefined, filter: { channel?: Channel; paused?: boolean; limit: number; before?: string }): Promise<ConversationRecord[]> {
-    const q = this.db.knex('conversations').orderBy('id', 'desc').limit(filter.limit);
+  /** Newest first; `waiting`: customers waiting for a person, longest waiting first. */
+  async list(tenantId: string | undefined, filter: { channel?: Channel; paused?: boolean; waiting?: boolean; limit: number; before?: string }): Promise<ConversationRecord[]> {
+    const q = this.db.knex('conversations').limit(filter.limit);
+    if (filter.waiting) q.whereNotNull('handoff_requested_at').orderBy([{ column: 'handoff_requested_at' }, { column: 'id' }]);
+    else q.orderBy('id', 'desc');
     if (tenantId) q.where({ tenant_id: tenantId });
     if (filter.channel) q.where({ channel: filter.channel });
     if (filter.paused !== undefined) q.where({ bot_paused: filter.paused });

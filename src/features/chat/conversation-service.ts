@@ -32,7 +32,8 @@ export class DefaultConversationService implements ConversationService {
     const c = await this.get(tenantId, conversationId, trx);
     const { id, duplicate } = await this.store.insertMessage(tenantId, { conversationId, channel: c.channel, ...message }, trx);
     if (duplicate) throw new ConflictError('a message with that provider id already exists');
-    await this.store.update(tenantId, conversationId, {}, trx);
+    // An operator's message answers a customer who asked for a person.
+    await this.store.update(tenantId, conversationId, message.role === 'operator' ? { handoffRequestedAt: null } : {}, trx);
     return { id };
   }
 
@@ -46,7 +47,8 @@ export class DefaultConversationService implements ConversationService {
 
   async setPaused(tenantId: string, conversationId: string, paused: boolean): Promise<ConversationRecord> {
     await this.get(tenantId, conversationId);
-    await this.store.update(tenantId, conversationId, { botPaused: paused });
+    // Handing a conversation back to the bot ends the customer's wait for a person.
+    await this.store.update(tenantId, conversationId, paused ? { botPaused: true } : { botPaused: false, handoffRequestedAt: null });
     return this.get(tenantId, conversationId);
   }
 }

@@ -27,6 +27,7 @@ export function conversationFromRow(r: any): ConversationRow {
     externalUserId: r.external_user_id,
     userName: r.user_name ?? null,
     botPaused: readBool(r.bot_paused),
+    handoffRequestedAt: readTime(r.handoff_requested_at),
     lastInboundAt: readTime(r.last_inbound_at),
     leadState: readJson<LeadState | null>(r.lead_state, null),
     createdAt: readTime(r.created_at)!,
@@ -37,6 +38,8 @@ export function conversationFromRow(r: any): ConversationRow {
 export interface ConversationPatch {
   leadState?: LeadState | null;
   botPaused?: boolean;
+  /** null: nobody is waiting for a person any more. */
+  handoffRequestedAt?: string | null;
   lastInboundAt?: string;
   userName?: string;
 }
@@ -138,6 +141,7 @@ export class ConversationStore {
     const row: Record<string, unknown> = { updated_at: nowIso() };
     if (patch.leadState !== undefined) row.lead_state = writeJson(patch.leadState);
     if (patch.botPaused !== undefined) row.bot_paused = patch.botPaused;
+    if (patch.handoffRequestedAt !== undefined) row.handoff_requested_at = patch.handoffRequestedAt;
     if (patch.lastInboundAt !== undefined) row.last_inbound_at = patch.lastInboundAt;
     if (patch.userName !== undefined) row.user_name = patch.userName;
     return (k) => k('conversations').where({ tenant_id: tenantId, id }).update(row);

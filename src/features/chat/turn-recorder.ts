@@ -24,6 +24,8 @@ export interface ReplyRecord {
   leadState?: LeadState | null;
   capture?: CaptureInput;
   events?: EventItems;
+  /** The customer asked for a person: since when they wait, and whether the bot stops answering. */
+  handoff?: { requestedAt: string; pause: boolean };
 }
 
 /**
@@ -90,7 +92,11 @@ export class TurnRecorder {
     const tenantId = input.tenant.id;
     const message = store.messageWrite(tenantId, { conversationId: conversation.id, channel: conversation.channel, role: 'assistant', text: reply.text });
     const writes = [message.write];
-    if (reply.leadState !== undefined) writes.push(store.updateWrite(tenantId, conversation.id, { leadState: reply.leadState }));
+    const patch = {
+      ...(reply.leadState !== undefined ? { leadState: reply.leadState } : {}),
+      ...(reply.handoff ? { handoffRequestedAt: reply.handoff.requestedAt, ...(reply.handoff.pause ? { botPaused: true } : {}) } : {}),
+    };
+    if (Object.keys(patch).length > 0) writes.push(store.updateWrite(tenantId, conversation.id, patch));
     const recorded = [...(reply.events ?? [])];
     // A web reply is delivered in the response itself; on Meta and WhatsApp the channel's sender records
     // reply_sent when the provider has taken the message, so each reply is counted once.

@@ -23,6 +23,7 @@ export const EVENT_TYPES = [
   'comment_received',
   'public_reply_sent',
   'private_reply_sent',
+  'handoff_requested',
   'handoff_paused',
   'handoff_resumed',
   'operator_reply',

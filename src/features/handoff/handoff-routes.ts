@@ -34,7 +34,7 @@ export function handoffRoutes(api: Api, deps: Deps): Router {
     { method: 'get', path: '/v1/admin/conversations', summary: 'Conversations, newest first, keyset-paged (next_cursor)', tag: 'conversations', auth: 'tenant', response: R.conversationPage, query: conversationListQuery },
     async ({ query, principal }) => {
       const tenant = await scopedTenant(deps.tenants, principal, query.tenant);
-      const page = await deps.handoff.list(tenant, { channel: query.channel, paused: query.paused, limit: query.limit, cursor: query.cursor });
+      const page = await deps.handoff.list(tenant, { channel: query.channel, paused: query.paused, waiting: query.waiting, limit: query.limit, cursor: query.cursor });
       return { conversations: page.conversations.map(conversationView), next_cursor: page.nextCursor };
     },
   );
@@ -101,6 +101,7 @@ export function conversationView(c: ConversationRecord) {
     external_user_id: c.externalUserId,
     user_name: c.userName,
     bot_paused: c.botPaused,
+    handoff_requested_at: c.handoffRequestedAt,
     last_inbound_at: c.lastInboundAt,
     created_at: c.createdAt,
     updated_at: c.updatedAt,

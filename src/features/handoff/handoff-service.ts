@@ -19,10 +19,10 @@ export class HandoffService {
     private readonly deps: { store: ConversationReadModel; conversations: ConversationService; sends: ConversationSends; events: EventService },
   ) {}
 
-  async list(tenant: Tenant | undefined, filter: { channel?: ConversationRecord['channel']; paused?: boolean; limit: number; cursor?: string }): Promise<ConversationPage> {
-    const rows = await this.deps.store.list(tenant?.id, { channel: filter.channel, paused: filter.paused, limit: filter.limit + 1, before: filter.cursor });
-    const more = rows.length > filter.limit;
-    const page = more ? rows.slice(0, filter.limit) : rows;
+  async list(tenant: Tenant | undefined, filter: { channel?: ConversationRecord['channel']; paused?: boolean; waiting?: boolean; limit: number; cursor?: string }): Promise<ConversationPage> {
+    const rows = await this.deps.store.list(tenant?.id, { channel: filter.channel, paused: filter.paused, waiting: filter.waiting, limit: filter.limit + 1, before: filter.cursor });
+    const more = rows.length > filter.limit && !filter.waiting;
+    const page = rows.slice(0, filter.limit);
     return { conversations: page, nextCursor: more ? page[page.length - 1]!.id : null };
   }
 
@@ -41,10 +41,13 @@ export class HandoffService {
     return { conversation, messages: await this.deps.store.messages(tenant.id, conversationId, limit) };
   }
 
-  /** Pausing a paused conversation changes nothing and records nothing. */
+  /**
+   * Pausing a paused conversation changes nothing and records nothing. Resuming hands the conversation
+   * back to the bot: a customer still waiting for a person is no longer listed as waiting.
+   */
   async setPaused(tenant: Tenant, conversationId: string, paused: boolean, by: string): Promise<ConversationRecord> {
     const before = await this.deps.conversations.get(tenant.id, conversationId);
-    if (before.botPaused === paused) return before;
+    if (before.botPaused === paused && (paused || before.handoffRequestedAt === null)) return before;
     const after = await this.deps.conversations.setPaused(tenant.id, conversationId, paused);
     await this.deps.events.record(tenant.id, paused ? 'handoff_paused' : 'handoff_resumed', {
       conversationId,

@@ -3,13 +3,20 @@ import { ulidSchema } from '../../validation.js';
 import { CHANNELS } from '../chat/chat.types.js';
 import { slugSchema } from '../tenants/tenant.schemas.js';
 
-export const conversationListQuery = z.strictObject({
-  tenant: slugSchema.optional(),
-  channel: z.enum(CHANNELS).optional(),
-  paused: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: ulidSchema.optional().describe('next_cursor of the previous page'),
-});
+export const conversationListQuery = z
+  .strictObject({
+    tenant: slugSchema.optional(),
+    channel: z.enum(CHANNELS).optional(),
+    paused: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+    waiting: z
+      .enum(['true'])
+      .transform(() => true)
+      .optional()
+      .describe('only customers waiting for a person, longest waiting first (one page, no cursor)'),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: ulidSchema.optional().describe('next_cursor of the previous page'),
+  })
+  .refine((q) => !(q.waiting && q.cursor), { message: 'waiting lists are one page: leave out cursor', path: ['cursor'] });
 
 export const conversationParams = z.strictObject({ id: ulidSchema });
 

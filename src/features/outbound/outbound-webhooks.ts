@@ -18,6 +18,7 @@ export const OUTBOUND_EVENTS = {
   lead_captured: 'lead.created',
   payment_completed: 'payment.completed',
   handoff_paused: 'conversation.handoff',
+  handoff_requested: 'conversation.handoff_requested',
 } as const satisfies Record<string, string>;
 
 // Refusals that no retry can fix: the URL itself is not allowed.

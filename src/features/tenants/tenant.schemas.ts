@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ulidSchema } from '../../validation.js';
+import { parseRange, validTimeZone, WEEKDAYS } from '../handoff/handoff-policy.js';
 
 export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 export const slugSchema = z
@@ -40,6 +41,9 @@ const origin = z
   .string()
   .regex(/^https?:\/\/[^/\s]+$/, 'an origin such as https://shop.example.com (scheme and host, no path)');
 
+const hourRange = z.string().refine((r) => parseRange(r) !== undefined, 'a range such as 09:00-17:00 (24-hour clock, end after start)');
+const weeklyHours = z.partialRecord(z.enum(WEEKDAYS), z.array(hourRange).max(8));
+
 /** Tenant settings: every known key. Unknown keys are refused, naming the key. */
 export const settingsSchema = z.strictObject({
   tone: z.string().max(500).optional(),
@@ -47,6 +51,26 @@ export const settingsSchema = z.strictObject({
   faq: z.array(faqItem).max(500).optional(),
   greeting: z.string().max(500).optional(),
   locale: z.string().min(2).max(35).optional(),
+  /** IANA zone of the business (Europe/Oslo): its opening hours are read in it. */
+  time_zone: z.string().max(64).refine(validTimeZone, 'an IANA time zone such as Europe/Oslo').optional(),
+  /** Customers asking for a person (see HandoffService): off unless enabled. */
+  handoff: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      /** When the team answers, per weekday in time_zone; none: always. */
+      hours: weeklyHours.optional(),
+      /** Told to the customer in hours. */
+      message: z.string().min(1).max(500).optional(),
+      /** Told outside hours; {next} becomes when someone will answer ("tomorrow at 09:00"). */
+      away_message: z.string().min(1).max(500).optional(),
+      /** Outside hours the bot keeps answering while the customer waits. */
+      bot_while_waiting: z.boolean().optional(),
+      /** More phrases that ask for a person, besides the built-in ones. */
+      keywords: z.array(z.string().trim().min(2).max(60)).max(50).optional(),
+      /** How an operator's messages are labelled to the customer and the model ("Team" by default). */
+      operator_label: z.string().min(1).max(40).optional(),
+    })
+    .optional(),
   currency: z.string().length(3).toLowerCase().optional(),
   catalog_url: webUrl.optional(),
   catalog_ttl_seconds: z.number().int().min(10).max(86_400).optional(),
