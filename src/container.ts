@@ -46,6 +46,7 @@ import { StripeGateway } from './features/payments/stripe-gateway.js';
 import { StripeWebhookService, type PaidOrderHook } from './features/payments/stripe-webhook-service.js';
 import { ConversationSends } from './features/channels/conversation-sends.js';
 import { HandoffService } from './features/handoff/handoff-service.js';
+import { ConversationFeed } from './features/handoff/conversation-feed.js';
 import { ConversationReadModel } from './features/chat/conversation-read-model.js';
 import { OutboundWebhooks } from './features/outbound/outbound-webhooks.js';
 import { InstrumentedProvider } from './features/ai/instrumented-provider.js';
@@ -86,6 +87,8 @@ export interface Services {
   conversationSends: ConversationSends;
   /** Operators: list and read conversations, pause/resume the bot, reply. */
   handoff: HandoffService;
+  /** Operators' live feed of every conversation (messages, handoff requests, delivery status). */
+  feed: ConversationFeed;
   conversationReads: ConversationReadModel;
   /** Signed webhooks to each tenant's own systems (lead.created, payment.completed, conversation.handoff). */
   outbound: OutboundWebhooks;
@@ -234,6 +237,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     senders,
     conversationSends,
     handoff,
+    feed: new ConversationFeed({ events, messages: conversationReads, logger }),
     conversationReads,
     outbound: outboundWebhooks,
     whatsapp: whatsappTransport,

@@ -95,7 +95,7 @@ export function createApp(services: Services, options: AppOptions = {}): Express
   app.use(webhookRoutes(api, { webhooks: services.webhooks, tenants: services.tenants, sends: services.sends, config }));
   app.use(jobRoutes(api, services));
   app.use(reportRoutes(api, services));
-  app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, sends: services.sends }));
+  app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, sends: services.sends, feed: services.feed, shutdown: services.shutdown.signal, openStreams: services.metrics.sseStreams }));
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
   app.use(catalogRoutes(api, services.tenants, services.catalog));
   app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations }));

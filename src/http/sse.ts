@@ -5,7 +5,8 @@ export interface SseStream {
   readonly started: boolean;
   /** Aborted when the client goes away or the server shuts down. */
   readonly signal: AbortSignal;
-  send(event: string, data: unknown): void;
+  /** `id`: the event's id, which a reconnecting client sends back as Last-Event-ID. */
+  send(event: string, data: unknown, id?: string): void;
   end(): void;
 }
 
@@ -97,10 +98,10 @@ export function createSse(res: Response, options: SseOptions = {}): SseStream {
   const sse = {
     started: false,
     signal: controller.signal,
-    send(event: string, data: unknown) {
+    send(event: string, data: unknown, id?: string) {
       if (res.writableEnded || controller.signal.aborted) return;
       open();
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },
     /** Ends a started stream; before the first event the route still owns the response. */
     end() {

@@ -87,7 +87,7 @@ export class ReplySender<Payload> implements ChannelSender {
   }
 
   private async record(msg: OutboundMessage, type: 'reply_sent' | 'reply_failed' | 'reply_not_sent', data: Record<string, unknown>): Promise<void> {
-    await this.deps.events.record(msg.tenant.id, type, { conversationId: msg.conversationId, data: { channel: this.transport.channel, ...data } });
+    await this.deps.events.record(msg.tenant.id, type, { conversationId: msg.conversationId, data: { channel: this.transport.channel, message_id: msg.messageId ?? null, ...data } });
   }
 
   private async delivery(msg: OutboundMessage, update: DeliveryUpdate): Promise<void> {

@@ -73,6 +73,14 @@ export class ConversationReadModel {
     return (await q).map(message);
   }
 
+  /** Messages by id, of the given tenants only (undefined: any tenant's, for ADMIN_KEY). */
+  async messagesByIds(ids: readonly string[], tenantIds?: readonly string[]): Promise<Array<MessageView & { conversationId: string }>> {
+    if (ids.length === 0) return [];
+    const q = this.db.knex('messages').whereIn('id', ids);
+    if (tenantIds) q.whereIn('tenant_id', tenantIds);
+    return (await q).map((r: any) => ({ ...message(r), conversationId: r.conversation_id }));
+  }
+
   async message(tenantId: string, messageId: string): Promise<(MessageView & { conversationId: string }) | undefined> {
     const r = await this.db.knex('messages').where({ tenant_id: tenantId, id: messageId }).first();
     return r ? { ...message(r), conversationId: r.conversation_id } : undefined;

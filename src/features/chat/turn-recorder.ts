@@ -59,7 +59,7 @@ export class TurnRecorder {
       const created = 'newId' in known ? this.deps.store.conversationWrite(input.tenant.id, input.channel, input.externalUserId, input.userName ?? null, known.newId) : undefined;
       const conversation = created?.conversation ?? (known as ConversationRow);
       const message = this.deps.store.messageWrite(input.tenant.id, userMessage(input, conversation));
-      const rest = this.inboundFollowUp(input, conversation, Boolean(created));
+      const rest = this.inboundFollowUp(input, conversation, message.id, Boolean(created));
       try {
         await this.deps.store.writeAll([...(created ? [created.write] : []), message.write, ...rest.writes]);
       } catch (err) {
@@ -77,7 +77,7 @@ export class TurnRecorder {
           ? { conversation: (await this.find(input, tx))!, created: false }
           : await this.deps.store.findOrCreate(input.tenant.id, input.channel, input.externalUserId, input.userName ?? null, tx);
       const inbound = await this.deps.store.insertMessage(input.tenant.id, userMessage(input, conversation), tx);
-      const rest = this.inboundFollowUp(input, conversation, created, inbound.duplicate);
+      const rest = this.inboundFollowUp(input, conversation, inbound.id, created, inbound.duplicate);
       await this.deps.store.runAll(rest.writes, tx);
       announce = rest.announce;
       return { conversation, created, inbound };
@@ -100,7 +100,7 @@ export class TurnRecorder {
     const recorded = [...(reply.events ?? [])];
     // A web reply is delivered in the response itself; on Meta and WhatsApp the channel's sender records
     // reply_sent when the provider has taken the message, so each reply is counted once.
-    if (conversation.channel === 'web') recorded.push({ type: 'reply_sent', conversationId: conversation.id, data: { channel: conversation.channel, length: reply.text.length } });
+    if (conversation.channel === 'web') recorded.push({ type: 'reply_sent', conversationId: conversation.id, data: { channel: conversation.channel, message_id: message.id, length: reply.text.length } });
     const prepared = events.prepareAll(tenantId, recorded);
     if (prepared.write) writes.push(prepared.write);
     let lead: SubmittedLead | undefined;
@@ -121,7 +121,7 @@ export class TurnRecorder {
   }
 
   /** What a user's message changes besides itself: the conversation's patch and the events, not yet run. */
-  private inboundFollowUp(input: TurnInput, conversation: ConversationRow, created: boolean, duplicate = false): { writes: Write[]; announce(): void } {
+  private inboundFollowUp(input: TurnInput, conversation: ConversationRow, messageId: string, created: boolean, duplicate = false): { writes: Write[]; announce(): void } {
     const { store, events } = this.deps;
     const tenantId = input.tenant.id;
     const writes: Write[] = [];
@@ -135,7 +135,7 @@ export class TurnRecorder {
       };
       // A conversation created just now already has this updated_at; only a patch needs the write.
       if (!created || Object.keys(patch).length > 0) writes.push(store.updateWrite(tenantId, conversation.id, patch));
-      recorded.push({ type: 'message_received', conversationId: conversation.id, data: { channel: conversation.channel } });
+      recorded.push({ type: 'message_received', conversationId: conversation.id, data: { channel: conversation.channel, message_id: messageId } });
     }
     const prepared = events.prepareAll(tenantId, recorded);
     if (prepared.write) writes.push(prepared.write);

@@ -103,4 +103,8 @@ export class EventService {
   list(tenantId: string, filter: Parameters<EventStore['list']>[1]): Promise<EventRecord[]> {
     return this.store.list(tenantId, filter);
   }
+
+  after(filter: Parameters<EventStore['after']>[0]): Promise<EventRecord[]> {
+    return this.store.after(filter);
+  }
 }

@@ -47,6 +47,17 @@ export class EventStore {
     };
   }
 
+  /**
+   * Events of the given types after an id, oldest first: the live feed's read. Ids are ULIDs made when
+   * the event is written, so id order is time order. `tenantIds` undefined: every tenant.
+   */
+  async after(filter: { afterId: string; types: readonly string[]; tenantIds?: readonly string[]; limit: number }): Promise<EventRecord[]> {
+    const q = this.db.knex('events').where('id', '>', filter.afterId).whereIn('type', filter.types);
+    if (filter.tenantIds) q.whereIn('tenant_id', filter.tenantIds);
+    const rows = await q.orderBy('id').limit(filter.limit);
+    return rows.map(eventFromRow);
+  }
+
   async list(
     tenantId: string,
     filter: { type?: string; conversationId?: string; since?: string; until?: string; limit: number },
@@ -57,13 +68,17 @@ export class EventStore {
     if (filter.since) q.andWhere('created_at', '>=', filter.since);
     if (filter.until) q.andWhere('created_at', '<', filter.until);
     const rows = await q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(filter.limit);
-    return rows.map((r: any) => ({
-      id: r.id,
-      tenantId: r.tenant_id,
-      type: r.type,
-      conversationId: r.conversation_id ?? null,
-      data: readJson(r.data, {}),
-      createdAt: readTime(r.created_at)!,
-    }));
+    return rows.map(eventFromRow);
   }
+}
+
+function eventFromRow(r: any): EventRecord {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    type: r.type,
+    conversationId: r.conversation_id ?? null,
+    data: readJson(r.data, {}),
+    createdAt: readTime(r.created_at)!,
+  };
 }

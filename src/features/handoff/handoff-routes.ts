@@ -7,13 +7,20 @@ import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 import type { HandoffService } from './handoff-service.js';
 import type { MessageView } from '../chat/conversation-read-model.js';
 import { sendView, type OutboundSends } from '../channels/outbound-sends.js';
-import { conversationListQuery, conversationParams, conversationShowQuery, operatorMessagesQuery, operatorReplyBody, sendParams } from './handoff.schemas.js';
+import { conversationListQuery, conversationParams, conversationShowQuery, feedQuery, operatorMessagesQuery, operatorReplyBody, sendParams } from './handoff.schemas.js';
+import { createSse, SseHeartbeat } from '../../http/sse.js';
+import { parseInput, ulidSchema } from '../../validation.js';
+import type { ConversationFeed, FeedItem } from './conversation-feed.js';
 import * as R from '../../http/response-schemas.js';
 
 interface Deps {
   tenants: TenantService;
   sends: OutboundSends;
   handoff: HandoffService;
+  feed: ConversationFeed;
+  /** Open feed streams end when the server shuts down. */
+  shutdown: AbortSignal;
+  openStreams?: { inc(): void; dec(): void };
 }
 
 /** Operators' view of conversations: read them, pause and resume the bot, reply on the channel. */
@@ -28,6 +35,55 @@ export function handoffRoutes(api: Api, deps: Deps): Router {
     return deps.tenants.getById(tenantId);
   }
   const by = (p: Principal | undefined) => (p?.kind === 'tenant-key' ? `key:${p.keyId}` : 'admin');
+  const heartbeat = new SseHeartbeat(15_000, deps.openStreams);
+
+  // Before /:id, which would take "stream" for an id.
+  api.route(
+    router,
+    {
+      method: 'get',
+      path: '/v1/admin/conversations/stream',
+      summary: 'Live feed of conversations (Server-Sent Events): messages, handoff requests, pauses, delivery status; resumable with Last-Event-ID',
+      tag: 'conversations',
+      auth: 'tenant',
+      query: feedQuery,
+      produces:
+        'text/event-stream: `ready` {tenant}, then one event per recorded event, named by its type (message_received, reply_sent, operator_reply, handoff_requested, handoff_paused, …) with `id:` its stored id and data {id, type, tenant, conversation_id, created_at, data, message}. A resumed stream may repeat events of the few seconds before Last-Event-ID: skip ids already seen.',
+      content: ['text/event-stream'],
+    },
+    async ({ query, principal, req, res }) => {
+      const tenant = await scopedTenant(deps.tenants, principal, query.tenant);
+      const header = req.get('last-event-id');
+      const lastEventId = header ? parseInput(ulidSchema, header, 'Last-Event-ID') : query.last_event_id;
+      const sse = createSse(res, { shutdown: deps.shutdown, heartbeat });
+      const slugs = new Map<string, string>();
+      // Items wait behind `ready`, which is sent once the subscription (and its catch-up read) worked:
+      // until then a failure is still a JSON error status.
+      let ready!: () => void;
+      let order = new Promise<void>((resolve) => (ready = resolve));
+      const deliver = (item: FeedItem) => {
+        // In order, each with its tenant's slug (one look-up per tenant and stream).
+        order = order.then(async () => {
+          let slug = slugs.get(item.event.tenantId);
+          if (slug === undefined) {
+            slug = await deps.tenants.getById(item.event.tenantId).then((t) => t.slug, () => '');
+            slugs.set(item.event.tenantId, slug);
+          }
+          sse.send(item.event.type, feedView(item, slug), item.event.id);
+        });
+      };
+      const stop = await deps.feed.subscribe(tenant?.id, deliver, lastEventId);
+      sse.send('ready', { tenant: tenant?.slug ?? null, resumed_after: lastEventId ?? null });
+      ready();
+      try {
+        if (!sse.signal.aborted) await new Promise((resolve) => sse.signal.addEventListener('abort', resolve, { once: true }));
+      } finally {
+        stop();
+        sse.end();
+      }
+      return undefined;
+    },
+  );
 
   api.route(
     router,
@@ -110,4 +166,17 @@ export function conversationView(c: ConversationRecord) {
 
 export function messageView(m: MessageView) {
   return { id: m.id, role: m.role, text: m.text, delivery_status: m.deliveryStatus, error_code: m.errorCode, created_at: m.createdAt };
+}
+
+function feedView(item: FeedItem, tenantSlug: string) {
+  const { event, message } = item;
+  return {
+    id: event.id,
+    type: event.type,
+    tenant: tenantSlug,
+    conversation_id: event.conversationId,
+    created_at: event.createdAt,
+    data: event.data,
+    message: message ? messageView(message) : null,
+  };
 }

@@ -20,6 +20,11 @@ export const conversationListQuery = z
 
 export const conversationParams = z.strictObject({ id: ulidSchema });
 
+export const feedQuery = z.strictObject({
+  tenant: slugSchema.optional(),
+  last_event_id: ulidSchema.optional().describe('resume after this event (the Last-Event-ID header does the same)'),
+});
+
 /** A send in outbound_sends (ids are ULIDs). */
 export const sendParams = z.strictObject({ id: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/i, 'a send id (26 characters)') });
 
