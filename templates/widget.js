@@ -59,6 +59,8 @@
     '.bot{align-self:flex-start;background:#fff;border:1px solid #e3e5e8}' +
     '.user{align-self:flex-end;background:var(--zia-color);color:#fff}' +
     '.user a{color:#fff}' +
+    '.operator{align-self:flex-start;background:#fff8e6;border:1px solid #ecd9a6}' +
+    '.who{display:block;font-size:11px;font-weight:700;color:#6b5516;margin-bottom:2px}' +
     '.notice{align-self:center;font-size:13px;color:#8a1c1c;background:#fdecec;border-radius:8px;padding:8px 10px}' +
     '.pay{display:inline-block;margin-top:8px;padding:9px 14px;border-radius:8px;background:var(--zia-color);color:#fff;' +
     'text-decoration:none;font-weight:600}' +
@@ -150,14 +152,40 @@
       });
       panelChildren.push(toggle, leadForm);
     }
+    // "Talk to a person" when the tenant takes handoffs: the request goes as the visitor's message, so
+    // the conversation shows it and the bot answers with what happens next.
+    var withPerson = false; // waiting for a person, or the team has the conversation (bot paused)
+    var humanBtn = null;
+    function showHumanButton() {
+      if (!humanBtn) return;
+      if (withPerson) humanBtn.setAttribute('hidden', '');
+      else humanBtn.removeAttribute('hidden');
+    }
+    if (config.handoff && config.handoff.enabled) {
+      humanBtn = el('button', { class: 'link human', type: 'button', text: 'Talk to a person' });
+      humanBtn.addEventListener('click', function () {
+        if (send.disabled) return;
+        var text = "I'd like to talk to a person, please.";
+        addMessage('user', text);
+        remember('user', text);
+        ask(text);
+      });
+      panelChildren.push(humanBtn);
+    }
     panelChildren.push(composer);
     var panel = el('div', { id: 'zia-panel', class: 'panel ' + side, role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'zia-title', hidden: '' }, panelChildren);
     root.appendChild(launcher);
     root.appendChild(panel);
 
     function addMessage(role, text, extra) {
-      var node = el('div', { class: 'msg ' + (role === 'user' ? 'user' : 'bot') });
-      richText(node, text);
+      var node = el('div', { class: 'msg ' + (role === 'user' ? 'user' : role === 'operator' ? 'operator' : 'bot') });
+      if (role === 'operator') {
+        // A person from the team, not the bot: labelled, so the visitor can tell them apart.
+        node.appendChild(el('span', { class: 'who', text: (extra && extra.label) || 'Team' }));
+        var body = el('span', {});
+        richText(body, text);
+        node.appendChild(body);
+      } else richText(node, text);
       if (extra && extra.checkout_url) addPayButton(node, extra.checkout_url);
       log.appendChild(node);
       log.scrollTop = log.scrollHeight;
@@ -173,7 +201,7 @@
       log.scrollTop = log.scrollHeight;
     }
     function remember(role, text, extra) {
-      transcript.push({ role: role, text: text, checkout_url: extra && extra.checkout_url });
+      transcript.push({ role: role, text: text, checkout_url: extra && extra.checkout_url, label: extra && extra.label });
       if (transcript.length > MAX_STORED) transcript = transcript.slice(-MAX_STORED);
       save('transcript', transcript);
     }
@@ -182,38 +210,41 @@
     else transcript.forEach(function (m) {
       addMessage(m.role, m.text, m);
     });
+    showHumanButton();
 
-    // An operator's reply (handoff) arrives outside any turn's stream: poll for it while the panel is open.
+    // An operator's reply (handoff) arrives outside any turn: a stream on the open conversation brings
+    // it the moment it is stored (and what came while the panel was closed); the browser reconnects it.
     var operatorAfter = load('operator_after', null);
-    var polling = null;
-    function pollOperator() {
-      if (!conversationId || document.hidden) return;
-      var url = base + '/v1/chat/operator-messages' + q + '&conversation_id=' + encodeURIComponent(conversationId);
-      fetch(operatorAfter ? url + '&after=' + encodeURIComponent(operatorAfter) : url)
-        .then(function (res) {
-          return res.ok ? res.json() : null;
-        })
-        .then(function (body) {
-          if (!body || !body.messages.length) return;
-          body.messages.forEach(function (m) {
-            addMessage('bot', m.text);
-            remember('bot', m.text);
-            operatorAfter = m.id;
-          });
-          save('operator_after', operatorAfter);
-        })
-        .catch(function () {});
+    var stream = null;
+    function openStream() {
+      if (stream || !conversationId || !window.EventSource || panel.hasAttribute('hidden')) return;
+      var url = base + '/v1/chat/operator-stream' + q + '&conversation_id=' + encodeURIComponent(conversationId);
+      stream = new EventSource(operatorAfter ? url + '&after=' + encodeURIComponent(operatorAfter) : url);
+      stream.addEventListener('operator', function (e) {
+        var m = JSON.parse(e.data);
+        if (operatorAfter && m.id <= operatorAfter) return;
+        addMessage('operator', m.text, { label: m.label });
+        remember('operator', m.text, { label: m.label });
+        operatorAfter = m.id;
+        save('operator_after', operatorAfter);
+      });
+      stream.addEventListener('status', function (e) {
+        var s = JSON.parse(e.data);
+        withPerson = s.waiting || s.bot_paused;
+        showHumanButton();
+      });
+    }
+    function closeStream() {
+      if (stream) stream.close();
+      stream = null;
     }
 
     function setOpen(open) {
-      clearInterval(polling);
-      if (open) {
-        pollOperator();
-        polling = setInterval(pollOperator, 15000);
-      }
       if (open) panel.removeAttribute('hidden');
       else panel.setAttribute('hidden', '');
       launcher.setAttribute('aria-expanded', String(open));
+      if (open) openStream();
+      else closeStream();
       if (open) input.focus();
       else launcher.focus();
     }
@@ -262,6 +293,7 @@
             if (event === 'meta' && data.conversation_id) {
               conversationId = data.conversation_id;
               save('conversation', conversationId);
+              openStream();
             } else if (event === 'token') {
               if (!bubble) bubble = addMessage('bot', '');
               reply += data.text;
@@ -269,7 +301,7 @@
               log.scrollTop = log.scrollHeight;
             } else if (event === 'done') {
               var full = data.reply != null ? data.reply : reply;
-              // No reply at all: an operator has paused the bot and will answer (see pollOperator).
+              // No reply at all: an operator has paused the bot and will answer (see openStream).
               if (full || bubble) {
                 if (!bubble) bubble = addMessage('bot', full);
                 else richText(bubble, full);

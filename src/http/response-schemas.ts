@@ -52,6 +52,7 @@ export const bootstrap = obj({
   lead: obj({ form_enabled: z.boolean(), fields: z.array(obj({ name: z.string(), label: z.string(), required: z.boolean(), type: z.string() })) }),
   has_catalog: z.boolean(),
   has_plans: z.boolean(),
+  handoff: obj({ enabled: z.boolean(), operator_label: z.string() }),
 });
 
 export const catalogPage = obj({

@@ -8,6 +8,7 @@ const until = async <T>(what: string, check: () => Promise<T> | T): Promise<NonN
 import { FakeGraphApi } from '../fakes/graph-api.js';
 import { dm, META_SECRET, PAGE_ID, PAGE_TOKEN, postSigned, VERIFY_TOKEN } from '../helpers/meta.js';
 import { runBin } from '../helpers/cli.js';
+import { openStream } from '../helpers/feed.js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -229,6 +230,28 @@ for (const dialect of dialects()) {
       await waitFor('the Messenger conversation', processed(c, 'm_w_1'));
       const messenger = (await c.app.services.conversations.find(shop.id, 'messenger', 'PSID_1'))!;
       t.is((await fetch(`${c.app.url}/v1/chat/operator-messages?tenant=shop&conversation_id=${messenger.id}`)).status, 404, 'only web conversations are polled');
+      // The widget's stream: the same capability rules as the poll.
+      const streamOf = (slug: string, conversation: string, headers: Record<string, string> = {}) => openStream(`${c.app.url}/v1/chat/operator-stream?tenant=${slug}&conversation_id=${conversation}`, headers);
+      t.is((await streamOf('shop', messenger.id)).status, 404, 'only web conversations are streamed');
+      t.is((await streamOf('other', id)).status, 404, "another tenant's slug does not reach it");
+      const live = await streamOf('shop', id);
+      try {
+        t.is(live.status, 200);
+        await waitFor('the stream catches up', () => live.events.some((e) => e.event === 'operator'));
+        t.is(live.events[0]!.event, 'status', 'the status first');
+        t.like(live.events[0]!.data, { bot_paused: true, waiting: false });
+        const first = live.events.find((e) => e.event === 'operator')!;
+        t.like(first.data, { text: 'Hi! A person here.', label: 'Team' });
+        t.is(first.id, first.data.id, 'resumable: the SSE id is the message id');
+        await c.app.admin(`/v1/admin/conversations/${id}/reply`, { method: 'POST', body: JSON.stringify({ text: 'Still there?' }) });
+        await waitFor('the live reply', () => live.events.some((e) => e.data.text === 'Still there?'));
+        const resumed = await streamOf('shop', id, { 'last-event-id': first.id! });
+        await waitFor('the resumed stream', () => resumed.events.some((e) => e.event === 'operator'));
+        t.deepEqual(resumed.events.filter((e) => e.event === 'operator').map((e) => e.data.text), ['Still there?'], 'only what came after Last-Event-ID');
+        resumed.close();
+      } finally {
+        live.close();
+      }
       t.is(c.graph.sendsTo('visitor-1').length, 0, 'nothing for a web visitor goes to Meta');
     } finally {
       await c.close();

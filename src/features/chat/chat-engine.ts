@@ -12,7 +12,7 @@ import type { CheckoutCreator } from '../payments/payments.types.js';
 import type { TurnInput, TurnResult, TurnRunner } from './chat.types.js';
 import type { ConversationRow, ConversationStore } from './conversation-store.js';
 import { TurnRecorder, type Inbound, type ReplyRecord } from './turn-recorder.js';
-import { asksForHuman, decideHandoff, handoffEnabled, type HandoffDecision } from '../handoff/handoff-policy.js';
+import { asksForHuman, decideHandoff, handoffEnabled, operatorLabel, type HandoffDecision } from '../handoff/handoff-policy.js';
 
 export const DEFAULT_MEMORY_MESSAGES = 12;
 
@@ -230,10 +230,6 @@ function handoffRecord(
       ? []
       : [{ type: 'handoff_requested', conversationId: conversation.id, data: { channel: conversation.channel, by, reason, within_hours: decision.withinHours, bot_paused: decision.pause } }],
   };
-}
-
-export function operatorLabel(tenant: TurnInput['tenant']): string {
-  return tenant.settings.handoff?.operator_label ?? 'Team';
 }
 
 /**

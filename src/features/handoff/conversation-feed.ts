@@ -44,6 +44,8 @@ export interface FeedItem {
 interface Subscriber {
   /** undefined: every tenant (ADMIN_KEY). */
   tenantId: string | undefined;
+  /** Only this conversation's events (a web visitor's widget). */
+  conversationId: string | undefined;
   deliver(item: FeedItem): void;
   /** Ids sent recently, with their times: the overlap of two reads is not sent twice. */
   sent: Map<string, number>;
@@ -55,8 +57,16 @@ function floorId(ms: number): string {
   return `${encodeTime(Math.max(0, ms), 10)}0000000000000000`;
 }
 
+export interface FeedFilter {
+  /** undefined: every tenant. */
+  tenantId: string | undefined;
+  conversationId?: string;
+}
+
 export class ConversationFeed {
   private readonly subscribers = new Set<Subscriber>();
+  /** Subscribers by tenant ('' for every tenant): an item is offered only to its tenant's streams. */
+  private readonly byTenant = new Map<string, Set<Subscriber>>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -76,12 +86,19 @@ export class ConversationFeed {
    * for events that committed late; ids the client already has may repeat), then live. Returns the
    * function that stops it.
    */
-  async subscribe(tenantId: string | undefined, deliver: (item: FeedItem) => void, lastEventId?: string): Promise<() => void> {
-    const sub: Subscriber = { tenantId, deliver, sent: new Map(), prunedAt: this.now() };
+  async subscribe(filter: FeedFilter, deliver: (item: FeedItem) => void, lastEventId?: string): Promise<() => void> {
+    const { tenantId, conversationId } = filter;
+    const sub: Subscriber = { tenantId, conversationId, deliver, sent: new Map(), prunedAt: this.now() };
+    const key = tenantId ?? '';
     this.subscribers.add(sub);
+    const group = this.byTenant.get(key) ?? new Set();
+    group.add(sub);
+    this.byTenant.set(key, group);
     this.schedule();
     const stop = () => {
       this.subscribers.delete(sub);
+      group.delete(sub);
+      if (group.size === 0 && this.byTenant.get(key) === group) this.byTenant.delete(key);
       if (this.subscribers.size === 0 && this.timer) {
         clearInterval(this.timer);
         this.timer = undefined;
@@ -92,7 +109,7 @@ export class ConversationFeed {
         let after = floorId(decodeTime(lastEventId) - LOOKBACK_MS);
         for (;;) {
           const page = await this.items(after, tenantId === undefined ? undefined : [tenantId]);
-          for (const item of page) this.send(sub, item);
+          for (const item of page) if (conversationId === undefined || item.event.conversationId === conversationId) this.send(sub, item);
           if (page.length < PAGE) break;
           after = page[page.length - 1]!.event.id;
         }
@@ -130,13 +147,18 @@ export class ConversationFeed {
 
   private async readOnce(): Promise<void> {
     if (this.subscribers.size === 0) return;
-    const subs = [...this.subscribers];
-    const tenants = subs.some((s) => s.tenantId === undefined) ? undefined : [...new Set(subs.map((s) => s.tenantId!))];
+    const tenants = this.byTenant.has('') ? undefined : [...this.byTenant.keys()];
     const started = this.now();
     let after = floorId(this.readFrom - LOOKBACK_MS);
     for (;;) {
       const page = await this.items(after, tenants);
-      for (const item of page) for (const sub of subs) if (sub.tenantId === undefined || sub.tenantId === item.event.tenantId) this.send(sub, item);
+      for (const item of page) {
+        for (const key of ['', item.event.tenantId]) {
+          for (const sub of this.byTenant.get(key) ?? []) {
+            if (sub.conversationId === undefined || sub.conversationId === item.event.conversationId) this.send(sub, item);
+          }
+        }
+      }
       if (page.length < PAGE) break;
       after = page[page.length - 1]!.event.id;
     }

@@ -131,6 +131,11 @@ export interface HandoffDecision {
   message: string;
 }
 
+/** How an operator's messages are labelled to the customer and the model. */
+export function operatorLabel(tenant: Tenant): string {
+  return tenant.settings.handoff?.operator_label ?? 'Team';
+}
+
 export function handoffEnabled(tenant: Tenant): boolean {
   return tenant.settings.handoff?.enabled === true;
 }

@@ -11,6 +11,7 @@ import { conversationListQuery, conversationParams, conversationShowQuery, feedQ
 import { createSse, SseHeartbeat } from '../../http/sse.js';
 import { parseInput, ulidSchema } from '../../validation.js';
 import type { ConversationFeed, FeedItem } from './conversation-feed.js';
+import { operatorLabel } from './handoff-policy.js';
 import * as R from '../../http/response-schemas.js';
 
 interface Deps {
@@ -72,7 +73,7 @@ export function handoffRoutes(api: Api, deps: Deps): Router {
           sse.send(item.event.type, feedView(item, slug), item.event.id);
         });
       };
-      const stop = await deps.feed.subscribe(tenant?.id, deliver, lastEventId);
+      const stop = await deps.feed.subscribe({ tenantId: tenant?.id }, deliver, lastEventId);
       sse.send('ready', { tenant: tenant?.slug ?? null, resumed_after: lastEventId ?? null });
       ready();
       try {
@@ -144,6 +145,61 @@ export function handoffRoutes(api: Api, deps: Deps): Router {
       if (conversation.channel !== 'web') throw new NotFoundError('conversation not found');
       const messages = await deps.handoff.operatorMessages(tenant, conversation.id, query.after);
       return { messages: messages.map((m) => ({ id: m.id, text: m.text, created_at: m.createdAt })), bot_paused: conversation.botPaused };
+    },
+  );
+  // The widget's stream: operator replies in a web conversation the moment they are stored, and whether
+  // the bot is paused or the visitor waits for a person. The conversation id is the capability, as for
+  // the poll above; only web conversations.
+  api.route(
+    router,
+    {
+      method: 'get',
+      path: '/v1/chat/operator-stream',
+      summary: "Operator replies and handoff status of a web conversation as they happen (the widget's stream; resumable with Last-Event-ID)",
+      tag: 'chat',
+      auth: 'public',
+      query: operatorMessagesQuery,
+      produces: 'text/event-stream: `status` {bot_paused, waiting} first and on every change, `operator` {id, text, label, created_at} with `id:` the message id',
+      content: ['text/event-stream'],
+    },
+    async ({ query, req, res }) => {
+      const tenant = await deps.tenants.get(query.tenant);
+      const { conversation } = await deps.handoff.show(tenant, query.conversation_id, 1);
+      if (conversation.channel !== 'web') throw new NotFoundError('conversation not found');
+      const header = req.get('last-event-id');
+      const after = header ? parseInput(ulidSchema, header, 'Last-Event-ID') : query.after;
+      const label = operatorLabel(tenant);
+      const sse = createSse(res, { shutdown: deps.shutdown, heartbeat });
+      const sent = new Set<string>();
+      const operator = (m: MessageView) => {
+        if (sent.has(m.id)) return;
+        sent.add(m.id);
+        sse.send('operator', { id: m.id, text: m.text, label, created_at: m.createdAt }, m.id);
+      };
+      const status = (c: ConversationRecord) => sse.send('status', { bot_paused: c.botPaused, waiting: c.handoffRequestedAt !== null });
+      let ready!: () => void;
+      let order = new Promise<void>((resolve) => (ready = resolve));
+      const deliver = (item: FeedItem) => {
+        order = order.then(async () => {
+          if (item.event.type === 'operator_reply' && item.message) operator(item.message);
+          // An operator's reply ends the wait; pauses and requests change the rest.
+          if (item.event.type === 'operator_reply' || item.event.type.startsWith('handoff_')) {
+            status((await deps.handoff.show(tenant, conversation.id, 1)).conversation);
+          }
+        }).catch(() => sse.end()); // the widget reconnects and catches up
+      };
+      const stop = await deps.feed.subscribe({ tenantId: tenant.id, conversationId: conversation.id }, deliver);
+      try {
+        const missed = await deps.handoff.operatorMessages(tenant, conversation.id, after);
+        status(conversation);
+        for (const m of missed) operator(m);
+        ready();
+        if (!sse.signal.aborted) await new Promise((resolve) => sse.signal.addEventListener('abort', resolve, { once: true }));
+      } finally {
+        stop();
+        sse.end();
+      }
+      return undefined;
     },
   );
   return router;

@@ -1,4 +1,5 @@
 import { newId } from '../../db/dialect.js';
+import { handoffEnabled, operatorLabel } from '../handoff/handoff-policy.js';
 import { NotFoundError, ValidationError, type FieldProblem } from '../../errors.js';
 import { describeProblems, parseInput } from '../../validation.js';
 import { checkUrlWithoutDns, FetchRefusedError, type SafeFetchOptions } from '../../net/safe-fetch.js';
@@ -38,6 +39,8 @@ export interface BootstrapView {
   lead: { form_enabled: boolean; fields: Array<{ name: string; label: string; required: boolean; type: string }> };
   has_catalog: boolean;
   has_plans: boolean;
+  /** Whether the widget offers "Talk to a person", and how operators' messages are labelled. */
+  handoff: { enabled: boolean; operator_label: string };
 }
 
 export type TenantChangeListener = (tenant: Tenant) => void;
@@ -209,6 +212,7 @@ export class TenantService {
       lead: { form_enabled: leadFormEnabled, fields },
       has_catalog: Boolean(s.catalog_url),
       has_plans: (s.plans?.length ?? 0) > 0,
+      handoff: { enabled: handoffEnabled(tenant), operator_label: operatorLabel(tenant) },
     };
   }
 

@@ -4,7 +4,7 @@ import type { TenantService } from '../../features/tenants/tenant-service.js';
 import { idOf } from './request-id.js';
 
 /** Public routes a tenant's website may call from the browser (the widget). */
-const TENANT_PUBLIC = /^\/v1\/(chat|chat\/stream|chat\/operator-messages|widget\/bootstrap|leads|catalog|stripe\/checkout\/[\w-]+)$/;
+const TENANT_PUBLIC = /^\/v1\/(chat|chat\/stream|chat\/operator-messages|chat\/operator-stream|widget\/bootstrap|leads|catalog|stripe\/checkout\/[\w-]+)$/;
 
 /**
  * CORS with two lists: ALLOWED_ORIGINS for every route, plus each tenant's own allowed_origins for that
