@@ -130,6 +130,11 @@ export const analytics = obj({
   totals: z.record(z.string(), z.number()),
   series: z.array(obj({ bucket: z.string(), counts: z.record(z.string(), z.number()) })),
   funnels: obj({ sales: funnel, comments: funnel }),
+  handoff: obj({
+    requests: z.number().int(),
+    first_human_reply: obj({ answered: z.number().int(), unanswered: z.number().int(), p50_seconds: nullable(z.number()), p90_seconds: nullable(z.number()) }),
+    conversations: obj({ total: z.number().int(), bot_only: z.number().int(), with_human: z.number().int() }),
+  }),
 });
 
 export const keyCreated = obj({ key: z.string().describe('shown once; only a hash is stored'), id: z.string(), prefix: z.string(), name: z.string(), created_at: time });

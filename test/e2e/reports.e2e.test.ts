@@ -7,6 +7,7 @@ import { startApp, type TestApp } from '../helpers/app.js';
 import { runBin } from '../helpers/cli.js';
 import { dialects } from '../helpers/db.js';
 import { insertLeads } from '../helpers/fixtures.js';
+import { encodeTime } from 'ulid';
 
 const tricky = [
   { name: 'Smith, John', email: 'john@example.com', whatsapp: '+4791234567' },
@@ -152,6 +153,42 @@ for (const dialect of dialects()) {
       const events = (await (await app.admin('/v1/admin/events?tenant=alpha&type=lead_captured')).json()) as any;
       t.is(events.events.length, 2);
       t.is((await app.admin('/v1/admin/analytics?tenant=alpha&from=2026-02-01&to=2026-01-01')).status, 400);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test(`${dialect}: handoff figures: requests, time to the first human reply (p50/p90), conversations by the bot alone or with a person — API and zia stats`, async (t) => {
+    const app = await startApp(dialect);
+    try {
+      const { a, b } = await twoTenants(app);
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await app.services.chat.runTurn({ tenant: a, channel: 'web', externalUserId: `v${i}`, text: 'hello' })).conversationId);
+      await app.services.chat.runTurn({ tenant: b, channel: 'web', externalUserId: 'vb', text: 'hello' });
+      for (const id of ids.slice(0, 3)) await app.services.conversations.appendMessage(a.id, id, { role: 'operator', text: 'A person here.' });
+      const base = Date.now() - 50 * 60_000;
+      const at = (ms: number) => new Date(base + ms).toISOString();
+      const event = (type: string, conversation: string, ms: number, tenant = a.id) => ({ id: `${encodeTime(base + ms, 10)}${String(ids.indexOf(conversation)).padStart(16, '0')}`, tenant_id: tenant, type, conversation_id: conversation, data: '{}', created_at: at(ms) });
+      await app.services.db.knex('events').insert([
+        event('operator_reply', ids[0]!, -60_000), // before the request: not its answer
+        ...ids.slice(0, 4).map((id, i) => event('handoff_requested', id, i)),
+        event('operator_reply', ids[0]!, 0 + 30_000),
+        event('operator_reply', ids[1]!, 1 + 90_000),
+        event('operator_reply', ids[2]!, 2 + 600_000),
+      ]);
+      const body = (await (await app.admin('/v1/admin/analytics?tenant=alpha')).json()) as any;
+      t.deepEqual(body.handoff, {
+        requests: 4,
+        first_human_reply: { answered: 3, unanswered: 1, p50_seconds: 90, p90_seconds: 600 },
+        conversations: { total: 5, bot_only: 2, with_human: 3 },
+      });
+      const other = (await (await app.admin('/v1/admin/analytics?tenant=beta')).json()) as any;
+      t.deepEqual(other.handoff, { requests: 0, first_human_reply: { answered: 0, unanswered: 0, p50_seconds: null, p90_seconds: null }, conversations: { total: 1, bot_only: 1, with_human: 0 } });
+      const r = await runBin(['stats', 'alpha'], { env: app.env, cwd: mkdtempSync(path.join(tmpdir(), 'zia-stats-')) });
+      t.is(r.code, 0, r.stderr);
+      t.regex(r.stdout, /requests for a person\s+4 \(3 answered, 1 not yet\)/);
+      t.regex(r.stdout, /first human reply\s+p50 90 s, p90 10 min/);
+      t.regex(r.stdout, /conversations\s+5: 2 by the bot alone, 3 with a person/);
     } finally {
       await app.close();
     }

@@ -40,6 +40,13 @@ function render(io: CliIO, slug: string, a: Analytics): void {
     println(io.stdout, c.bold(`funnel: ${name}`));
     bars(io, steps.map((s) => [`${s.step}${s.rate !== null ? ` (${Math.round(s.rate * 100)}%)` : ''}`, s.count]));
   }
+  const h = a.handoff;
+  println(io.stdout);
+  println(io.stdout, c.bold('handoff'));
+  const wait = (s: number | null) => (s === null ? '–' : s < 120 ? `${s} s` : `${Math.round(s / 6) / 10} min`);
+  println(io.stdout, `  requests for a person  ${h.requests} (${h.first_human_reply.answered} answered, ${h.first_human_reply.unanswered} not yet)`);
+  println(io.stdout, `  first human reply      p50 ${wait(h.first_human_reply.p50_seconds)}, p90 ${wait(h.first_human_reply.p90_seconds)}`);
+  println(io.stdout, `  conversations          ${h.conversations.total}: ${h.conversations.bot_only} by the bot alone, ${h.conversations.with_human} with a person`);
   if (a.series.length > 0) {
     println(io.stdout);
     println(io.stdout, c.bold(`per ${a.interval} (all events)`));

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/create-db.js';
-import { readCount } from '../../db/dialect.js';
+import { readCount, readTime } from '../../db/dialect.js';
 import { timeBucket, type Interval } from '../../db/sql.js';
 
 export interface AnalyticsQuery {
@@ -16,6 +16,15 @@ export interface FunnelStep {
   rate: number | null;
 }
 
+/** How handoffs went: requests, how long customers waited for a person, who resolved conversations. */
+export interface HandoffStats {
+  requests: number;
+  /** From each request in the range to the first operator reply after it in that conversation. */
+  first_human_reply: { answered: number; unanswered: number; p50_seconds: number | null; p90_seconds: number | null };
+  /** Conversations started in the range: answered by the bot alone, or with a person's messages in them. */
+  conversations: { total: number; bot_only: number; with_human: number };
+}
+
 export interface Analytics {
   from: string;
   to: string;
@@ -23,6 +32,7 @@ export interface Analytics {
   totals: Record<string, number>;
   series: Array<{ bucket: string; counts: Record<string, number> }>;
   funnels: { sales: FunnelStep[]; comments: FunnelStep[] };
+  handoff: HandoffStats;
 }
 
 /** Event counts and funnels: the read model behind /v1/admin/analytics and `zia stats`. */
@@ -80,8 +90,61 @@ export class AnalyticsReport {
           ['conversation', readCount((dm as { n?: unknown } | undefined)?.n)],
         ]),
       },
+      handoff: await this.handoff(q),
     };
   }
+
+  private async handoff(q: AnalyticsQuery): Promise<HandoffStats> {
+    const k = this.db.knex;
+    const requests: Array<{ conversation_id: string; created_at: unknown }> = await k('events')
+      .where({ tenant_id: q.tenantId, type: 'handoff_requested' })
+      .andWhere('created_at', '>=', q.from)
+      .andWhere('created_at', '<', q.to)
+      .select('conversation_id', 'created_at');
+    const waits: number[] = [];
+    let unanswered = 0;
+    if (requests.length > 0) {
+      // Operator replies in those conversations from the first request on, oldest first.
+      const replies: Array<{ conversation_id: string; created_at: unknown }> = await k('events')
+        .where({ tenant_id: q.tenantId, type: 'operator_reply' })
+        .whereIn('conversation_id', [...new Set(requests.map((r) => r.conversation_id))])
+        .andWhere('created_at', '>=', q.from)
+        .select('conversation_id', 'created_at')
+        .orderBy('created_at');
+      const byConversation = new Map<string, number[]>();
+      for (const r of replies) byConversation.set(r.conversation_id, [...(byConversation.get(r.conversation_id) ?? []), Date.parse(readTime(r.created_at)!)]);
+      for (const r of requests) {
+        const at = Date.parse(readTime(r.created_at)!);
+        const first = byConversation.get(r.conversation_id)?.find((t) => t >= at);
+        if (first === undefined) unanswered++;
+        else waits.push((first - at) / 1000);
+      }
+    }
+    const started = await k('conversations as c')
+      .where('c.tenant_id', q.tenantId)
+      .andWhere('c.created_at', '>=', q.from)
+      .andWhere('c.created_at', '<', q.to)
+      .select(
+        k.raw('count(*) as total'),
+        k.raw(`sum(case when exists (select 1 from messages m where m.conversation_id = c.id and m.tenant_id = c.tenant_id and m.role = 'operator') then 1 else 0 end) as with_human`),
+      )
+      .first();
+    const total = readCount((started as { total?: unknown } | undefined)?.total);
+    const withHuman = readCount((started as { with_human?: unknown } | undefined)?.with_human);
+    return {
+      requests: requests.length,
+      first_human_reply: { answered: waits.length, unanswered, p50_seconds: percentile(waits, 0.5), p90_seconds: percentile(waits, 0.9) },
+      conversations: { total, bot_only: total - withHuman, with_human: withHuman },
+    };
+  }
+}
+
+/** Nearest-rank percentile, to the tenth of a second; null for no values. */
+function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const v = sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+  return Math.round(v * 10) / 10;
 }
 
 function funnel(steps: Array<[string, number]>): FunnelStep[] {
