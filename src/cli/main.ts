@@ -15,6 +15,7 @@ import { registerCatalog } from './commands/catalog.js';
 import { registerStripe } from './commands/stripe.js';
 import { registerCheckout } from './commands/checkout.js';
 import { registerConversations } from './commands/conversations.js';
+import { registerInbox } from './commands/inbox.js';
 import { registerBackup } from './commands/backup.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerCompletion } from './commands/completion.js';
@@ -43,6 +44,7 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerStripe(program, io, exit);
   registerCheckout(program, io, exit);
   registerConversations(program, io, exit);
+  registerInbox(program, io, exit);
   registerBackup(program, io, exit);
   registerDoctor(program, io, exit);
   registerCompletion(program, io, exit);

@@ -224,7 +224,7 @@ export function messageView(m: MessageView) {
   return { id: m.id, role: m.role, text: m.text, delivery_status: m.deliveryStatus, error_code: m.errorCode, created_at: m.createdAt };
 }
 
-function feedView(item: FeedItem, tenantSlug: string) {
+export function feedView(item: FeedItem, tenantSlug: string) {
   const { event, message } = item;
   return {
     id: event.id,
