@@ -3,7 +3,7 @@ import readline from 'node:readline';
 import type { Services } from '../container.js';
 import type { ConversationRecord } from '../features/chat/chat.types.js';
 import type { FeedItem } from '../features/handoff/conversation-feed.js';
-import { feedView } from '../features/handoff/handoff-routes.js';
+import { authorOf, feedView } from '../features/handoff/handoff-routes.js';
 import type { Tenant } from '../features/tenants/tenant-service.js';
 import { isAppError } from '../errors.js';
 import { colors, println, type CliIO } from './io.js';
@@ -168,7 +168,7 @@ export class InboxConsole {
     this.selected = k;
     const { c } = this;
     this.say(c.bold(`#${this.number(id)} ${this.who(k)}`) + `  bot ${conversation.botPaused ? 'paused' : 'on'}${conversation.handoffRequestedAt ? c.yellow(`, waiting for a person since ${conversation.handoffRequestedAt.slice(11, 16)}`) : ''}`);
-    for (const m of messages) this.say(`  ${m.createdAt.slice(11, 16)} ${this.roleLabel(m.role).padEnd(8)} ${m.text.replace(/\s+/g, ' ')}${m.deliveryStatus && m.role !== 'user' ? c.dim(` [${m.deliveryStatus}]`) : ''}`);
+    for (const m of messages) this.say(`  ${m.createdAt.slice(11, 16)} ${authorOf(m.role).padEnd(8)} ${m.text.replace(/\s+/g, ' ')}${m.deliveryStatus && m.role !== 'user' ? c.dim(` [${m.deliveryStatus}]`) : ''}`);
     if (!conversation.botPaused) this.say(c.dim('  the bot still answers here: /pause to keep it quiet while you reply'));
   }
 
@@ -252,10 +252,6 @@ export class InboxConsole {
   private who(k: Known): string {
     const name = k.record.userName ? `${k.record.userName} ` : '';
     return `${this.tenant ? '' : `${k.tenant.slug}/`}${k.record.channel} ${name}(${k.record.externalUserId.slice(0, 16)})`;
-  }
-
-  private roleLabel(role: string): string {
-    return role === 'user' ? 'customer' : role === 'assistant' ? 'bot' : role;
   }
 
   /** One screen line: the text cut to the terminal's width (the whole of it is in /open). */

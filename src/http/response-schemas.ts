@@ -160,7 +160,7 @@ export const conversationOne = obj({ conversation });
 export const conversationShow = obj({
   conversation,
   tenant: z.string(),
-  messages: z.array(obj({ id: z.string(), role: z.string(), text: z.string(), delivery_status: nullable(z.string()), error_code: nullable(z.string()), created_at: time })),
+  messages: z.array(obj({ id: z.string(), role: z.string(), author: z.enum(['customer', 'bot', 'operator', 'system']).describe('who said it'), text: z.string(), delivery_status: nullable(z.string()), error_code: nullable(z.string()), created_at: time })),
 });
 export const operatorReply = obj({ message_id: z.string(), conversation_id: z.string(), channel: z.string(), delivery: z.enum(['queued', 'stored']) });
 

@@ -86,6 +86,7 @@ for (const dialect of dialects()) {
         const r = await json(await c.app.admin(`/v1/admin/conversations/${conv.id}`));
         return r.body.messages.find((m: any) => m.role === 'operator' && m.delivery_status === 'sent') ? r : undefined;
       });
+      t.deepEqual(shown.body.messages.map((m: any) => m.author), ['customer', 'bot', 'customer', 'operator'], 'who said what');
       t.deepEqual(
         shown.body.messages.map((m: any) => m.role),
         ['user', 'assistant', 'user', 'operator'],

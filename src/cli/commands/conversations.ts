@@ -58,7 +58,7 @@ export function registerConversations(program: Command, io: CliIO, exit: ExitHol
     .action(async (id: string, opts: { messages: string; json?: boolean }) => {
       const n = Number(opts.messages);
       if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError('--messages must be 1-1000');
-      const [{ conversationView, messageView }, { sendView }] = await Promise.all([import('../../features/handoff/handoff-routes.js'), import('../../features/channels/outbound-sends.js')]);
+      const [{ conversationView, messageView, authorOf }, { sendView }] = await Promise.all([import('../../features/handoff/handoff-routes.js'), import('../../features/channels/outbound-sends.js')]);
       exit.code = await withContext(io, async (s) => {
         const tenant = await ownerOf(s, id);
         const { conversation, messages } = await s.handoff.show(tenant, id, n);
@@ -66,7 +66,7 @@ export function registerConversations(program: Command, io: CliIO, exit: ExitHol
         if (opts.json) printJson(io, { conversation: conversationView(conversation), tenant: tenant.slug, messages: messages.map(messageView), sends_in_doubt: doubts });
         else {
           println(io.stdout, `${conversation.id}  ${tenant.slug}  ${conversation.channel}  ${conversation.externalUserId}  bot ${conversation.botPaused ? 'PAUSED' : 'on'}`);
-          for (const m of messages) println(io.stdout, `${m.createdAt}  ${m.role.padEnd(9)} ${m.text.replace(/\s+/g, ' ')}${m.deliveryStatus ? `  [${m.deliveryStatus}]` : ''}`);
+          for (const m of messages) println(io.stdout, `${m.createdAt}  ${authorOf(m.role).padEnd(9)} ${m.text.replace(/\s+/g, ' ')}${m.deliveryStatus ? `  [${m.deliveryStatus}]` : ''}`);
           if (doubts.length > 0) {
             println(io.stdout);
             println(io.stdout, 'Replies in doubt (send one by hand: zia conversations resend <send id>):');

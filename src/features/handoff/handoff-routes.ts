@@ -220,8 +220,13 @@ export function conversationView(c: ConversationRecord) {
   };
 }
 
+/** Who said it, in the operator's words: the customer, the bot, or a person from the team. */
+export function authorOf(role: MessageView['role']): 'customer' | 'bot' | 'operator' | 'system' {
+  return role === 'user' ? 'customer' : role === 'assistant' ? 'bot' : role;
+}
+
 export function messageView(m: MessageView) {
-  return { id: m.id, role: m.role, text: m.text, delivery_status: m.deliveryStatus, error_code: m.errorCode, created_at: m.createdAt };
+  return { id: m.id, role: m.role, author: authorOf(m.role), text: m.text, delivery_status: m.deliveryStatus, error_code: m.errorCode, created_at: m.createdAt };
 }
 
 export function feedView(item: FeedItem, tenantSlug: string) {
