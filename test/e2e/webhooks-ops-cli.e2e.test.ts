@@ -77,7 +77,7 @@ for (const dialect of dialects()) {
       await waitFor('the operator reply on Messenger', () => graph.sendsTo('PSID_SIM').find((s) => s.text === 'Hello, a human here.'));
       r = await cli(['conversations', 'show', conv.id]);
       t.regex(r.stdout, /bot PAUSED/);
-      t.regex(r.stdout, /user\s+hello\? anyone\?/);
+      t.regex(r.stdout, /customer\s+hello\? anyone\?/);
       t.regex(r.stdout, /operator\s+Hello, a human here\./);
       r = await cli(['conversations', 'resume', conv.id]);
       t.regex(r.stdout, /bot on/);
