@@ -287,7 +287,8 @@ test('canned lead-flow replies stream as tokens like model output', async (t) =>
 test('reply_sent is recorded for a web reply (the response delivers it) and left to the channel sender elsewhere', async (t) => {
   const web = setup();
   await web.engine.runTurn(web.input({ channel: 'web', externalUserId: 'v3' }));
-  t.deepEqual(web.events.filter((e) => e.type === 'reply_sent').map((e) => e.data), [{ channel: 'web', length: 'From the model.'.length }]);
+  const replyId = web.store.byRole('assistant')[0]!.id;
+  t.deepEqual(web.events.filter((e) => e.type === 'reply_sent').map((e) => e.data), [{ channel: 'web', message_id: replyId, length: 'From the model.'.length }]);
 
   const messenger = setup();
   await messenger.engine.runTurn(messenger.input({ providerMessageId: 'mid.12' }));
@@ -357,4 +358,14 @@ test("after a handoff the model sees the operator's words marked as theirs, and 
     { role: 'assistant', content: '[Anna] It ships tomorrow, sorry for the wait.' },
   ]);
   t.regex(request.system, /Handoff: a person from the team answered this customer once above \(their messages start with \[Anna\]\)/);
+});
+
+test('a public comment that says "agent" is not a handoff: comments are answered in public, not taken over', async (t) => {
+  const { store, asked, engine, input, events } = setup({ settings: HOURS, now: '2026-12-07T09:00:00Z', lead: { mode: 'off' } });
+  const result = await engine.runTurn(input({ channel: 'fb_comment', externalUserId: 'comment-user', text: 'agent', providerMessageId: 'c.1' }));
+  t.is(result.reply, 'From the model.');
+  t.is(asked.length, 1);
+  t.false(asked[0]!.tools.specs.some((s) => s.name === 'request_human'));
+  t.false(store.conversations[0]!.botPaused);
+  t.false(events.some((e) => e.type === 'handoff_requested'));
 });

@@ -15,6 +15,7 @@ import { TurnRecorder, type Inbound, type ReplyRecord } from './turn-recorder.js
 import { asksForHuman, decideHandoff, handoffEnabled, operatorLabel, type HandoffDecision } from '../handoff/handoff-policy.js';
 
 export const DEFAULT_MEMORY_MESSAGES = 12;
+const PUBLIC_CHANNELS: ReadonlySet<string> = new Set(['fb_comment', 'ig_comment']);
 
 export interface ChatEngineDeps {
   store: ConversationStore;
@@ -104,10 +105,13 @@ export class ChatEngine implements TurnRunner {
     };
   }
 
-  /** A customer who asks for a person (tenants with handoff enabled) is told what happens next. */
+  /**
+   * A customer who asks for a person (tenants with handoff enabled) is told what happens next. Public
+   * comments are not conversations a person takes over: there the words are a question like any other.
+   */
   private handoffAnswer(input: TurnInput, conversation: ConversationRow): Answer | undefined {
     const tenant = input.tenant;
-    if (!handoffEnabled(tenant) || !asksForHuman(input.text, tenant.settings.handoff?.keywords)) return undefined;
+    if (!handoffEnabled(tenant) || PUBLIC_CHANNELS.has(conversation.channel) || !asksForHuman(input.text, tenant.settings.handoff?.keywords)) return undefined;
     const decision = this.handoffDecision(tenant);
     this.relay(input, decision.message);
     return { text: decision.message, ...handoffRecord(conversation, decision, 'customer', null) };
@@ -166,7 +170,7 @@ export class ChatEngine implements TurnRunner {
   private providerAnswer(input: TurnInput, conversation: Pick<ConversationRow, 'id' | 'channel' | 'handoffRequestedAt'>, messages: ModelMessage[]): Promise<Answer> {
     const { provider, prompts, events, catalog, checkout, leads } = this.deps;
     const tenant = input.tenant;
-    const handoff = handoffEnabled(tenant) ? () => this.handoffDecision(tenant) : undefined;
+    const handoff = handoffEnabled(tenant) && !PUBLIC_CHANNELS.has(conversation.channel) ? () => this.handoffDecision(tenant) : undefined;
     const turnTools = new TurnTools({ tenant, channel: conversation.channel, conversationId: conversation.id, leads, events, catalog, checkout, handoff });
     const tools: ToolRunner = { specs: turnTools.specs, run: (name, args) => turnTools.run(name, args) };
     const request: GenerateRequest = {
