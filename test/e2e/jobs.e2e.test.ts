@@ -177,7 +177,9 @@ for (const dialect of dialects()) {
     await w.stop();
     t.is(most.get('flood'), 2, "the flooding tenant never had more than its share running");
     const quietDone = Math.max(...['quiet:0', 'quiet:1', 'quiet:2'].map((j) => done.indexOf(j)));
-    t.true(done.slice(0, quietDone).filter((j) => j.startsWith('flood:')).length <= 4, `the quiet tenant was answered early: ${done.join(' ')}`);
+    // Without shares all 12 flood jobs come first; with them the quiet tenant's 3 take the 2 free slots
+    // and end within two or three rounds of the flood's 2 (PostgreSQL's counts are up to 250 ms old).
+    t.true(done.slice(0, quietDone).filter((j) => j.startsWith('flood:')).length <= 6, `the quiet tenant was answered early: ${done.join(' ')}`);
     t.is(done.filter((j) => j.startsWith('flood:')).length, 12, 'the flood is answered too');
     await s.cleanup();
   });
