@@ -19,8 +19,12 @@ export interface EnqueueOptions {
   tenant?: string | null;
 }
 
-/** How many serial queues conversations are spread over: enough that unrelated conversations rarely wait on each other, few enough for the queue engine. */
-export const SERIAL_QUEUES = 1024;
+/**
+ * How many serial queues conversations are spread over: enough that unrelated conversations rarely wait
+ * on each other (n conversations in flight share a queue in about n²/2·SERIAL_QUEUES pairs), few enough
+ * that the queue engine's table of queue names stays small.
+ */
+export const SERIAL_QUEUES = 65536;
 
 /**
  * The serial queue of a key (a conversation): the same key always gets the same queue, so its jobs
