@@ -54,7 +54,10 @@ export const TENANT_CACHE_TTL_MS = 5_000;
 
 export class TenantService {
   private readonly listeners: TenantChangeListener[] = [];
-  private readonly bySlug = new Map<string, { tenant: Tenant; until: number }>();
+  /** Tenants read by slug, id or routing value (`slug:…`, `id:…`, `route:column:value`), each for the cache TTL. */
+  private readonly cache = new Map<string, { tenant: Tenant; until: number }>();
+  /** Decrypted secrets of the tenant objects in use (a changed tenant is a new object). */
+  private readonly opened = new WeakMap<Tenant, TenantSecrets>();
 
   constructor(
     private readonly store: TenantStore,
@@ -76,19 +79,27 @@ export class TenantService {
   }
 
   /** A tenant by slug, possibly as read up to the cache TTL ago (unknown slugs are never cached). */
-  async find(slug: string): Promise<Tenant | undefined> {
+  find(slug: string): Promise<Tenant | undefined> {
+    return this.cached(`slug:${slug}`, () => this.store.findBySlug(slug));
+  }
+
+  /**
+   * Every webhook, job and turn looks its tenant up (by routing value, then by id): each look-up is
+   * reused for the cache TTL, like the slug's. A change made through this process clears them all.
+   */
+  private async cached(key: string, read: () => Promise<Tenant | undefined>): Promise<Tenant | undefined> {
     const now = Date.now();
-    const hit = this.bySlug.get(slug);
+    const hit = this.cache.get(key);
     if (hit && hit.until > now) return hit.tenant;
-    const t = await this.store.findBySlug(slug);
+    const t = await read();
     if (!t) {
-      this.bySlug.delete(slug);
+      this.cache.delete(key);
       return undefined;
     }
     if (this.cacheTtlMs > 0) {
-      // Expired entries of slugs nobody asks for again would otherwise stay forever.
-      if (this.bySlug.size >= 10_000) this.bySlug.clear();
-      this.bySlug.set(slug, { tenant: t, until: now + this.cacheTtlMs });
+      // Expired entries of keys nobody asks for again would otherwise stay forever.
+      if (this.cache.size >= 10_000) this.cache.clear();
+      this.cache.set(key, { tenant: t, until: now + this.cacheTtlMs });
     }
     return t;
   }
@@ -101,13 +112,13 @@ export class TenantService {
   }
 
   async getById(id: string): Promise<Tenant> {
-    const t = await this.store.findById(id);
+    const t = await this.cached(`id:${id}`, () => this.store.findById(id));
     if (!t) throw new NotFoundError('tenant not found');
     return t;
   }
 
   findByRouting(column: RoutingColumn, value: string): Promise<Tenant | undefined> {
-    return this.store.findByRouting(column, value);
+    return this.cached(`route:${column}:${value}`, () => this.store.findByRouting(column, value));
   }
 
   list(): Promise<Tenant[]> {
@@ -123,7 +134,7 @@ export class TenantService {
       whatsapp: input.whatsapp ?? null,
       ...this.persistable(settings, secrets),
     });
-    return this.changed(await this.getById(id));
+    return this.changed(await this.stored(id));
   }
 
   /** POST /v1/tenants semantics (kept from the seed): create, or update the tenant with that slug. */
@@ -142,7 +153,14 @@ export class TenantService {
       whatsapp: input.whatsapp === undefined ? current.whatsapp : input.whatsapp,
       ...this.persistable(settings, secrets),
     });
-    return this.changed(await this.getById(current.id));
+    return this.changed(await this.stored(current.id));
+  }
+
+  /** The row as it is now, never from the cache (after a write). */
+  private async stored(id: string): Promise<Tenant> {
+    const t = await this.store.findById(id);
+    if (!t) throw new NotFoundError('tenant not found');
+    return t;
   }
 
   async delete(slug: string): Promise<void> {
@@ -166,7 +184,9 @@ export class TenantService {
   /** Decrypted secrets, for the channel clients that need them. Never for output. */
   secrets(tenant: Tenant): TenantSecrets {
     if (!tenant.sealedSecrets) return {};
-    return JSON.parse(this.box.open(tenant.sealedSecrets)) as TenantSecrets;
+    let open = this.opened.get(tenant);
+    if (!open) this.opened.set(tenant, (open = JSON.parse(this.box.open(tenant.sealedSecrets)) as TenantSecrets));
+    return { ...open };
   }
 
   view(tenant: Tenant): TenantView {
@@ -268,8 +288,8 @@ export class TenantService {
   }
 
   private changed(tenant: Tenant): Tenant {
-    // All of it: a changed row may be cached under its old slug as well.
-    this.bySlug.clear();
+    // All of it: a changed row may be cached under its old slug or routing values as well.
+    this.cache.clear();
     for (const l of this.listeners) l(tenant);
     return tenant;
   }
