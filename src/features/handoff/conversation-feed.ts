@@ -52,6 +52,15 @@ interface Subscriber {
   prunedAt: number;
 }
 
+/** When a ULID was made; an id no clock could have made (past the year 10889) reads as now. */
+function timeOf(id: string): number {
+  try {
+    return decodeTime(id.toUpperCase());
+  } catch {
+    return Date.now();
+  }
+}
+
 /** The smallest ULID of a moment: every id made at or after it sorts after it. */
 function floorId(ms: number): string {
   return `${encodeTime(Math.max(0, ms), 10)}0000000000000000`;
@@ -106,7 +115,7 @@ export class ConversationFeed {
     };
     if (lastEventId) {
       try {
-        let after = floorId(decodeTime(lastEventId) - LOOKBACK_MS);
+        let after = floorId(timeOf(lastEventId) - LOOKBACK_MS);
         for (;;) {
           const page = await this.items(after, tenantId === undefined ? undefined : [tenantId]);
           for (const item of page) if (conversationId === undefined || item.event.conversationId === conversationId) this.send(sub, item);
@@ -174,7 +183,7 @@ export class ConversationFeed {
 
   private send(sub: Subscriber, item: FeedItem): void {
     if (sub.sent.has(item.event.id)) return;
-    const at = decodeTime(item.event.id);
+    const at = timeOf(item.event.id);
     sub.sent.set(item.event.id, at);
     // Forget, now and then, what no read can return again.
     const now = this.now();

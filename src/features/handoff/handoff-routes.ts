@@ -55,7 +55,7 @@ export function handoffRoutes(api: Api, deps: Deps): Router {
     async ({ query, principal, req, res }) => {
       const tenant = await scopedTenant(deps.tenants, principal, query.tenant);
       const header = req.get('last-event-id');
-      const lastEventId = header ? parseInput(ulidSchema, header, 'Last-Event-ID') : query.last_event_id;
+      const lastEventId = (header ? parseInput(ulidSchema, header, 'Last-Event-ID') : query.last_event_id)?.toUpperCase();
       const sse = createSse(res, { shutdown: deps.shutdown, heartbeat });
       const slugs = new Map<string, string>();
       // Items wait behind `ready`, which is sent once the subscription (and its catch-up read) worked:
@@ -167,7 +167,7 @@ export function handoffRoutes(api: Api, deps: Deps): Router {
       const { conversation } = await deps.handoff.show(tenant, query.conversation_id, 1);
       if (conversation.channel !== 'web') throw new NotFoundError('conversation not found');
       const header = req.get('last-event-id');
-      const after = header ? parseInput(ulidSchema, header, 'Last-Event-ID') : query.after;
+      const after = (header ? parseInput(ulidSchema, header, 'Last-Event-ID') : query.after)?.toUpperCase();
       const label = operatorLabel(tenant);
       const sse = createSse(res, { shutdown: deps.shutdown, heartbeat });
       const sent = new Set<string>();
