@@ -3,7 +3,7 @@ import readline from 'node:readline';
 import type { Services } from '../container.js';
 import type { ConversationRecord } from '../features/chat/chat.types.js';
 import type { FeedItem } from '../features/handoff/conversation-feed.js';
-import { authorOf, feedView } from '../features/handoff/handoff-routes.js';
+import { authorOf, feedViewer } from '../features/handoff/handoff-routes.js';
 import type { Tenant } from '../features/tenants/tenant-service.js';
 import { isAppError } from '../errors.js';
 import { colors, println, type CliIO } from './io.js';
@@ -48,13 +48,11 @@ export class InboxConsole {
 
   /** --json: each feed event as one line of JSON, until stopped. */
   async runJson(): Promise<number> {
-    const slugs = new Map<string, string>();
+    const view = feedViewer(this.s.tenants);
     let order = Promise.resolve();
     const stop = await this.s.feed.subscribe({ tenantId: this.tenant?.id }, (item) => {
       order = order.then(async () => {
-        let slug = slugs.get(item.event.tenantId);
-        if (slug === undefined) slugs.set(item.event.tenantId, (slug = (await this.s.tenants.getById(item.event.tenantId).catch(() => undefined))?.slug ?? ''));
-        this.io.stdout.write(`${JSON.stringify(feedView(item, slug))}\n`);
+        this.io.stdout.write(`${JSON.stringify(await view(item))}\n`);
       });
     });
     await untilStopped(this.io);

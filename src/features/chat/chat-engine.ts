@@ -12,10 +12,10 @@ import type { CheckoutCreator } from '../payments/payments.types.js';
 import type { TurnInput, TurnResult, TurnRunner } from './chat.types.js';
 import type { ConversationRow, ConversationStore } from './conversation-store.js';
 import { TurnRecorder, type Inbound, type ReplyRecord } from './turn-recorder.js';
-import { asksForHuman, decideHandoff, handoffEnabled, operatorLabel, type HandoffDecision } from '../handoff/handoff-policy.js';
+import { asksForHuman, decideHandoff, operatorLabel, takesHandoff, type HandoffDecision } from '../handoff/handoff-policy.js';
+import { nowIso } from '../../db/dialect.js';
 
 export const DEFAULT_MEMORY_MESSAGES = 12;
-const PUBLIC_CHANNELS: ReadonlySet<string> = new Set(['fb_comment', 'ig_comment']);
 
 export interface ChatEngineDeps {
   store: ConversationStore;
@@ -111,7 +111,7 @@ export class ChatEngine implements TurnRunner {
    */
   private handoffAnswer(input: TurnInput, conversation: ConversationRow): Answer | undefined {
     const tenant = input.tenant;
-    if (!handoffEnabled(tenant) || PUBLIC_CHANNELS.has(conversation.channel) || !asksForHuman(input.text, tenant.settings.handoff?.keywords)) return undefined;
+    if (!takesHandoff(tenant, conversation.channel) || !asksForHuman(input.text, tenant.settings.handoff?.keywords)) return undefined;
     const decision = this.handoffDecision(tenant);
     this.relay(input, decision.message);
     return { text: decision.message, ...handoffRecord(conversation, decision, 'customer', null) };
@@ -170,7 +170,7 @@ export class ChatEngine implements TurnRunner {
   private providerAnswer(input: TurnInput, conversation: Pick<ConversationRow, 'id' | 'channel' | 'handoffRequestedAt'>, messages: ModelMessage[]): Promise<Answer> {
     const { provider, prompts, events, catalog, checkout, leads } = this.deps;
     const tenant = input.tenant;
-    const handoff = handoffEnabled(tenant) && !PUBLIC_CHANNELS.has(conversation.channel) ? () => this.handoffDecision(tenant) : undefined;
+    const handoff = takesHandoff(tenant, conversation.channel) ? () => this.handoffDecision(tenant) : undefined;
     const turnTools = new TurnTools({ tenant, channel: conversation.channel, conversationId: conversation.id, leads, events, catalog, checkout, handoff });
     const tools: ToolRunner = { specs: turnTools.specs, run: (name, args) => turnTools.run(name, args) };
     const request: GenerateRequest = {
@@ -229,7 +229,7 @@ function handoffRecord(
 ): Pick<ReplyRecord, 'handoff' | 'events'> {
   const waiting = conversation.handoffRequestedAt;
   return {
-    handoff: { requestedAt: waiting ?? new Date().toISOString(), pause: decision.pause },
+    handoff: { requestedAt: waiting ?? nowIso(), pause: decision.pause },
     events: waiting
       ? []
       : [{ type: 'handoff_requested', conversationId: conversation.id, data: { channel: conversation.channel, by, reason, within_hours: decision.withinHours, bot_paused: decision.pause } }],

@@ -29,8 +29,6 @@ const PHRASES: Record<string, string[]> = {
 /** Single words that ask for a person only when they are (nearly) the whole message: "agent", "human?" */
 const SHORT_ASKS = new Set(['human', 'agent', 'person', 'operator', 'humano', 'humana', 'agente', 'persona', 'pessoa', 'atendente', 'humain', 'conseiller', 'mensch', 'menneske', 'operatore']);
 
-const ALL_PHRASES = Object.values(PHRASES).flat();
-
 function normalise(text: string): string {
   return ` ${text
     .normalize('NFD')
@@ -40,10 +38,13 @@ function normalise(text: string): string {
     .trim()} `;
 }
 
+/** The built-in phrases as they are matched, normalised once. */
+const ALL_PHRASES = Object.values(PHRASES).flat().map(normalise);
+
 /** Whether the customer's message asks for a person (the tenant's own keywords count too). */
 export function asksForHuman(text: string, keywords: readonly string[] = []): boolean {
   const t = normalise(text);
-  if ([...ALL_PHRASES, ...keywords].some((p) => t.includes(normalise(p)))) return true;
+  if (ALL_PHRASES.some((p) => t.includes(p)) || keywords.some((k) => t.includes(normalise(k)))) return true;
   const words = t.trim().split(' ').filter(Boolean);
   return words.length > 0 && words.length <= 3 && words.some((w) => SHORT_ASKS.has(w));
 }
@@ -138,6 +139,14 @@ export function operatorLabel(tenant: Tenant): string {
 
 export function handoffEnabled(tenant: Tenant): boolean {
   return tenant.settings.handoff?.enabled === true;
+}
+
+/** Public comments are answered in public, never taken over by a person. */
+const PUBLIC_CHANNELS: ReadonlySet<string> = new Set(['fb_comment', 'ig_comment']);
+
+/** Whether a request for a person is taken in this conversation: handoff on, and not a public comment. */
+export function takesHandoff(tenant: Tenant, channel: string): boolean {
+  return handoffEnabled(tenant) && !PUBLIC_CHANNELS.has(channel);
 }
 
 export function decideHandoff(tenant: Tenant, now: Date): HandoffDecision {

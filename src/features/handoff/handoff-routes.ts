@@ -8,7 +8,7 @@ import type { HandoffService } from './handoff-service.js';
 import type { MessageView } from '../chat/conversation-read-model.js';
 import { sendView, type OutboundSends } from '../channels/outbound-sends.js';
 import { conversationListQuery, conversationParams, conversationShowQuery, feedQuery, operatorMessagesQuery, operatorReplyBody, sendParams } from './handoff.schemas.js';
-import { createSse, SseHeartbeat } from '../../http/sse.js';
+import { createSse, SseHeartbeat, type SseStream } from '../../http/sse.js';
 import { parseInput, ulidSchema } from '../../validation.js';
 import type { ConversationFeed, FeedItem } from './conversation-feed.js';
 import { operatorLabel } from './handoff-policy.js';
@@ -54,34 +54,16 @@ export function handoffRoutes(api: Api, deps: Deps): Router {
     },
     async ({ query, principal, req, res }) => {
       const tenant = await scopedTenant(deps.tenants, principal, query.tenant);
-      const header = req.get('last-event-id');
-      const lastEventId = (header ? parseInput(ulidSchema, header, 'Last-Event-ID') : query.last_event_id)?.toUpperCase();
+      const lastEventId = resumeId(req.get('last-event-id'), query.last_event_id);
       const sse = createSse(res, { shutdown: deps.shutdown, heartbeat });
-      const slugs = new Map<string, string>();
       // Items wait behind `ready`, which is sent once the subscription (and its catch-up read) worked:
       // until then a failure is still a JSON error status.
-      let ready!: () => void;
-      let order = new Promise<void>((resolve) => (ready = resolve));
-      const deliver = (item: FeedItem) => {
-        // In order, each with its tenant's slug (one look-up per tenant and stream).
-        order = order.then(async () => {
-          let slug = slugs.get(item.event.tenantId);
-          if (slug === undefined) {
-            slug = await deps.tenants.getById(item.event.tenantId).then((t) => t.slug, () => '');
-            slugs.set(item.event.tenantId, slug);
-          }
-          sse.send(item.event.type, feedView(item, slug), item.event.id);
-        });
-      };
-      const stop = await deps.feed.subscribe({ tenantId: tenant?.id }, deliver, lastEventId);
+      const queue = serialAfterOpen();
+      const view = feedViewer(deps.tenants);
+      const stop = await deps.feed.subscribe({ tenantId: tenant?.id }, (item) => queue.push(async () => sse.send(item.event.type, await view(item), item.event.id)), lastEventId);
       sse.send('ready', { tenant: tenant?.slug ?? null, resumed_after: lastEventId ?? null });
-      ready();
-      try {
-        if (!sse.signal.aborted) await new Promise((resolve) => sse.signal.addEventListener('abort', resolve, { once: true }));
-      } finally {
-        stop();
-        sse.end();
-      }
+      queue.open();
+      await untilClosed(sse, stop);
       return undefined;
     },
   );
@@ -166,8 +148,7 @@ export function handoffRoutes(api: Api, deps: Deps): Router {
       const tenant = await deps.tenants.get(query.tenant);
       const { conversation } = await deps.handoff.show(tenant, query.conversation_id, 1);
       if (conversation.channel !== 'web') throw new NotFoundError('conversation not found');
-      const header = req.get('last-event-id');
-      const after = (header ? parseInput(ulidSchema, header, 'Last-Event-ID') : query.after)?.toUpperCase();
+      const after = resumeId(req.get('last-event-id'), query.after);
       const label = operatorLabel(tenant);
       const sse = createSse(res, { shutdown: deps.shutdown, heartbeat });
       const sent = new Set<string>();
@@ -177,28 +158,25 @@ export function handoffRoutes(api: Api, deps: Deps): Router {
         sse.send('operator', { id: m.id, text: m.text, label, created_at: m.createdAt }, m.id);
       };
       const status = (c: ConversationRecord) => sse.send('status', { bot_paused: c.botPaused, waiting: c.handoffRequestedAt !== null });
-      let ready!: () => void;
-      let order = new Promise<void>((resolve) => (ready = resolve));
-      const deliver = (item: FeedItem) => {
-        order = order.then(async () => {
+      // A failure ends the stream: the widget reconnects and catches up.
+      const queue = serialAfterOpen(() => sse.end());
+      const deliver = (item: FeedItem) =>
+        queue.push(async () => {
           if (item.event.type === 'operator_reply' && item.message) operator(item.message);
           // An operator's reply ends the wait; pauses and requests change the rest.
           if (item.event.type === 'operator_reply' || item.event.type.startsWith('handoff_')) {
             status((await deps.handoff.show(tenant, conversation.id, 1)).conversation);
           }
-        }).catch(() => sse.end()); // the widget reconnects and catches up
-      };
+        });
       const stop = await deps.feed.subscribe({ tenantId: tenant.id, conversationId: conversation.id }, deliver);
-      try {
-        const missed = await deps.handoff.operatorMessages(tenant, conversation.id, after);
-        status(conversation);
-        for (const m of missed) operator(m);
-        ready();
-        if (!sse.signal.aborted) await new Promise((resolve) => sse.signal.addEventListener('abort', resolve, { once: true }));
-      } finally {
+      const missed = await deps.handoff.operatorMessages(tenant, conversation.id, after).catch((err) => {
         stop();
-        sse.end();
-      }
+        throw err;
+      });
+      status(conversation);
+      for (const m of missed) operator(m);
+      queue.open();
+      await untilClosed(sse, stop);
       return undefined;
     },
   );
@@ -229,7 +207,50 @@ export function messageView(m: MessageView) {
   return { id: m.id, role: m.role, author: authorOf(m.role), text: m.text, delivery_status: m.deliveryStatus, error_code: m.errorCode, created_at: m.createdAt };
 }
 
-export function feedView(item: FeedItem, tenantSlug: string) {
+/** Where a stream resumes: the Last-Event-ID header (a reconnecting browser sends it) or the query's id, upper-case as ids are stored. */
+function resumeId(header: string | undefined, fallback: string | undefined): string | undefined {
+  return (header ? parseInput(ulidSchema, header, 'Last-Event-ID') : fallback)?.toUpperCase();
+}
+
+/**
+ * Work run one piece after another, none before open(): what the feed delivers while a stream catches
+ * up is sent after the catch-up, in order. A piece that fails stops the rest (`onError`).
+ */
+function serialAfterOpen(onError: () => void = () => {}): { push(work: () => Promise<void>): void; open(): void } {
+  let open!: () => void;
+  let chain = new Promise<void>((resolve) => (open = resolve));
+  return {
+    push: (work) => {
+      chain = chain.then(work).catch(onError);
+    },
+    open: () => open(),
+  };
+}
+
+/** Holds a stream open until the client leaves or the server stops, then ends its subscription. */
+async function untilClosed(sse: SseStream, stop: () => void): Promise<void> {
+  try {
+    if (!sse.signal.aborted) await new Promise((resolve) => sse.signal.addEventListener('abort', resolve, { once: true }));
+  } finally {
+    stop();
+    sse.end();
+  }
+}
+
+/** Feed items as the API shows them, each with its tenant's slug (looked up once per tenant). */
+export function feedViewer(tenants: TenantService): (item: FeedItem) => Promise<ReturnType<typeof feedView>> {
+  const slugs = new Map<string, string>();
+  return async (item) => {
+    let slug = slugs.get(item.event.tenantId);
+    if (slug === undefined) {
+      slug = await tenants.getById(item.event.tenantId).then((t) => t.slug, () => '');
+      slugs.set(item.event.tenantId, slug);
+    }
+    return feedView(item, slug);
+  };
+}
+
+function feedView(item: FeedItem, tenantSlug: string) {
   const { event, message } = item;
   return {
     id: event.id,
