@@ -9,6 +9,7 @@ import * as rateLimits from './20261203020000_rate_limits.js';
 import * as jobTenants from './20261204000000_job_tenants.js';
 import * as catalogFetchLeases from './20261204010000_catalog_fetch_leases.js';
 import * as handoffRequests from './20261204020000_handoff_requests.js';
+import * as knowledgeBase from './20261205000000_knowledge_base.js';
 
 export type ZiaMigration = Knex.Migration & {
   /** The tables its down() drops or changes: `zia migrate rollback` names them before it acts. */
@@ -31,4 +32,5 @@ export const migrations: Array<[name: string, migration: ZiaMigration]> = [
   ['20261204000000_job_tenants', jobTenants],
   ['20261204010000_catalog_fetch_leases', catalogFetchLeases],
   ['20261204020000_handoff_requests', handoffRequests],
+  ['20261205000000_knowledge_base', knowledgeBase],
 ];

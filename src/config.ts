@@ -61,6 +61,8 @@ const schema = z.object({
   OPENAI_RETRY_AFTER_MAX_MS: z.coerce.number().int().min(0).default(30_000),
   OPENAI_TOOLS: z.enum(['auto', 'off']).default('auto'),
   OPENAI_MAX_TOKENS_PARAM: z.enum(['max_completion_tokens', 'max_tokens']).default('max_completion_tokens'),
+  /** An embeddings model on the same server: knowledge search then ranks by meaning as well as words. */
+  OPENAI_EMBEDDINGS_MODEL: optionalString,
   // The usual proxy variables, upper or lower case (the upper-case one wins), for the AI provider's requests.
   HTTPS_PROXY: optionalUrl,
   https_proxy: optionalUrl,
@@ -193,6 +195,9 @@ export function loadConfig(
   // Node refuses a headers timeout longer than the request timeout it is part of.
   if (parsed.success && parsed.data.ZIA_HEADERS_TIMEOUT_MS > parsed.data.ZIA_REQUEST_TIMEOUT_MS) {
     problems.push('ZIA_HEADERS_TIMEOUT_MS: must not be longer than ZIA_REQUEST_TIMEOUT_MS');
+  }
+  if (parsed.success && parsed.data.OPENAI_EMBEDDINGS_MODEL && !parsed.data.OPENAI_API_KEY && !parsed.data.OPENAI_BASE_URL) {
+    problems.push('OPENAI_EMBEDDINGS_MODEL: needs OPENAI_API_KEY or OPENAI_BASE_URL (the server that makes the embeddings)');
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const c = parsed.data;

@@ -26,10 +26,17 @@ import { ApiKeyService } from './features/tenants/api-key-service.js';
 import { ApiKeyStore } from './features/tenants/api-key-store.js';
 import { CatalogService } from './features/catalog/catalog-service.js';
 import { CatalogStore } from './features/catalog/catalog-store.js';
-import { safeFetchJson, type SafeFetchOptions } from './net/safe-fetch.js';
+import { safeFetch, safeFetchJson, type SafeFetchOptions } from './net/safe-fetch.js';
+import { KnowledgeStore } from './features/knowledge/knowledge-store.js';
+import { KnowledgeSearch } from './features/knowledge/knowledge-search.js';
+import { KnowledgeService } from './features/knowledge/knowledge-service.js';
+import { OpenAiEmbedder, type Embedder } from './features/knowledge/embedder.js';
+import { USER_AGENT as KNOWLEDGE_AGENT, type PageFetcher } from './features/knowledge/site-crawler.js';
+import { createOpenAiClient } from './features/ai/openai-provider.js';
 import { AiUsageStore } from './features/ai/ai-usage-store.js';
 import { OfflineProvider } from './features/ai/offline-provider.js';
 import { OpenAiProvider, openAiSettings } from './features/ai/openai-provider.js';
+
 import { PromptBuilder } from './features/ai/prompt-builder.js';
 import type { AiProvider } from './features/ai/provider.js';
 import { ChatEngine } from './features/chat/chat-engine.js';
@@ -68,6 +75,9 @@ export interface Services {
   analytics: AnalyticsReport;
   /** Tenants' product catalogs (the chat engine's CatalogLookup), fetched under the SSRF rules. */
   catalog: CatalogService;
+  /** Tenants' knowledge bases: sources, syncs (fetched under the SSRF rules) and search. */
+  knowledge: KnowledgeService;
+  knowledgeSearch: KnowledgeSearch;
   /** The AI provider answering for every tenant: `openai` with a key, else `offline`. */
   ai: AiProvider;
   /** Runs a turn of conversation for any channel. */
@@ -163,6 +173,9 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     catalog: options.catalog ?? catalog,
     whatsapp: options.whatsappLinks ?? new WhatsAppCheckoutLinks(whatsappTransport, whatsapp, conversations),
   });
+  const knowledgeStore = new KnowledgeStore(db);
+  const embedder = config.OPENAI_EMBEDDINGS_MODEL ? openAiEmbedder(config, logger, config.OPENAI_EMBEDDINGS_MODEL) : undefined;
+  const knowledgeSearch = new KnowledgeSearch(knowledgeStore, embedder);
   const chat =
     options.chat ??
     new ChatEngine({
@@ -174,6 +187,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
       logger,
       catalog,
       checkout: payments,
+      knowledge: knowledgeSearch,
     });
 
   const jobs = createJobQueue(config, db, logger, {
@@ -214,7 +228,19 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   // The same SSRF rules as catalogs: ZIA_CATALOG_ALLOW_PRIVATE also lets outbound webhooks reach local addresses.
   const outboundWebhooks = new OutboundWebhooks({ tenants, events, inbox: webhooks, leads, fetchRules, logger });
   outboundWebhooks.listen();
-  registerJobs({ jobs, inbox: webhooks, meta: metaWorker, whatsapp: whatsappWorker, outbound: outboundWebhooks, sends: conversationSends });
+  // Knowledge pages are fetched under the same SSRF rules as catalogs.
+  const fetchPage: PageFetcher = (url, o) =>
+    safeFetch(url, {
+      ...fetchRules,
+      label: 'knowledge page',
+      timeoutMs: 15_000,
+      maxRedirects: 5,
+      maxBytes: o.maxBytes,
+      passStatuses: o.passStatuses,
+      headers: { ...o.headers, accept: o.accept, 'user-agent': `${KNOWLEDGE_AGENT}/1` },
+    });
+  const knowledge = new KnowledgeService({ store: knowledgeStore, search: knowledgeSearch, fetchPage, fetchRules, jobs, logger, embedder });
+  registerJobs({ jobs, inbox: webhooks, meta: metaWorker, whatsapp: whatsappWorker, outbound: outboundWebhooks, sends: conversationSends, knowledge, tenants });
 
   return {
     config,
@@ -226,6 +252,8 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     leadReport: new LeadReport(db),
     analytics: new AnalyticsReport(db),
     catalog,
+    knowledge,
+    knowledgeSearch,
     ai,
     chat,
     conversations,
@@ -254,4 +282,10 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
       if (!options.db) await db.close();
     },
   };
+}
+
+/** Embeddings from the configured OpenAI-compatible server; its client is made on first use. */
+function openAiEmbedder(config: Config, logger: Logger, model: string): Embedder {
+  let client: ReturnType<typeof createOpenAiClient> | undefined;
+  return new OpenAiEmbedder(model, async () => (await (client ??= createOpenAiClient(openAiSettings(config), logger))).client);
 }

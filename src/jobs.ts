@@ -7,6 +7,8 @@ import type { JobQueue } from './features/jobs/jobs.types.js';
 import type { OutboundWebhooks } from './features/outbound/outbound-webhooks.js';
 import { OUTBOUND_JOB } from './features/outbound/outbound-webhooks.js';
 import type { WebhookService } from './features/webhooks/webhook-service.js';
+import { KNOWLEDGE_SYNC_JOB, type KnowledgeService } from './features/knowledge/knowledge-service.js';
+import type { TenantService } from './features/tenants/tenant-service.js';
 
 /**
  * Every kind of background job and what runs it, in one place, as create-app.ts lists the routes.
@@ -20,10 +22,17 @@ export function registerJobs(deps: {
   whatsapp: WhatsAppWorker;
   outbound: OutboundWebhooks;
   sends: ConversationSends;
+  knowledge: KnowledgeService;
+  tenants: TenantService;
 }): void {
   deps.inbox.register('meta.message', (delivery) => deps.meta.handleMessage(delivery));
   deps.inbox.register('meta.comment', (delivery) => deps.meta.handleComment(delivery));
   deps.inbox.register(WHATSAPP_KIND, (delivery) => deps.whatsapp.handleMessage(delivery));
   deps.inbox.register(OUTBOUND_JOB, (delivery) => deps.outbound.deliver(delivery));
   deps.jobs.register(SEND_JOB, (payload, ctx) => deps.sends.run(payload as { tenantId: string; messageId: string }, ctx));
+  deps.jobs.register(KNOWLEDGE_SYNC_JOB, async (payload: { tenantId: string; sourceId: string; now?: boolean }) => {
+    // A tenant deleted since the job was queued has nothing left to sync.
+    const tenant = await deps.tenants.getById(payload.tenantId).catch(() => undefined);
+    if (tenant) await deps.knowledge.runJob(tenant, payload);
+  });
 }

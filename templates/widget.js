@@ -62,6 +62,7 @@
     '.operator{align-self:flex-start;background:#fff8e6;border:1px solid #ecd9a6}' +
     '.who{display:block;font-size:11px;font-weight:700;color:#6b5516;margin-bottom:2px}' +
     '.notice{align-self:center;font-size:13px;color:#8a1c1c;background:#fdecec;border-radius:8px;padding:8px 10px}' +
+    '.sources{margin-top:6px;font-size:12px;opacity:.85}.sources a{color:inherit;margin-right:8px}' +
     '.pay{display:inline-block;margin-top:8px;padding:9px 14px;border-radius:8px;background:var(--zia-color);color:#fff;' +
     'text-decoration:none;font-weight:600}' +
     'form.composer{display:flex;gap:8px;padding:10px;border-top:1px solid #e3e5e8;background:#fff}' +
@@ -187,6 +188,7 @@
         node.appendChild(body);
       } else richText(node, text);
       if (extra && extra.checkout_url) addPayButton(node, extra.checkout_url);
+      if (extra && extra.sources) addSources(node, extra.sources);
       log.appendChild(node);
       log.scrollTop = log.scrollHeight;
       return node;
@@ -195,13 +197,23 @@
       node.appendChild(document.createElement('br'));
       node.appendChild(el('a', { class: 'pay', href: url, target: '_blank', rel: 'noopener noreferrer', text: 'Pay securely' }));
     }
+    // The pages an answer came from (knowledge base): links for web pages, names for uploaded files.
+    function addSources(node, sources) {
+      if (!sources || !sources.length) return;
+      var list = el('div', { class: 'sources', text: 'Sources: ' });
+      sources.forEach(function (s) {
+        var web = typeof s.url === 'string' && /^https?:\/\//i.test(s.url);
+        list.appendChild(web ? el('a', { href: s.url, target: '_blank', rel: 'noopener noreferrer', text: s.title || s.url }) : el('span', { text: (s.title || '') + ' ' }));
+      });
+      node.appendChild(list);
+    }
     function notice(text) {
       var node = el('div', { class: 'notice', role: 'alert', text: text });
       log.appendChild(node);
       log.scrollTop = log.scrollHeight;
     }
     function remember(role, text, extra) {
-      transcript.push({ role: role, text: text, checkout_url: extra && extra.checkout_url, label: extra && extra.label });
+      transcript.push({ role: role, text: text, checkout_url: extra && extra.checkout_url, label: extra && extra.label, sources: extra && extra.sources });
       if (transcript.length > MAX_STORED) transcript = transcript.slice(-MAX_STORED);
       save('transcript', transcript);
     }
@@ -306,6 +318,7 @@
                 if (!bubble) bubble = addMessage('bot', full);
                 else richText(bubble, full);
                 if (data.checkout_url) addPayButton(bubble, data.checkout_url);
+                addSources(bubble, data.sources);
                 remember('bot', full, data);
               }
               finish();

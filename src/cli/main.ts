@@ -19,6 +19,7 @@ import { registerInbox } from './commands/inbox.js';
 import { registerBackup } from './commands/backup.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerCompletion } from './commands/completion.js';
+import { registerKnowledge } from './commands/knowledge.js';
 
 /** The CLI as a table of contents: every command group is registered here and lives in commands/. */
 export function createProgram(io: CliIO, exit: ExitHolder): Command {
@@ -41,6 +42,7 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerStats(program, io, exit);
   registerWebhooks(program, io, exit);
   registerCatalog(program, io, exit);
+  registerKnowledge(program, io, exit);
   registerStripe(program, io, exit);
   registerCheckout(program, io, exit);
   registerConversations(program, io, exit);

@@ -1,3 +1,4 @@
+import { knowledgeRoutes } from '../features/knowledge/knowledge-routes.js';
 import { rateLimiters } from '../db/rate-limit-store.js';
 import express, { type Express } from 'express';
 import type { Services } from '../container.js';
@@ -98,6 +99,7 @@ export function createApp(services: Services, options: AppOptions = {}): Express
   app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, sends: services.sends, feed: services.feed, shutdown: services.shutdown.signal, openStreams: services.metrics.sseStreams }));
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
   app.use(catalogRoutes(api, services.tenants, services.catalog));
+  app.use(knowledgeRoutes(api, { tenants: services.tenants, knowledge: services.knowledge, search: services.knowledgeSearch }));
   app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations }));
   app.use(paymentRoutes(api, { tenants: services.tenants, payments: services.payments }));
 

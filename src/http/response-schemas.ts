@@ -21,6 +21,8 @@ export const chatReply = obj({
   reply: z.string(),
   message_id: z.string(),
   checkout_url: z.string().optional(),
+  /** Pages and documents of the knowledge base the reply drew on (url null for an uploaded file). */
+  sources: z.array(obj({ title: z.string(), url: nullable(z.string()) })).optional(),
   lead: lead.optional(),
 });
 
@@ -184,3 +186,51 @@ export const checkoutLink = obj({
   quantity: z.number().int(),
 });
 export const checkoutSent = checkoutLink.extend({ to: z.string(), message_id: z.string() });
+
+const knowledgeSourceView = obj({
+  id: z.string(),
+  kind: z.enum(['page', 'sitemap', 'crawl', 'file']),
+  location: z.string(),
+  status: z.enum(['pending', 'syncing', 'ready', 'failed']),
+  max_pages: z.number().int(),
+  sync_interval_hours: nullable(z.number()),
+  page_count: z.number().int(),
+  chunk_count: z.number().int(),
+  synced_at: nullable(time),
+  next_sync_at: nullable(time),
+  last_error: nullable(z.string()),
+  created_at: time,
+});
+const pageProblem = obj({ url: z.string(), reason: z.string() });
+export const knowledgeSources = obj({ sources: z.array(knowledgeSourceView) });
+export const knowledgeSource = obj({ source: knowledgeSourceView });
+export const knowledgeSync = obj({
+  source: knowledgeSourceView,
+  indexed: z.number().int(),
+  unchanged: z.number().int(),
+  removed: z.number().int(),
+  skipped: z.array(pageProblem),
+  failed: z.array(pageProblem),
+  error: z.string().optional(),
+});
+export const knowledgeSourceDetail = obj({
+  source: knowledgeSourceView,
+  documents: z.array(obj({ url: z.string(), title: z.string(), status: z.enum(['indexed', 'skipped']), skip_reason: nullable(z.string()), chunk_count: z.number().int() })),
+});
+export const knowledgeSearch = obj({
+  passages: z.array(
+    obj({
+      title: z.string(),
+      url: nullable(z.string()),
+      location: z.string(),
+      heading: z.string(),
+      text: z.string(),
+      score: z.number(),
+      coverage: z.number(),
+      clear: z.boolean(),
+      flagged: z.boolean(),
+      in_prompt: z.boolean(),
+    }),
+  ),
+});
+export const knowledgeDeleted = obj({ deleted: z.string() });

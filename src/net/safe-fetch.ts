@@ -1,5 +1,5 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
-import http, { type IncomingMessage } from 'node:http';
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { forbiddenReason, isPublicAddress, stripBrackets } from './address-policy.js';
@@ -62,6 +62,8 @@ export interface SafeFetchOptions {
   headers?: Record<string, string>;
   /** Names the URL in error messages ('catalog', 'outbound webhook'). */
   label?: string;
+  /** Statuses outside 2xx that the caller handles (304 after a conditional request, 404): returned, not thrown. */
+  passStatuses?: readonly number[];
 }
 
 export const CATALOG_TIMEOUT_MS = 5_000;
@@ -72,6 +74,7 @@ export interface SafeResponse {
   /** The URL the body finally came from, after redirects. */
   url: string;
   status: number;
+  headers: IncomingHttpHeaders;
   body: Buffer;
 }
 
@@ -149,19 +152,19 @@ export async function safeFetch(raw: string, options: SafeFetchOptions): Promise
   for (let hop = 0; ; hop++) {
     const target: Target = await withDeadline(checkUrl(current, options), deadline, label(options));
     const res = await requestOnce(target, deadline, options.maxBytes ?? CATALOG_MAX_BYTES, options);
-    if ([301, 302, 303, 307, 308].includes(res.status) && res.location) {
+    if ([301, 302, 303, 307, 308].includes(res.status) && res.headers.location) {
       if (hop >= maxRedirects) throw new FetchRefusedError('too_many_redirects', `${label(options)} URL redirected more than ${maxRedirects} times`);
       try {
-        current = new URL(res.location, target.url);
+        current = new URL(res.headers.location, target.url);
       } catch {
         throw new FetchRefusedError('invalid_url', `${label(options)} URL redirected to an invalid location`);
       }
       continue;
     }
-    if (res.status < 200 || res.status > 299) {
+    if ((res.status < 200 || res.status > 299) && !options.passStatuses?.includes(res.status)) {
       throw new FetchRefusedError('http_status', `${label(options)} URL answered HTTP ${res.status}`);
     }
-    return { url: target.url.toString(), status: res.status, body: res.body };
+    return { url: target.url.toString(), status: res.status, headers: res.headers, body: res.body };
   }
 }
 
@@ -197,7 +200,7 @@ async function withDeadline<T>(work: Promise<T>, deadline: number, what?: string
 
 interface RawResponse {
   status: number;
-  location?: string;
+  headers: IncomingHttpHeaders;
   body: Buffer;
 }
 
@@ -246,7 +249,7 @@ function requestOnce(target: Target, deadline: number, maxBytes: number, options
           settled = true;
           clearTimeout(timer);
           req.destroy();
-          resolve({ status, location: res.headers.location, body: Buffer.alloc(0) });
+          resolve({ status, headers: res.headers, body: Buffer.alloc(0) });
           return;
         }
         const declared = Number(res.headers['content-length']);
@@ -267,7 +270,7 @@ function requestOnce(target: Target, deadline: number, maxBytes: number, options
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          resolve({ status, body: Buffer.concat(chunks) });
+          resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
         });
       },
     );

@@ -10,6 +10,7 @@ import { p4 } from './p4-streams.js';
 import { p5 } from './p5-export.js';
 import { p6 } from './p6-startup.js';
 import { p7, p8, p9 } from './p7-replies.js';
+import { k1 } from './k1-knowledge.js';
 
 type Bench = { id: string; run: (dialect: 'sqlite' | 'pg') => Promise<Row[]> };
 
@@ -23,6 +24,7 @@ const BENCHES: Bench[] = [
   { id: 'P7', run: p7 },
   { id: 'P8', run: p8 },
   { id: 'P9', run: p9 },
+  { id: 'K1', run: k1 },
 ];
 
 const only = process.argv.slice(2).map((s) => s.toUpperCase());

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { stubEmbedding } from './embedding-stub.js';
 
 /**
  * A small OpenAI-compatible Chat Completions server on 127.0.0.1. It checks requests the way the real
@@ -132,6 +133,7 @@ export class FakeOpenAI {
     }
     this.requests.push(rec);
 
+    if (rec.method === 'POST' && rec.path === '/v1/embeddings') return this.embeddings(req, res, rec);
     if (rec.method !== 'POST' || rec.path !== '/v1/chat/completions') {
       return this.error(res, { kind: 'error', status: 404, type: 'invalid_request_error', message: `Unknown request URL: ${rec.method} ${rec.path}` });
     }
@@ -170,6 +172,32 @@ export class FakeOpenAI {
       await new Promise((r) => setImmediate(r));
     }
     res.end();
+  }
+
+  /**
+   * The Embeddings API (platform.openai.com/docs/api-reference/embeddings/create): `input` a string or
+   * an array of strings, `encoding_format` float (arrays) or base64 (little-endian float32), one item
+   * per input with its `index`. Vectors come from stubEmbedding.
+   */
+  private embeddings(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest): void {
+    if (this.apiKey !== null && req.headers.authorization !== `Bearer ${this.apiKey}`) {
+      return this.error(res, { kind: 'error', status: 401, type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided.' });
+    }
+    const body = rec.body;
+    const inputs: unknown[] = typeof body?.input === 'string' ? [body.input] : Array.isArray(body?.input) ? body.input : [];
+    if (typeof body?.model !== 'string' || !body.model) return this.error(res, { kind: 'error', status: 400, type: 'invalid_request_error', message: "you must provide a model parameter" });
+    if (inputs.length === 0 || inputs.some((i) => typeof i !== 'string' || i.length === 0)) {
+      return this.error(res, { kind: 'error', status: 400, type: 'invalid_request_error', message: "'input' must be a non-empty string or array of non-empty strings" });
+    }
+    const format = body.encoding_format ?? 'float';
+    if (format !== 'float' && format !== 'base64') return this.error(res, { kind: 'error', status: 400, type: 'invalid_request_error', message: "'encoding_format' must be float or base64" });
+    const data = (inputs as string[]).map((text, index) => {
+      const v = stubEmbedding(text);
+      return { object: 'embedding', index, embedding: format === 'float' ? v : Buffer.from(Float32Array.from(v).buffer).toString('base64') };
+    });
+    const tokens = (inputs as string[]).reduce((n, t) => n + Math.ceil(t.length / 4), 0);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ object: 'list', data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }));
   }
 
   private error(res: ServerResponse, b: Extract<Behaviour, { kind: 'error' }>): void {

@@ -3,10 +3,12 @@ import type { Tenant } from '../tenants/tenant-service.js';
 import type { AiProvider, GenerateRequest, GenerateResult } from './provider.js';
 import { BUY, PRODUCT_QUESTION, purchaseArgs, searchItems, subjectOf } from './shop-intent.js';
 import { bestMatch, dice, tokens, wordChunks } from './text-match.js';
+import { excerpt } from '../knowledge/knowledge-answer.js';
 
 /**
- * The embedded assistant: deterministic answers from the tenant's FAQ, catalog and plans, with the
- * same tools the model would use. It runs with no network and no key, and streams like a model.
+ * The embedded assistant: deterministic answers from the tenant's FAQ, catalog, plans and knowledge
+ * base (the passage that clearly answers, in its own words), with the same tools the model would use.
+ * It runs with no network and no key, and streams like a model.
  */
 
 const GREETING = /^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|hola|hei|hallo|yo)\b[\s!.,?]*((there|team|all)[\s!.,?]*)?$/i;
@@ -48,6 +50,8 @@ export class OfflineProvider implements AiProvider {
     }
     const faq = bestMatch(question, tenant.settings.faq ?? [], (f) => f.q);
     if (faq) return faq.a;
+    const passage = req.knowledge?.find((p) => p.clear);
+    if (passage) return excerpt(passage, question);
     return this.fallback(tenant);
   }
 
@@ -79,7 +83,8 @@ export class OfflineProvider implements AiProvider {
       return `${hit.name} costs ${hit.price_text}.${availability} Would you like a payment link?`;
     }
     if (!configured) return undefined;
-    if (items.length === 0 && subject && (req.tenant.settings.faq ?? []).length === 0) {
+    // Not found in the catalog is the answer only when nothing else could hold one.
+    if (items.length === 0 && subject && (req.tenant.settings.faq ?? []).length === 0 && !req.knowledge?.length) {
       return `I couldn't find "${subject}" in our catalog. ${this.offerContact(req.tenant)}`;
     }
     return undefined;

@@ -1,4 +1,5 @@
 import type { Channel } from '../chat/chat.types.js';
+import type { Passage } from '../knowledge/knowledge-search.js';
 import type { Tenant } from '../tenants/tenant-service.js';
 
 /** What every AI provider sees and returns; the chat engine is the only caller. */
@@ -30,6 +31,8 @@ export interface GenerateRequest {
   /** The conversation's recent messages, oldest first, ending with the user's new message. */
   messages: ModelMessage[];
   tools: ToolRunner;
+  /** Knowledge passages that clearly match the user's message (already quoted in `system`). */
+  knowledge?: Passage[];
   signal?: AbortSignal;
   /** True when a client watches the reply arrive (SSE); false when it waits for the whole reply. */
   live?: boolean;

@@ -9,6 +9,7 @@ import type { LeadService, SubmittedLead } from '../leads/lead-service.js';
 import type { CheckoutCreator } from '../payments/payments.types.js';
 import type { Tenant } from '../tenants/tenant-service.js';
 import type { HandoffDecision } from '../handoff/handoff-policy.js';
+import type { KnowledgeLookup, Passage } from '../knowledge/knowledge-search.js';
 import type { ToolRunner, ToolSpec } from './provider.js';
 
 /**
@@ -68,6 +69,22 @@ export const TOOL_SPECS: ToolSpec[] = [
   },
 ];
 
+/** Offered when the tenant has a knowledge base: its pages and documents, searched in full text (and by meaning). */
+export const SEARCH_KNOWLEDGE_SPEC: ToolSpec = {
+  name: 'search_knowledge',
+  description:
+    "Search the business's own web pages and documents (policies, opening hours, delivery, returns, contact details, how-tos). Returns passages with their title and URL. Answer only from what they say; if none answers the question, say you don't know.",
+  parameters: {
+    type: 'object',
+    properties: { query: { type: 'string', description: 'the question, in the words of the customer' } },
+    required: ['query'],
+    additionalProperties: false,
+  },
+};
+
+/** Characters of a passage the model gets from search_knowledge. */
+const PASSAGE_CHARS = 1200;
+
 /** Offered when the tenant takes handoffs: the model passes a customer on to the team. */
 export const REQUEST_HUMAN_SPEC: ToolSpec = {
   name: 'request_human',
@@ -90,6 +107,8 @@ export interface TurnToolDeps {
   checkout?: CheckoutCreator;
   /** Present when the tenant takes handoffs: what a request for a person leads to now. */
   handoff?: () => HandoffDecision;
+  /** Present when the tenant has a knowledge base to search. */
+  knowledge?: KnowledgeLookup;
 }
 
 function parseArgs(raw: unknown): unknown {
@@ -117,9 +136,11 @@ export class TurnTools implements ToolRunner {
   lead?: SubmittedLead;
   /** The model handed the customer to the team (request_human), and what that means now. */
   handoff?: { decision: HandoffDecision; reason: string | null };
+  /** Passages search_knowledge gave the model this turn (the reply's sources are among them). */
+  readonly passages: Passage[] = [];
 
   constructor(private readonly deps: TurnToolDeps) {
-    this.specs = deps.handoff ? [...TOOL_SPECS, REQUEST_HUMAN_SPEC] : TOOL_SPECS;
+    this.specs = specsFor(Boolean(deps.knowledge), Boolean(deps.handoff));
   }
 
   async run(name: string, rawArgs: unknown): Promise<Record<string, unknown>> {
@@ -138,6 +159,11 @@ export class TurnTools implements ToolRunner {
       case 'capture_lead': {
         const a = leadArgs.safeParse(args);
         return a.success ? this.captureLead(a.data) : invalid(a.error.issues.map((i) => `${i.path.join('.') || 'args'}: ${i.message}`).join('; '));
+      }
+      case 'search_knowledge': {
+        if (!this.deps.knowledge) break;
+        const a = searchArgs.safeParse(args);
+        return a.success ? this.searchKnowledge(a.data.query) : invalid(a.error.issues.map((i) => i.message).join('; '));
       }
       case 'request_human': {
         if (!this.deps.handoff) break;
@@ -165,6 +191,16 @@ export class TurnTools implements ToolRunner {
         available: h.item.available,
         url: h.item.url,
       })),
+    };
+  }
+
+  private async searchKnowledge(query: string): Promise<Record<string, unknown>> {
+    const found = await this.deps.knowledge!.search(this.deps.tenant, query, { limit: 3 });
+    this.passages.push(...found);
+    return {
+      ok: true,
+      passages: found.map((p) => ({ title: p.title, url: p.url, section: p.heading, text: p.text.slice(0, PASSAGE_CHARS), clear_match: p.clear })),
+      ...(found.length === 0 ? { note: 'nothing in the knowledge base matches' } : {}),
     };
   }
 
@@ -207,4 +243,15 @@ export class TurnTools implements ToolRunner {
     // The model learns only that the details were taken, never whether the email was known.
     return { ok: true };
   }
+}
+
+/** The four tool lists a turn can have, made once (the OpenAI provider keys its request form on the list). */
+const SPEC_LISTS: Record<string, ToolSpec[]> = {
+  'false false': TOOL_SPECS,
+  'true false': [...TOOL_SPECS, SEARCH_KNOWLEDGE_SPEC],
+  'false true': [...TOOL_SPECS, REQUEST_HUMAN_SPEC],
+  'true true': [...TOOL_SPECS, SEARCH_KNOWLEDGE_SPEC, REQUEST_HUMAN_SPEC],
+};
+function specsFor(knowledge: boolean, handoff: boolean): ToolSpec[] {
+  return SPEC_LISTS[`${knowledge} ${handoff}`]!;
 }

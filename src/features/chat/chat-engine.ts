@@ -14,6 +14,9 @@ import type { ConversationRow, ConversationStore } from './conversation-store.js
 import { TurnRecorder, type Inbound, type ReplyRecord } from './turn-recorder.js';
 import { asksForHuman, decideHandoff, operatorLabel, takesHandoff, type HandoffDecision } from '../handoff/handoff-policy.js';
 import { nowIso } from '../../db/dialect.js';
+import type { KnowledgeLookup, Passage } from '../knowledge/knowledge-search.js';
+import { citedSources, passagesSection, type Source } from '../knowledge/knowledge-answer.js';
+import type { Channel } from './chat.types.js';
 
 export const DEFAULT_MEMORY_MESSAGES = 12;
 
@@ -28,6 +31,8 @@ export interface ChatEngineDeps {
   catalog?: CatalogLookup;
   /** Optional: payment links for the create_checkout_link tool. */
   checkout?: CheckoutCreator;
+  /** Optional: the tenants' knowledge bases (search_knowledge, passages in the prompt, sources). */
+  knowledge?: KnowledgeLookup;
   /** The clock that decides whether the team is in (opening hours); Date.now by default. */
   now?: () => number;
 }
@@ -39,6 +44,7 @@ const ignoreToken = () => undefined;
 interface Answer extends ReplyRecord {
   lead?: SubmittedLead;
   checkoutUrl?: string;
+  sources?: Source[];
 }
 
 /** Runs one turn of conversation for any channel: who answers, what is stored, which events are recorded. */
@@ -101,6 +107,7 @@ export class ChatEngine implements TurnRunner {
       replyMessageId: reply.id,
       leadFlowActive: Boolean(leadState),
       ...(answer.checkoutUrl ? { checkoutUrl: answer.checkoutUrl } : {}),
+      ...(answer.sources?.length ? { sources: answer.sources } : {}),
       ...(lead ? { lead } : {}),
     };
   }
@@ -167,32 +174,54 @@ export class ChatEngine implements TurnRunner {
       .map((m): ModelMessage => ({ role: m.role === 'user' ? 'user' : 'assistant', content: m.role === 'operator' ? `[${label}] ${m.text}` : m.text }));
   }
 
-  private providerAnswer(input: TurnInput, conversation: Pick<ConversationRow, 'id' | 'channel' | 'handoffRequestedAt'>, messages: ModelMessage[]): Promise<Answer> {
+  /** The model's answer, with what the knowledge base holds on the question when the tenant has one. */
+  private async providerAnswer(input: TurnInput, conversation: Pick<ConversationRow, 'id' | 'channel' | 'handoffRequestedAt'>, messages: ModelMessage[]): Promise<Answer> {
+    const { knowledge } = this.deps;
+    const knows = knowledge !== undefined && (await knowledge.has(input.tenant));
+    // Only passages that clearly match go into the prompt; the model can search for more itself.
+    const passages = knows ? (await knowledge.search(input.tenant, input.text, { limit: 3 })).filter((p) => p.clear) : [];
+    return this.modelAnswer(input, conversation, messages, knows ? knowledge : undefined, passages);
+  }
+
+  private modelAnswer(
+    input: TurnInput,
+    conversation: Pick<ConversationRow, 'id' | 'channel' | 'handoffRequestedAt'>,
+    messages: ModelMessage[],
+    knowledge: KnowledgeLookup | undefined,
+    passages: Passage[],
+  ): Promise<Answer> {
     const { provider, prompts, events, catalog, checkout, leads } = this.deps;
     const tenant = input.tenant;
     const handoff = takesHandoff(tenant, conversation.channel) ? () => this.handoffDecision(tenant) : undefined;
-    const turnTools = new TurnTools({ tenant, channel: conversation.channel, conversationId: conversation.id, leads, events, catalog, checkout, handoff });
+    const turnTools = new TurnTools({ tenant, channel: conversation.channel, conversationId: conversation.id, leads, events, catalog, checkout, handoff, knowledge });
     const tools: ToolRunner = { specs: turnTools.specs, run: (name, args) => turnTools.run(name, args) };
+    const system = withHandoffNote(prompts.build(tenant, conversation.channel, { hasCatalog: catalog?.configured(tenant) ?? false }), tenant, messages);
     const request: GenerateRequest = {
       tenant,
       channel: conversation.channel,
       conversationId: conversation.id,
-      system: withHandoffNote(prompts.build(tenant, conversation.channel, { hasCatalog: catalog?.configured(tenant) ?? false }), tenant, messages),
+      system: passages.length > 0 ? `${system}\n\n${passagesSection(passages)}` : system,
       messages,
       tools,
+      ...(passages.length > 0 ? { knowledge: passages } : {}),
       signal: input.signal,
       live: input.onToken !== undefined,
       onToken: input.onToken ?? ignoreToken,
     };
     // Handlers rather than an awaiting frame: a stream keeps whatever waits on the model for as long as it lasts.
     return new Promise<GenerateResult>((resolve) => resolve(provider.generate(request))).then(
-      // A model (or an OpenAI-compatible server) may emit U+0000, which PostgreSQL would refuse to store.
-      (result) => ({
-        text: withoutNul(result.text).trim() || (turnTools.handoff?.decision.message ?? "Sorry, I don't have an answer to that right now."),
-        checkoutUrl: turnTools.checkoutUrl,
-        lead: turnTools.lead,
-        ...(turnTools.handoff ? handoffRecord(conversation, turnTools.handoff.decision, 'model', turnTools.handoff.reason) : {}),
-      }),
+      (result) => {
+        // A model (or an OpenAI-compatible server) may emit U+0000, which PostgreSQL would refuse to store.
+        const text = withoutNul(result.text).trim() || (turnTools.handoff?.decision.message ?? "Sorry, I don't have an answer to that right now.");
+        const sources = passages.length + turnTools.passages.length > 0 ? citedSources(text, [...passages, ...turnTools.passages]) : [];
+        return {
+          text: withSourceLink(text, sources, conversation.channel),
+          checkoutUrl: turnTools.checkoutUrl,
+          lead: turnTools.lead,
+          sources,
+          ...(turnTools.handoff ? handoffRecord(conversation, turnTools.handoff.decision, 'model', turnTools.handoff.reason) : {}),
+        };
+      },
       (err: unknown) => this.providerFailed(input, conversation, err),
     );
   }
@@ -245,4 +274,13 @@ function withHandoffNote(system: string, tenant: TurnInput['tenant'], messages: 
   const operatorTurns = messages.filter((m) => m.role === 'assistant' && m.content.startsWith(mark)).length;
   if (operatorTurns === 0) return system;
   return `${system}\n\nHandoff: a person from the team answered this customer ${operatorTurns === 1 ? 'once' : `${operatorTurns} times`} above (their messages start with ${mark.trim()}); you are answering again now. Treat what they said as settled: build on it, do not repeat it or contradict it, and never write as them.`;
+}
+
+/** Channels whose replies carry no structured sources: the first source's link goes in the text, once. */
+const LINKED_CHANNELS: ReadonlySet<Channel> = new Set(['whatsapp', 'messenger', 'instagram']);
+
+function withSourceLink(text: string, sources: readonly Source[], channel: Channel): string {
+  const url = sources.find((s) => s.url)?.url;
+  if (!url || !LINKED_CHANNELS.has(channel) || text.includes(url)) return text;
+  return `${text}\n\n${url}`;
 }

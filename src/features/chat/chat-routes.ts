@@ -45,6 +45,7 @@ function outcome(result: TurnResult) {
     reply: result.reply,
     message_id: result.replyMessageId,
     ...(result.checkoutUrl ? { checkout_url: result.checkoutUrl } : {}),
+    ...(result.sources ? { sources: result.sources } : {}),
     ...(result.lead ? { lead: result.lead } : {}),
   };
 }
@@ -82,7 +83,7 @@ export function chatRoutes(api: Api, deps: ChatRouteDeps): Router {
       auth: 'public',
       query: tenantQuerySchema,
       body: chatBodySchema,
-      produces: 'text/event-stream: `meta` {conversation_id}, `token` {text}, `done` {message_id, reply, checkout_url?, lead?}, `error` {code, message}',
+      produces: 'text/event-stream: `meta` {conversation_id}, `token` {text}, `done` {message_id, reply, checkout_url?, sources?, lead?}, `error` {code, message}',
       content: ['text/event-stream'],
       // Before the first event; afterwards a failure is an `error` event.
       errors: [429, 502, 503],

@@ -46,6 +46,8 @@ export interface TurnResult {
   replyMessageId: string | null;
   userMessageId: string | null;
   checkoutUrl?: string;
+  /** Pages and documents of the tenant's knowledge base the reply drew on. */
+  sources?: Array<{ title: string; url: string | null }>;
   /** What the visitor gave the lead flow or the model's tool, as normalised; never a stored lead. */
   lead?: { email: string; name: string | null; whatsapp: string | null };
   /** Whether the lead flow is in progress after this turn. */

@@ -71,6 +71,17 @@ export const settingsSchema = z.strictObject({
       operator_label: z.string().min(1).max(40).optional(),
     })
     .optional(),
+  /** Limits of the tenant's knowledge base (see KnowledgeService); the operator's, not the tenant's. */
+  knowledge: z
+    .strictObject({
+      /** Pages across all of the tenant's sources. */
+      max_pages: z.number().int().min(1).max(10_000).optional(),
+      /** A page or file larger than this is skipped, with the reason. */
+      max_page_kb: z.number().int().min(16).max(20_480).optional(),
+      /** Default hours between re-syncs of a new source (0: only when asked). */
+      sync_hours: z.number().min(0).max(24 * 90).optional(),
+    })
+    .optional(),
   currency: z.string().length(3).toLowerCase().optional(),
   catalog_url: webUrl.optional(),
   catalog_ttl_seconds: z.number().int().min(10).max(86_400).optional(),

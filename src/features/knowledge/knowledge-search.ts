@@ -1,0 +1,156 @@
+import type { Tenant } from '../tenants/tenant-service.js';
+import type { Embedder } from './embedder.js';
+import type { ChunkRow, KnowledgeStore } from './knowledge-store.js';
+import { clearlyMatches, coverage, queryTerms, questionLanguage } from './query-terms.js';
+
+/** A passage of a tenant's knowledge base as the bot and operators see it. */
+export interface Passage {
+  chunkId: number;
+  title: string;
+  /** The page's URL; null for an uploaded file (it has a name, not a link). */
+  url: string | null;
+  /** The file name or URL, for operators. */
+  location: string;
+  heading: string;
+  text: string;
+  /** The fused rank score (higher is better; comparable within one search). */
+  score: number;
+  /** Share of the question's terms the passage holds (0..1). */
+  coverage: number;
+  /** Whether it clearly answers the question (see clearlyMatches). */
+  clear: boolean;
+  /** Reads as orders to an AI: shown to operators, never given to the model. */
+  flagged: boolean;
+}
+
+export interface KnowledgeLookup {
+  /** Whether the tenant has a knowledge base to search. */
+  has(tenant: Tenant): Promise<boolean>;
+  search(tenant: Tenant, question: string, options?: { limit?: number; includeFlagged?: boolean }): Promise<Passage[]>;
+}
+
+/** Text search configurations PostgreSQL ships, by language subtag. */
+const SEARCH_CONFIGS: Record<string, string> = {
+  en: 'english', es: 'spanish', pt: 'portuguese', fr: 'french', de: 'german', it: 'italian', nb: 'norwegian', nn: 'norwegian',
+  no: 'norwegian', da: 'danish', sv: 'swedish', nl: 'dutch', fi: 'finnish', ru: 'russian', tr: 'turkish', hu: 'hungarian', ro: 'romanian',
+};
+
+/** The configuration a text in this language is indexed and searched with ('simple' when zia has none). */
+export function searchConfig(language: string | null | undefined): string {
+  return SEARCH_CONFIGS[(language ?? '').toLowerCase().split(/[-_]/)[0] ?? ''] ?? 'simple';
+}
+
+/** How many candidates each ranking contributes before fusion. */
+const CANDIDATES = 24;
+/** Reciprocal rank fusion's constant (the usual 60): ranks matter, raw scores of different kinds do not. */
+const RRF_K = 60;
+/** How long "this tenant has no knowledge base" is believed before asking the database again. */
+const HAS_TTL_MS = 30_000;
+
+interface VectorCache {
+  version: string;
+  ids: number[];
+  vectors: Float32Array[];
+}
+
+/**
+ * Full-text retrieval inside the database for everyone; with an embeddings model, hybrid: the
+ * question's vector against the tenant's chunk vectors (cosine, held in memory per tenant until a
+ * chunk changes), fused with the full-text ranking by reciprocal rank.
+ */
+export class KnowledgeSearch implements KnowledgeLookup {
+  private readonly hasCache = new Map<string, { has: boolean; until: number }>();
+  private readonly vectorCache = new Map<string, VectorCache>();
+
+  constructor(
+    private readonly store: KnowledgeStore,
+    private readonly embedder?: Embedder,
+  ) {}
+
+  /** Called after this process changed a tenant's knowledge base. */
+  changed(tenantId: string): void {
+    this.hasCache.delete(tenantId);
+  }
+
+  async has(tenant: Tenant): Promise<boolean> {
+    const cached = this.hasCache.get(tenant.id);
+    if (cached && cached.until > Date.now()) return cached.has;
+    const has = await this.store.hasChunks(tenant.id);
+    this.hasCache.set(tenant.id, { has, until: Date.now() + HAS_TTL_MS });
+    return has;
+  }
+
+  async search(tenant: Tenant, question: string, options: { limit?: number; includeFlagged?: boolean } = {}): Promise<Passage[]> {
+    const limit = options.limit ?? 3;
+    const terms = queryTerms(question);
+    const languages = await this.store.languages(tenant.id);
+    const configs = [...new Set(languages.map((l) => searchConfig(l ?? tenant.settings.locale)))];
+    // A question in one of the tenant's languages is parsed (stemmed) in that language only.
+    const asked = searchConfig(questionLanguage(question));
+    if (configs.includes(asked)) configs.splice(0, configs.length, asked);
+    const [textHits, vectorHits] = await Promise.all([
+      this.store.search(tenant.id, { terms, configs, limit: CANDIDATES, includeFlagged: options.includeFlagged }),
+      this.embedder ? this.nearest(tenant.id, question, this.embedder) : Promise.resolve([]),
+    ]);
+    const fused = new Map<number, number>();
+    textHits.forEach((h, i) => fused.set(h.id, (fused.get(h.id) ?? 0) + 1 / (RRF_K + i + 1)));
+    vectorHits.forEach((id, i) => fused.set(id, (fused.get(id) ?? 0) + 1 / (RRF_K + i + 1)));
+    const ranked = [...fused.entries()].sort((a, b) => b[1] - a[1]);
+    const rows = await this.store.chunks(tenant.id, ranked.map(([id]) => id));
+    const score = new Map(ranked);
+    // The best passage of each page: three passages of one page would crowd out the page that answers.
+    const pages = new Set<string>();
+    const passages: Passage[] = [];
+    for (const r of rows) {
+      if ((!options.includeFlagged && r.flagged) || pages.has(r.documentId)) continue;
+      pages.add(r.documentId);
+      passages.push(toPassage(r, score.get(r.id) ?? 0, terms));
+      if (passages.length === limit) break;
+    }
+    return passages;
+  }
+
+  /** The tenant's chunks nearest the question, best first. */
+  private async nearest(tenantId: string, question: string, embedder: Embedder): Promise<number[]> {
+    const [cache, [q]] = await Promise.all([this.vectors(tenantId, embedder.model), embedder.embed([question])]);
+    if (!q || cache.ids.length === 0) return [];
+    const best: Array<[number, number]> = [];
+    for (let i = 0; i < cache.vectors.length; i++) {
+      const v = cache.vectors[i]!;
+      if (v.length !== q.length) continue;
+      let dot = 0;
+      for (let j = 0; j < q.length; j++) dot += q[j]! * v[j]!;
+      if (best.length < CANDIDATES || dot > best[best.length - 1]![1]) {
+        best.push([cache.ids[i]!, dot]);
+        best.sort((a, b) => b[1] - a[1]);
+        if (best.length > CANDIDATES) best.pop();
+      }
+    }
+    return best.map(([id]) => id);
+  }
+
+  private async vectors(tenantId: string, model: string): Promise<VectorCache> {
+    const version = await this.store.vectorsVersion(tenantId, model);
+    const cached = this.vectorCache.get(tenantId);
+    if (cached && cached.version === version) return cached;
+    const loaded = { version, ...(await this.store.vectors(tenantId, model)) };
+    this.vectorCache.set(tenantId, loaded);
+    return loaded;
+  }
+}
+
+function toPassage(r: ChunkRow, score: number, terms: readonly string[]): Passage {
+  const matchable = `${r.title} ${r.heading} ${r.body}`;
+  return {
+    chunkId: r.id,
+    title: r.title,
+    url: r.sourceKind === 'file' ? null : r.url,
+    location: r.url,
+    heading: r.heading,
+    text: r.body,
+    score,
+    coverage: coverage(terms, matchable).share,
+    clear: clearlyMatches(terms, matchable),
+    flagged: r.flagged,
+  };
+}
