@@ -98,15 +98,16 @@ export class KnowledgeSearch implements KnowledgeLookup {
     const ranked = [...fused.entries()].sort((a, b) => b[1] - a[1]);
     const rows = await this.store.chunks(tenant.id, ranked.map(([id]) => id));
     const score = new Map(ranked);
-    // The best passage of each page: three passages of one page would crowd out the page that answers.
-    const pages = new Set<string>();
-    const passages: Passage[] = [];
+    // One passage per page, pages in the order of their best rank: three passages of one page would
+    // crowd out the page that answers. Of a page's passages, the one holding most of the question.
+    const byPage = new Map<string, Passage[]>();
     for (const r of rows) {
-      if ((!options.includeFlagged && r.flagged) || pages.has(r.documentId)) continue;
-      pages.add(r.documentId);
-      passages.push(toPassage(r, score.get(r.id) ?? 0, terms));
-      if (passages.length === limit) break;
+      if (!options.includeFlagged && r.flagged) continue;
+      const list = byPage.get(r.documentId) ?? [];
+      if (list.length === 0) byPage.set(r.documentId, list);
+      list.push(toPassage(r, score.get(r.id) ?? 0, terms));
     }
+    const passages = [...byPage.values()].slice(0, limit).map((list) => list.reduce((best, p) => (p.coverage > best.coverage ? p : best)));
     return passages;
   }
 

@@ -233,12 +233,12 @@ export class KnowledgeService {
     meta: { etag: string | null; lastModified: string | null; contentHash: string; bytes: number },
   ): Promise<void> {
     const language = extracted.language ?? null;
-    const titled = chunks.map((c) => ({
-      position: c.position,
+    const titled = quarantined(chunks).map((c, position) => ({
+      position,
       // The page's title leads every chunk's heading: "Returns policy › Refunds" finds the page by either.
       heading: !c.heading || c.heading === extracted.title || c.heading.startsWith(`${extracted.title} › `) ? c.heading || extracted.title : `${extracted.title} › ${c.heading}`,
       body: c.text,
-      flagged: looksLikeInstructions(c.text),
+      flagged: c.flagged,
     }));
     await this.deps.store.saveDocument(
       tenant.id,
@@ -260,6 +260,26 @@ export class KnowledgeService {
       await store.setEmbeddings(tenant.id, embedder.model, todo.map((c, i) => ({ id: c.id, vector: vectors[i]! })));
     }
   }
+}
+
+/**
+ * Sentences that read as orders to an AI (a page planted with "ignore your instructions …") are moved
+ * out of their chunk into a flagged one of their own, so the rest of the passage still answers.
+ */
+function quarantined(chunks: Chunk[]): Array<Chunk & { flagged: boolean }> {
+  const out: Array<Chunk & { flagged: boolean }> = [];
+  for (const c of chunks) {
+    if (!looksLikeInstructions(c.text)) {
+      out.push({ ...c, flagged: false });
+      continue;
+    }
+    const sentences = c.text.split(/\n+|(?<=[.!?])\s+/);
+    const planted = sentences.filter((x) => looksLikeInstructions(x));
+    const clean = sentences.filter((x) => x.trim() && !looksLikeInstructions(x));
+    if (clean.length > 0) out.push({ ...c, text: clean.join(' '), flagged: false });
+    out.push({ ...c, text: (planted.length > 0 ? planted : [c.text]).join(' '), flagged: true });
+  }
+  return out;
 }
 
 function limitsOf(tenant: Tenant): { maxPages: number; maxPageKb: number; syncHours: number } {
