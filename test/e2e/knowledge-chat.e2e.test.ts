@@ -88,7 +88,7 @@ for (const dialect of dialects()) {
       res = await app.admin('/v1/admin/knowledge/files?tenant=fjell&name=warranty.pdf', {
         method: 'POST',
         headers: { 'content-type': 'application/pdf' },
-        body: pdf(['Every tent has a five year warranty against seam failure.', 'Claims need the original receipt.']),
+        body: new Uint8Array(pdf(['Every tent has a five year warranty against seam failure.', 'Claims need the original receipt.'])),
       });
       t.is(res.status, 201, await res.clone().text());
       t.like(await res.json(), { indexed: 1, source: { kind: 'file', location: 'warranty.pdf' } });
@@ -98,7 +98,7 @@ for (const dialect of dialects()) {
         body: '# Ski rental\n\nTouring skis can be rented at the Tromsø store for NOK 450 per day, boots included.\n',
       });
       t.is(res.status, 201);
-      res = await app.admin('/v1/admin/knowledge/files?tenant=fjell&name=logo.png', { method: 'POST', headers: { 'content-type': 'image/png' }, body: Buffer.from([0x89, 0x50, 0x4e, 0x47]) });
+      res = await app.admin('/v1/admin/knowledge/files?tenant=fjell&name=logo.png', { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array([0x89, 0x50, 0x4e, 0x47]) });
       t.is(res.status, 400);
       t.regex(((await res.json()) as any).error.message, /image\/png/);
 
