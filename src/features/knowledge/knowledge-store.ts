@@ -1,7 +1,7 @@
 import type { Db } from '../../db/create-db.js';
 import { newId, nowIso, readBool, readJson, readTime, writeJson } from '../../db/dialect.js';
 import { knexOf } from '../../db/unit-of-work.js';
-import { chunkSearchColumns, readVector, searchChunks, writeVector, type ChunkMatch } from '../../db/full-text.js';
+import { ChunkSearch, chunkSearchColumns, readVector, writeVector, type ChunkMatch } from '../../db/full-text.js';
 
 /** Sources, documents and chunks of tenants' knowledge bases; every method is scoped to one tenant. */
 
@@ -106,7 +106,11 @@ function documentFrom(r: any): StoredDocument {
 const SYNC_LEASE_MS = 10 * 60_000;
 
 export class KnowledgeStore {
-  constructor(private readonly db: Db) {}
+  private readonly fullText: ChunkSearch;
+
+  constructor(private readonly db: Db) {
+    this.fullText = new ChunkSearch(db);
+  }
 
   async addSource(tenantId: string, s: { kind: SourceKind; location: string; maxPages: number; syncIntervalS: number | null }): Promise<KnowledgeSource> {
     const now = nowIso();
@@ -279,7 +283,7 @@ export class KnowledgeStore {
   }
 
   search(tenantId: string, s: { terms: readonly string[]; configs: readonly string[]; limit: number; includeFlagged?: boolean }): Promise<ChunkMatch[]> {
-    return searchChunks(this.db, { tenantId, ...s });
+    return this.fullText.search({ tenantId, ...s });
   }
 
   /** Chunks by id with their document's title and URL, in the order of the ids given. */
