@@ -15,7 +15,7 @@ for (const dialect of dialects()) {
   test(`${dialect}: zia knowledge crawls a site as robots.txt allows, re-syncs with conditional requests, and finds the answering page`, async (t) => {
     const db = await freshDatabase(dialect);
     const pages = shopSite();
-    const site = await startShopSite({ pages, robots: ROBOTS });
+    const site = await startShopSite({ pages, robots: ROBOTS, sitemap: true });
     const cwd = mkdtempSync(path.join(tmpdir(), 'zia-knowledge-'));
     const env = { ...baseEnv(), ...db.env, ZIA_CATALOG_ALLOW_PRIVATE: 'true' };
     const zia = (args: string[]) => runBin(args, { env, cwd });

@@ -1,6 +1,19 @@
-import { isProbablyReaderable, Readability } from '@mozilla/readability';
-import { parseHTML } from 'linkedom';
-import { extractText as extractPdfText, getDocumentProxy, getMeta } from 'unpdf';
+import type * as ReadabilityModule from '@mozilla/readability';
+import type * as LinkedomModule from 'linkedom';
+
+/**
+ * The HTML and PDF libraries, loaded when a document of their kind first arrives: `zia serve` and every
+ * command start without them (linkedom alone adds 0.3 s and 25 MB to a start).
+ */
+interface HtmlLibraries {
+  parseHTML: typeof LinkedomModule.parseHTML;
+  Readability: typeof ReadabilityModule.Readability;
+  isProbablyReaderable: typeof ReadabilityModule.isProbablyReaderable;
+}
+async function htmlLibraries(): Promise<HtmlLibraries> {
+  const [{ parseHTML }, { Readability, isProbablyReaderable }] = await Promise.all([import('linkedom'), import('@mozilla/readability')]);
+  return { parseHTML, Readability, isProbablyReaderable };
+}
 
 /**
  * Turns one fetched page or uploaded file into a title, text sections under their heading paths, and the
@@ -58,7 +71,7 @@ export async function extractDocument(input: { body: Buffer; contentType?: strin
     case 'pdf':
       return extractPdf(input.body, input.fileName);
     case 'html':
-      return extractHtml(decodeText(input.body, charset ?? metaCharset(input.body)), input.url, input.fileName);
+      return extractHtml(decodeText(input.body, charset ?? metaCharset(input.body)), input.url, input.fileName, await htmlLibraries());
     case 'markdown':
       return extractMarkdown(decodeText(input.body, charset), input.fileName);
     case 'text':
@@ -157,15 +170,15 @@ const BLOCKS = new Set(['address', 'article', 'aside', 'blockquote', 'body', 'ca
 const BOILERPLATE = 'nav, header, footer, form';
 const LEVEL_ATTR = 'data-zia-level';
 
-function extractHtml(html: string, url: string | undefined, fileName: string | undefined): ExtractedDocument {
-  const document = parsePage(html);
+function extractHtml(html: string, url: string | undefined, fileName: string | undefined, libs: HtmlLibraries): ExtractedDocument {
+  const document = parsePage(html, libs);
   const robots = new Set<string>();
   for (const meta of Array.from(document.querySelectorAll('meta[name][content]'))) {
     if (meta.getAttribute('name')!.trim().toLowerCase() === 'robots') for (const d of meta.getAttribute('content')!.toLowerCase().split(/[\s,]+/)) robots.add(d);
   }
   const noindex = robots.has('noindex') || robots.has('none');
   const links = robots.has('nofollow') || robots.has('none') ? [] : pageLinks(document, url);
-  const doc: ExtractedDocument = { format: 'html', title: pageTitle(document, url, fileName), sections: noindex ? [] : sectionsOf(mainContent(document)), links };
+  const doc: ExtractedDocument = { format: 'html', title: pageTitle(document, url, fileName), sections: noindex ? [] : sectionsOf(mainContent(document, libs)), links };
   return withLanguage(noindex ? { ...doc, noindex } : doc, primaryLanguage(document.documentElement.getAttribute('lang')));
 }
 
@@ -173,7 +186,7 @@ function extractHtml(html: string, url: string | undefined, fileName: string | u
  * linkedom builds no implied html/head/body and drops a second root element, so the markup goes inside a
  * fixed skeleton and the page's own html/head/body elements are unwrapped into it afterwards.
  */
-function parsePage(html: string): Document {
+function parsePage(html: string, { parseHTML }: HtmlLibraries): Document {
   // A stray </body> or </html> would close the skeleton itself and strand what follows outside the body.
   const inner = html.replace(/<\/(?:body|html)\s*>/gi, '');
   const document = parseHTML(`<!doctype html><html><head></head><body>${inner}</body></html>`).document as unknown as Document;
@@ -223,9 +236,9 @@ function pageLinks(document: Document, url: string | undefined): string[] {
  * Readability's article when it found one; otherwise the body without boilerplate, and if even that is
  * nearly empty, the body with its header and footer (contact pages keep the address and hours there).
  */
-function mainContent(document: Document): Element {
+function mainContent(document: Document, libs: HtmlLibraries): Element {
   // Readability may give up on odd markup; the fallbacks below still read it.
-  const article = attempt(() => readableArticle(document));
+  const article = attempt(() => readableArticle(document, libs));
   if (article) return article;
   const stripped = document.body.cloneNode(true) as Element;
   for (const el of Array.from(stripped.querySelectorAll(BOILERPLATE))) el.remove();
@@ -235,7 +248,7 @@ function mainContent(document: Document): Element {
   return whole;
 }
 
-function readableArticle(document: Document): Element | undefined {
+function readableArticle(document: Document, { Readability, isProbablyReaderable }: HtmlLibraries): Element | undefined {
   // On a page that is no article Readability retries with looser settings several times, the slowest path here.
   if (!isProbablyReaderable(document)) return undefined;
   const clone = document.cloneNode(true) as Document;
@@ -401,6 +414,7 @@ function extractPlainText(source: string, fileName: string | undefined): Extract
 async function extractPdf(body: Buffer, fileName: string | undefined): Promise<ExtractedDocument> {
   const unreadable = (err: unknown): UnsupportedDocumentError =>
     new UnsupportedDocumentError(`PDF could not be read: ${(err as Error)?.name === 'PasswordException' ? 'it is password-protected' : ((err as Error)?.message ?? String(err))}`);
+  const { extractText: extractPdfText, getDocumentProxy, getMeta } = await import('unpdf');
   let pdf: Awaited<ReturnType<typeof getDocumentProxy>> | undefined;
   try {
     // A copy: pdf.js may take ownership of (detach) the bytes it is given.

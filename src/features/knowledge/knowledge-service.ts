@@ -157,6 +157,13 @@ export class KnowledgeService {
     const seen = new Set<string>();
     const gone: string[] = [];
     let done = 0;
+    if (budget === 0) {
+      // Nothing is fetched, so nothing may be taken for gone: the pages indexed before stay.
+      report.error = `the tenant's page limit (settings.knowledge.max_pages = ${limits.maxPages}) is used by its other sources`;
+      report.source = (await store.finishSync(tenant.id, id, { status: 'failed', lastError: report.error, nextSyncAt: nextSync(source) }))!;
+      await this.schedule(tenant, report.source);
+      return report;
+    }
     try {
       const pages = crawl({ kind: source.kind as 'page' | 'sitemap' | 'crawl', start: source.location, maxPages: budget, maxPageBytes: limits.maxPageKb * 1024, known }, this.deps.fetchPage);
       for await (const page of pages) {
@@ -215,7 +222,8 @@ export class KnowledgeService {
     }
     const report = await this.sync(tenant, source.id);
     const log = this.deps.logger;
-    if (report.error) log.warn({ tenant: tenant.slug, source: source.location, error: report.error }, 'knowledge sync failed');
+    if (report.busy) log.debug({ tenant: tenant.slug, source: source.location }, 'knowledge sync skipped: another one is running');
+    else if (report.error) log.warn({ tenant: tenant.slug, source: source.location, error: report.error }, 'knowledge sync failed');
     else log.info({ tenant: tenant.slug, source: source.location, indexed: report.indexed, unchanged: report.unchanged, removed: report.removed, skipped: report.skipped.length }, 'knowledge synced');
   }
 

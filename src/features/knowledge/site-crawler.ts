@@ -3,7 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FetchRefusedError, type SafeResponse } from '../../net/safe-fetch.js';
 import { chunkSections, type Chunk } from './chunk-text.js';
 import { extractDocument, UnsupportedDocumentError, type ExtractedDocument } from './extract-document.js';
-import { canonicalUrl, parseRobots, parseSitemap, sameSite, type SiteRules } from './site-rules.js';
+import type { SiteRules } from './site-rules.js';
+
+/** robots.txt and sitemap parsing, loaded when a sync first runs rather than at every start. */
+const siteRules = () => import('./site-rules.js');
 
 /**
  * Walks what a source names — one page, the pages a sitemap lists, or a site from a start page — one
@@ -53,6 +56,7 @@ const MAX_CRAWL_DELAY_S = 10;
 const HTML_ACCEPT = 'text/html,application/xhtml+xml,text/markdown;q=0.9,text/plain;q=0.8,application/pdf;q=0.8';
 
 export async function* crawl(plan: CrawlPlan, fetch: PageFetcher): AsyncGenerator<PageOutcome> {
+  const { canonicalUrl, sameSite } = await siteRules();
   const start = canonicalUrl(plan.start);
   if (!start) throw new CrawlError(`${plan.start} is not an http(s) URL`);
   const rules = await robots(start, fetch);
@@ -72,7 +76,7 @@ export async function* crawl(plan: CrawlPlan, fetch: PageFetcher): AsyncGenerato
     }
     if (requests > 0 && delayMs > 0) await sleep(delayMs);
     requests++;
-    const outcome = await fetchPage(url, plan, fetch);
+    const outcome = await fetchPage(url, plan, fetch, sameSite);
     const links = outcome.kind === 'indexed' ? outcome.extracted.links : outcome.kind === 'unchanged' ? outcome.known.links : [];
     if (plan.kind === 'crawl') {
       for (const link of links) {
@@ -87,7 +91,7 @@ export async function* crawl(plan: CrawlPlan, fetch: PageFetcher): AsyncGenerato
   }
 }
 
-async function fetchPage(url: string, plan: CrawlPlan, fetch: PageFetcher): Promise<PageOutcome> {
+async function fetchPage(url: string, plan: CrawlPlan, fetch: PageFetcher, sameSite: (a: string, b: string) => boolean): Promise<PageOutcome> {
   const known = plan.known.get(url);
   const headers: Record<string, string> = {};
   if (known?.etag) headers['if-none-match'] = known.etag;
@@ -133,6 +137,7 @@ function header(res: SafeResponse, name: string): string | null {
 
 /** RFC 9309: no robots.txt (4xx) allows everything; one that cannot be read (5xx, network) allows nothing. */
 async function robots(start: string, fetch: PageFetcher): Promise<SiteRules> {
+  const { parseRobots } = await siteRules();
   const robotsUrl = new URL('/robots.txt', start).toString();
   try {
     const res = await fetch(robotsUrl, { headers: {}, maxBytes: 512 * 1024, passStatuses: [400, 401, 403, 404, 410], accept: 'text/plain' });
@@ -145,10 +150,11 @@ async function robots(start: string, fetch: PageFetcher): Promise<SiteRules> {
 
 /** The pages a sitemap lists, following a sitemap index one level deep at a time, up to `limit`. */
 async function sitemapUrls(start: string, fetch: PageFetcher, limit: number): Promise<string[]> {
-  const urls: string[] = [];
+  const { canonicalUrl, parseSitemap, sameSite } = await siteRules();
+  const urls = new Set<string>();
   const pending = [start];
   const done = new Set<string>();
-  while (pending.length > 0 && done.size < MAX_SITEMAPS && urls.length < limit) {
+  while (pending.length > 0 && done.size < MAX_SITEMAPS && urls.size < limit) {
     const next = pending.shift()!;
     if (done.has(next)) continue;
     done.add(next);
@@ -170,8 +176,8 @@ async function sitemapUrls(start: string, fetch: PageFetcher, limit: number): Pr
     }
     for (const u of parsed.urls) {
       const c = canonicalUrl(u.loc);
-      if (c && !urls.includes(c)) urls.push(c);
+      if (c) urls.add(c);
     }
   }
-  return urls.slice(0, limit);
+  return [...urls].slice(0, limit);
 }
