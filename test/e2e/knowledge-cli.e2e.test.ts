@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { baseEnv } from '../helpers/app.js';
-import { runBin } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { BIN, runBin } from '../helpers/cli.js';
 import { dialects, freshDatabase } from '../helpers/db.js';
 import { shopSite } from '../fixtures/shop-site.js';
 import { startShopSite } from '../helpers/shop-site-server.js';
@@ -36,11 +37,24 @@ for (const dialect of dialects()) {
       t.regex(reasons['/blog/gift-ideas'] ?? '', /larger than/);
       t.false(site.requests.some((q) => q.path === '/careers' || q.path === '/wholesale'), 'disallowed pages are never requested');
       t.true(site.requests.every((q) => q.userAgent.startsWith('zia-knowledge/')));
-      t.is(first.indexed, pages.length - 3, 'every other page of the site, none of elsewhere.example');
+      t.is(first.indexed, pages.length - 3, 'every other page of the site');
+      t.deepEqual(first.failed, [], 'the off-site link (elsewhere.example) was never fetched');
       t.is(first.source.kind, 'crawl');
       t.is(first.source.status, 'ready');
       t.is(first.source.page_count, first.indexed);
       t.truthy(first.source.next_sync_at, 'the next sync is scheduled');
+
+      // On a terminal a sync shows its progress (script(1) gives the command one).
+      // (Spawned, not spawnSync: the site it fetches is served from this process.)
+      const tty = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+        const child = spawn('script', ['-qfec', `${process.execPath} ${BIN} knowledge sync nordlys`, '/dev/null'], { cwd, env: { PATH: process.env.PATH ?? '', TERM: 'xterm', ...env } });
+        let stdout = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.on('close', (status) => resolve({ status, stdout }));
+      });
+      t.is(tty.status, 0, tty.stdout);
+      t.regex(tty.stdout, /syncing \[[█░]+\] \d+\/\d+ pages/);
+      t.regex(tty.stdout, /indexed 0, unchanged \d+, removed 0/);
 
       // Unchanged pages cost a 304; a changed one is indexed again; a removed one leaves the index.
       const returns = pages.find((p) => p.path === '/returns')!;
