@@ -42,8 +42,8 @@ const PG_CANDIDATES = 100;
 const K1 = 1.2;
 const B = 0.75;
 const HEADING_WEIGHT = 2;
-/** Tenants whose word statistics one process keeps. */
-const STATS_KEPT = 256;
+/** Tenants whose word statistics one process keeps (a shop's vocabulary is some 10-20k words, 1-2 MB). */
+const STATS_KEPT = 64;
 
 export class ChunkSearch {
   private readonly stats = new Map<string, TermStats>();

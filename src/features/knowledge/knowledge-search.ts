@@ -46,11 +46,17 @@ const CANDIDATES = 24;
 const RRF_K = 60;
 /** How long "this tenant has no knowledge base" is believed before asking the database again. */
 const HAS_TTL_MS = 30_000;
+/**
+ * Vector floats one process keeps (64 MB): 10,000 passages of a 1,536-dimension model are 61 MB, so
+ * with many tenants only the most recently searched keep theirs in memory; the others read them again.
+ */
+const MAX_CACHED_FLOATS = 16 * 1024 * 1024;
 
 interface VectorCache {
   version: string;
   ids: number[];
   vectors: Float32Array[];
+  floats: number;
 }
 
 /**
@@ -65,6 +71,7 @@ export class KnowledgeSearch implements KnowledgeLookup {
   constructor(
     private readonly store: KnowledgeStore,
     private readonly embedder?: Embedder,
+    private readonly maxCachedFloats = MAX_CACHED_FLOATS,
   ) {}
 
   /** Called after this process changed a tenant's knowledge base. */
@@ -133,10 +140,23 @@ export class KnowledgeSearch implements KnowledgeLookup {
   private async vectors(tenantId: string, model: string): Promise<VectorCache> {
     const version = await this.store.vectorsVersion(tenantId, model);
     const cached = this.vectorCache.get(tenantId);
-    if (cached && cached.version === version) return cached;
-    const loaded = { version, ...(await this.store.vectors(tenantId, model)) };
-    this.vectorCache.set(tenantId, loaded);
-    return loaded;
+    // Re-inserted on every use, so the map's order is least recently searched first.
+    this.vectorCache.delete(tenantId);
+    const current = cached && cached.version === version ? cached : await this.load(tenantId, model, version);
+    this.vectorCache.set(tenantId, current);
+    let floats = 0;
+    for (const c of this.vectorCache.values()) floats += c.floats;
+    for (const [id, c] of this.vectorCache) {
+      if (floats <= this.maxCachedFloats || id === tenantId) break;
+      floats -= c.floats;
+      this.vectorCache.delete(id);
+    }
+    return current;
+  }
+
+  private async load(tenantId: string, model: string, version: string): Promise<VectorCache> {
+    const { ids, vectors } = await this.store.vectors(tenantId, model);
+    return { version, ids, vectors, floats: vectors.reduce((n, v) => n + v.length, 0) };
   }
 }
 
