@@ -32,11 +32,9 @@ import { KnowledgeSearch } from './features/knowledge/knowledge-search.js';
 import { KnowledgeService } from './features/knowledge/knowledge-service.js';
 import { OpenAiEmbedder, type Embedder } from './features/knowledge/embedder.js';
 import { USER_AGENT as KNOWLEDGE_AGENT, type PageFetcher } from './features/knowledge/site-crawler.js';
-import { createOpenAiClient } from './features/ai/openai-provider.js';
 import { AiUsageStore } from './features/ai/ai-usage-store.js';
 import { OfflineProvider } from './features/ai/offline-provider.js';
-import { OpenAiProvider, openAiSettings } from './features/ai/openai-provider.js';
-
+import { createOpenAiClient, OpenAiProvider, openAiSettings } from './features/ai/openai-provider.js';
 import { PromptBuilder } from './features/ai/prompt-builder.js';
 import type { AiProvider } from './features/ai/provider.js';
 import { ChatEngine } from './features/chat/chat-engine.js';

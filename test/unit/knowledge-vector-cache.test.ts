@@ -7,6 +7,7 @@ import type { Tenant } from '../../src/features/tenants/tenant-service.js';
 function fakeStore() {
   const reads: string[] = [];
   const store = {
+    hasChunks: async () => true,
     languages: async () => ['en'],
     search: async () => [],
     chunks: async () => [],

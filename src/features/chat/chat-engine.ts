@@ -9,14 +9,13 @@ import type { EventService } from '../events/event-service.js';
 import { advanceLeadFlow, capturedReply, hasContactIntent, startLeadFlow } from '../leads/lead-flow.js';
 import type { LeadService, SubmittedLead } from '../leads/lead-service.js';
 import type { CheckoutCreator } from '../payments/payments.types.js';
-import type { TurnInput, TurnResult, TurnRunner } from './chat.types.js';
+import type { Channel, TurnInput, TurnResult, TurnRunner } from './chat.types.js';
 import type { ConversationRow, ConversationStore } from './conversation-store.js';
 import { TurnRecorder, type Inbound, type ReplyRecord } from './turn-recorder.js';
 import { asksForHuman, decideHandoff, operatorLabel, takesHandoff, type HandoffDecision } from '../handoff/handoff-policy.js';
 import { nowIso } from '../../db/dialect.js';
 import type { KnowledgeLookup, Passage } from '../knowledge/knowledge-search.js';
 import { citedSources, passagesSection, type Source } from '../knowledge/knowledge-answer.js';
-import type { Channel } from './chat.types.js';
 
 export const DEFAULT_MEMORY_MESSAGES = 12;
 

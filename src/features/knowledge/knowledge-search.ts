@@ -44,8 +44,16 @@ export function searchConfig(language: string | null | undefined): string {
 const CANDIDATES = 24;
 /** Reciprocal rank fusion's constant (the usual 60): ranks matter, raw scores of different kinds do not. */
 const RRF_K = 60;
-/** How long "this tenant has no knowledge base" is believed before asking the database again. */
-const HAS_TTL_MS = 30_000;
+/** How long what a tenant's knowledge base is in (whether it has one, its languages) is believed before asking again. */
+const OUTLINE_TTL_MS = 30_000;
+
+/** What every search of a tenant needs before it starts, read once per OUTLINE_TTL_MS rather than per turn. */
+interface Outline {
+  has: boolean;
+  /** The languages its documents are in (null: not stated). */
+  languages: Array<string | null>;
+  until: number;
+}
 /**
  * Vector floats one process keeps (64 MB): 10,000 passages of a 1,536-dimension model are 61 MB, so
  * with many tenants only the most recently searched keep theirs in memory; the others read them again.
@@ -65,7 +73,7 @@ interface VectorCache {
  * chunk changes), fused with the full-text ranking by reciprocal rank.
  */
 export class KnowledgeSearch implements KnowledgeLookup {
-  private readonly hasCache = new Map<string, { has: boolean; until: number }>();
+  private readonly outlines = new Map<string, Outline>();
   private readonly vectorCache = new Map<string, VectorCache>();
 
   constructor(
@@ -76,21 +84,26 @@ export class KnowledgeSearch implements KnowledgeLookup {
 
   /** Called after this process changed a tenant's knowledge base. */
   changed(tenantId: string): void {
-    this.hasCache.delete(tenantId);
+    this.outlines.delete(tenantId);
   }
 
   async has(tenant: Tenant): Promise<boolean> {
-    const cached = this.hasCache.get(tenant.id);
-    if (cached && cached.until > Date.now()) return cached.has;
-    const has = await this.store.hasChunks(tenant.id);
-    this.hasCache.set(tenant.id, { has, until: Date.now() + HAS_TTL_MS });
-    return has;
+    return (await this.outline(tenant.id)).has;
+  }
+
+  private async outline(tenantId: string): Promise<Outline> {
+    const cached = this.outlines.get(tenantId);
+    if (cached && cached.until > Date.now()) return cached;
+    const [has, languages] = await Promise.all([this.store.hasChunks(tenantId), this.store.languages(tenantId)]);
+    const outline = { has, languages, until: Date.now() + OUTLINE_TTL_MS };
+    this.outlines.set(tenantId, outline);
+    return outline;
   }
 
   async search(tenant: Tenant, question: string, options: { limit?: number; includeFlagged?: boolean } = {}): Promise<Passage[]> {
     const limit = options.limit ?? 3;
     const terms = queryTerms(question);
-    const languages = await this.store.languages(tenant.id);
+    const { languages } = await this.outline(tenant.id);
     const configs = [...new Set(languages.map((l) => searchConfig(l ?? tenant.settings.locale)))];
     // A question in one of the tenant's languages is parsed (stemmed) in that language only.
     const asked = searchConfig(questionLanguage(question));

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { checkUrlWithoutDns, FetchRefusedError, type SafeFetchOptions } from '../../net/safe-fetch.js';
@@ -11,7 +10,7 @@ import { looksLikeInstructions } from './instruction-text.js';
 import type { KnowledgeSearch } from './knowledge-search.js';
 import { searchConfig } from './knowledge-search.js';
 import type { KnowledgeSource, KnowledgeStore, SourceKind } from './knowledge-store.js';
-import { crawl, CrawlError, type KnownPage, type PageFetcher } from './site-crawler.js';
+import { bodyHash, crawl, CrawlError, type KnownPage, type PageFetcher } from './site-crawler.js';
 
 /**
  * What operators do with a tenant's knowledge base (add a page, a sitemap, a site or a file; sync;
@@ -120,7 +119,7 @@ export class KnowledgeService {
     if (chunks.length === 0) throw new ValidationError(`no text found in ${name} (a scanned document needs OCR first)`, [{ path: 'file', message: 'no text' }]);
     const source =
       (await this.deps.store.findSource(tenant.id, name)) ?? (await this.deps.store.addSource(tenant.id, { kind: 'file', location: name, maxPages: 1, syncIntervalS: null }));
-    await this.save(tenant, source.id, name, extracted, chunks, { etag: null, lastModified: null, contentHash: hash(file.body), bytes: file.body.length });
+    await this.save(tenant, source.id, name, extracted, chunks, { etag: null, lastModified: null, contentHash: bodyHash(file.body), bytes: file.body.length });
     await this.embedMissing(tenant);
     const done = (await this.deps.store.finishSync(tenant.id, source.id, { status: 'ready', lastError: null, nextSyncAt: null }))!;
     this.deps.search.changed(tenant.id);
@@ -297,8 +296,4 @@ function limitsOf(tenant: Tenant): { maxPages: number; maxPageKb: number; syncHo
 
 function nextSync(source: KnowledgeSource): string | null {
   return source.syncIntervalS ? new Date(Date.now() + source.syncIntervalS * 1000).toISOString() : null;
-}
-
-function hash(body: Buffer): string {
-  return createHash('sha256').update(body).digest('hex');
 }

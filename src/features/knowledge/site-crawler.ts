@@ -115,7 +115,7 @@ async function fetchPage(url: string, plan: CrawlPlan, fetch: PageFetcher, sameS
   if (res.status === 404 || res.status === 410) return { kind: 'gone', url };
   if (res.status === 304) return { kind: 'failed', url, reason: 'answered 304 to a request that was not conditional' };
   if (!sameSite(res.url, url)) return { kind: 'skipped', url, reason: `redirected to another site (${new URL(res.url).host})` };
-  const contentHash = createHash('sha256').update(res.body).digest('hex');
+  const contentHash = bodyHash(res.body);
   if (known && known.contentHash === contentHash) return { kind: 'unchanged', url, known, etag, lastModified };
   let extracted: ExtractedDocument;
   try {
@@ -128,6 +128,11 @@ async function fetchPage(url: string, plan: CrawlPlan, fetch: PageFetcher, sameS
   const chunks = chunkSections(extracted.sections);
   if (chunks.length === 0) return { kind: 'skipped', url, reason: 'no text found' };
   return { kind: 'indexed', url, extracted, chunks, etag, lastModified, contentHash, bytes: res.body.length };
+}
+
+/** What tells a page's new bytes from its last ones (and an uploaded file's). */
+export function bodyHash(body: Buffer): string {
+  return createHash('sha256').update(body).digest('hex');
 }
 
 function header(res: SafeResponse, name: string): string | null {
