@@ -134,8 +134,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const db = options.db ?? createDb(config, { logger, ...options.dbOptions });
   const metrics = createMetrics();
   const box = createSecretBox(config.secretKeys);
-  // ZIA_CATALOG_ALLOW_PRIVATE (local development only) lifts both the https rule and the address check.
-  const fetchRules: SafeFetchOptions = config.ZIA_CATALOG_ALLOW_PRIVATE ? { allowHttp: true, addressAllowed: () => true } : { allowHttp: false };
+  const fetchRules = fetchRulesOf(config);
   const tenants = new TenantService(new TenantStore(db), box, undefined, fetchRules);
   const events = new EventService(new EventStore(db), logger);
   const apiKeys = new ApiKeyService(new ApiKeyStore(db), logger);
@@ -282,8 +281,14 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   };
 }
 
+/** The rules every fetch of a tenant's URL follows (catalogs, knowledge pages, outbound webhooks). */
+export function fetchRulesOf(config: Config): SafeFetchOptions {
+  // ZIA_CATALOG_ALLOW_PRIVATE (local development only) lifts both the https rule and the address check.
+  return config.ZIA_CATALOG_ALLOW_PRIVATE ? { allowHttp: true, addressAllowed: () => true } : { allowHttp: false };
+}
+
 /** Embeddings from the configured OpenAI-compatible server; its client is made on first use. */
-function openAiEmbedder(config: Config, logger: Logger, model: string): Embedder {
+export function openAiEmbedder(config: Config, logger: Logger, model: string): Embedder {
   let client: ReturnType<typeof createOpenAiClient> | undefined;
   return new OpenAiEmbedder(model, async () => (await (client ??= createOpenAiClient(openAiSettings(config), logger))).client);
 }

@@ -83,6 +83,9 @@ function knexLog(logger: DbOptions['logger']): Knex.Config['log'] {
   return { warn, error: warn, deprecate: (method: string, alternative: string) => logger?.warn(`knex: ${method} is deprecated, use ${alternative}`), debug: () => undefined };
 }
 
+/** The SQLite path of a database held in memory by its one connection. */
+export const MEMORY = ':memory:';
+
 export function createDb(
   config: Pick<Config, 'dbClient' | 'DATABASE_URL' | 'sqlitePath'>,
   options: DbOptions = {},
@@ -151,7 +154,9 @@ export function createDb(
       close: () => knex.destroy(),
     };
   }
-  mkdirSync(path.dirname(config.sqlitePath), { recursive: true });
+  // ':memory:' is a private database of this connection (`zia eval` plays a tenant's bot in one).
+  const inMemory = config.sqlitePath === MEMORY;
+  if (!inMemory) mkdirSync(path.dirname(config.sqlitePath), { recursive: true });
   let checkpointer: Checkpointer | undefined;
   const knex = knexFactory({
     client: 'better-sqlite3',
@@ -171,7 +176,7 @@ export function createDb(
           conn.pragma('synchronous = NORMAL');
           // Checkpoints run in a thread of their own (see startCheckpointer); this one is the backstop.
           conn.pragma(`wal_autocheckpoint = ${BACKSTOP_WAL_PAGES}`);
-          checkpointer ??= startCheckpointer(config.sqlitePath, (message) => process.emitWarning(`SQLite checkpoint: ${message}`));
+          if (!inMemory) checkpointer ??= startCheckpointer(config.sqlitePath, (message) => process.emitWarning(`SQLite checkpoint: ${message}`));
           cacheStatements(conn);
           done(null, conn);
         } catch (err) {
@@ -185,6 +190,12 @@ export function createDb(
     knex,
     dialect: 'sqlite',
     async *iterate(query) {
+      if (inMemory) {
+        // No second connection can see it: the rows are read in one go.
+        const rows = (await query) as Array<Record<string, unknown>>;
+        if (rows.length > 0) yield rows;
+        return;
+      }
       const { sql, bindings } = query.toSQL().toNative();
       const reader = new Database(config.sqlitePath, { readonly: true, fileMustExist: true });
       try {

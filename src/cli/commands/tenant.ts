@@ -127,15 +127,7 @@ export function registerTenant(program: Command, io: CliIO, exit: ExitHolder): v
 async function readSettings(io: CliIO, opts: WriteOptions): Promise<Record<string, unknown> | undefined> {
   const numeric = await numericSettings();
   let settings: Record<string, unknown> | undefined;
-  if (opts.settings) {
-    const text = opts.settings === '-' ? await readAll(io.stdin) : readFileOrFail(path.resolve(io.cwd, opts.settings));
-    try {
-      settings = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      throw new UsageError(`--settings ${opts.settings}: not valid JSON`);
-    }
-    if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) throw new UsageError('--settings must be a JSON object');
-  }
+  if (opts.settings) settings = await readSettingsFile(io, opts.settings, '--settings');
   for (const pair of opts.set ?? []) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set expects key=value, got '${pair}'`);
@@ -183,6 +175,19 @@ async function numericSettings(): Promise<(key: string) => boolean> {
     if (!field) return true; // unknown keys are refused later with their name; keep the value as given
     return unwrap(field) instanceof z.ZodNumber;
   };
+}
+
+/** A JSON object of settings from a file (or stdin for `-`), as `--settings` takes them. */
+export async function readSettingsFile(io: CliIO, file: string, flag: string): Promise<Record<string, unknown>> {
+  const text = file === '-' ? await readAll(io.stdin) : readFileOrFail(path.resolve(io.cwd, file));
+  let settings: unknown;
+  try {
+    settings = JSON.parse(text);
+  } catch {
+    throw new UsageError(`${flag} ${file}: not valid JSON`);
+  }
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) throw new UsageError(`${flag} must be a JSON object`);
+  return settings as Record<string, unknown>;
 }
 
 function readFileOrFail(file: string): string {

@@ -85,4 +85,8 @@ export class LeadService {
   findByEmail(tenantId: string, email: string): Promise<LeadRecord | undefined> {
     return this.store.findByEmail(tenantId, email.trim().toLowerCase());
   }
+
+  forConversation(tenantId: string, conversationId: string): Promise<LeadRecord[]> {
+    return this.store.forConversation(tenantId, conversationId);
+  }
 }

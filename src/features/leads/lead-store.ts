@@ -51,6 +51,11 @@ export class LeadStore {
     return r ? fromRow(r) : undefined;
   }
 
+  /** The leads a conversation gave (the lead flow or the model's capture_lead). */
+  async forConversation(tenantId: string, conversationId: string): Promise<LeadRecord[]> {
+    return (await this.db.knex('leads').where({ tenant_id: tenantId, conversation_id: conversationId }).orderBy('id')).map(fromRow);
+  }
+
   async findById(tenantId: string, id: string): Promise<LeadRecord | undefined> {
     const r = await this.db.knex('leads').where({ tenant_id: tenantId, id }).first();
     return r ? fromRow(r) : undefined;

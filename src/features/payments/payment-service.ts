@@ -19,9 +19,12 @@ export interface WhatsAppLinkSender {
   send(tenant: Tenant, toE164: string, text: string): Promise<{ messageId: string }>;
 }
 
+/** What payments need of Stripe: the StripeGateway, or `zia eval`'s recorder of checkout sessions. */
+export type PaymentGateway = Pick<StripeGateway, 'configured' | 'createExpressAccount' | 'createAccountLink' | 'retrievePrice' | 'createCheckoutSession'>;
+
 export interface PaymentDeps {
   config: Pick<Config, 'SITE_URL' | 'ZIA_PLATFORM_FEE_PERCENT'>;
-  gateway: StripeGateway;
+  gateway: PaymentGateway;
   orders: OrderStore;
   /** The conversation an order is made in must be the tenant's own. */
   conversations: Pick<ConversationService, 'get'>;
