@@ -26,6 +26,21 @@ const optionalUrl = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+/** `{"model": {"input": 0.15, "output": 0.6}}`: US dollars per million tokens, over the built-in table. */
+const modelPrices = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. {"gpt-4o-mini":{"input":0.15,"output":0.6}}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().min(1), z.strictObject({ input: z.number().min(0), output: z.number().min(0) })).optional());
+
 const schema = z.object({
   PORT: port.default(8000),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -63,6 +78,7 @@ const schema = z.object({
   OPENAI_MAX_TOKENS_PARAM: z.enum(['max_completion_tokens', 'max_tokens']).default('max_completion_tokens'),
   /** An embeddings model on the same server: knowledge search then ranks by meaning as well as words. */
   OPENAI_EMBEDDINGS_MODEL: optionalString,
+  ZIA_MODEL_PRICES: modelPrices,
   // The usual proxy variables, upper or lower case (the upper-case one wins), for the AI provider's requests.
   HTTPS_PROXY: optionalUrl,
   https_proxy: optionalUrl,

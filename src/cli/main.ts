@@ -20,6 +20,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerKnowledge } from './commands/knowledge.js';
+import { registerEval } from './commands/eval.js';
 
 /** The CLI as a table of contents: every command group is registered here and lives in commands/. */
 export function createProgram(io: CliIO, exit: ExitHolder): Command {
@@ -43,6 +44,7 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerWebhooks(program, io, exit);
   registerCatalog(program, io, exit);
   registerKnowledge(program, io, exit);
+  registerEval(program, io, exit);
   registerStripe(program, io, exit);
   registerCheckout(program, io, exit);
   registerConversations(program, io, exit);
