@@ -10,6 +10,9 @@ import * as jobTenants from './20261204000000_job_tenants.js';
 import * as catalogFetchLeases from './20261204010000_catalog_fetch_leases.js';
 import * as handoffRequests from './20261204020000_handoff_requests.js';
 import * as knowledgeBase from './20261205000000_knowledge_base.js';
+import * as usageMeter from './20261206000000_usage_meter.js';
+import * as contactErasures from './20261206010000_contact_erasures.js';
+import * as auditLog from './20261206020000_audit_log.js';
 
 export type ZiaMigration = Knex.Migration & {
   /** The tables its down() drops or changes: `zia migrate rollback` names them before it acts. */
@@ -33,4 +36,7 @@ export const migrations: Array<[name: string, migration: ZiaMigration]> = [
   ['20261204010000_catalog_fetch_leases', catalogFetchLeases],
   ['20261204020000_handoff_requests', handoffRequests],
   ['20261205000000_knowledge_base', knowledgeBase],
+  ['20261206000000_usage_meter', usageMeter],
+  ['20261206010000_contact_erasures', contactErasures],
+  ['20261206020000_audit_log', auditLog],
 ];

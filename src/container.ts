@@ -55,8 +55,16 @@ import { ConversationFeed } from './features/handoff/conversation-feed.js';
 import { ConversationReadModel } from './features/chat/conversation-read-model.js';
 import { OutboundWebhooks } from './features/outbound/outbound-webhooks.js';
 import { InstrumentedProvider } from './features/ai/instrumented-provider.js';
+import { UsageStore } from './features/usage/usage-store.js';
+import { CappedProvider, UsageCaps } from './features/usage/usage-caps.js';
+import { UsageReport } from './features/usage/usage-report.js';
 import { jobGauges } from './features/jobs/job-gauges.js';
+import { AuditLog } from './features/audit/audit-log.js';
+import { AuditStore } from './features/audit/audit-store.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { ContactStore } from './features/contacts/contact-store.js';
+import { ContactService } from './features/contacts/contact-service.js';
+import { RetentionService } from './features/contacts/retention-service.js';
 
 /**
  * The one composition root: every store, service and provider client is made here, from config, and
@@ -71,11 +79,17 @@ export interface Services {
   apiKeys: ApiKeyService;
   leadReport: LeadReport;
   analytics: AnalyticsReport;
+  /** Usage per tenant and month (metering for billing), with each tenant's caps. */
+  usage: UsageReport;
   /** Tenants' product catalogs (the chat engine's CatalogLookup), fetched under the SSRF rules. */
   catalog: CatalogService;
   /** Tenants' knowledge bases: sources, syncs (fetched under the SSRF rules) and search. */
   knowledge: KnowledgeService;
   knowledgeSearch: KnowledgeSearch;
+  /** A person's data in one tenant: find, export, erase. */
+  contacts: ContactService;
+  /** Tenants' retention_days: the hourly job that deletes expired conversations. */
+  retention: RetentionService;
   /** The AI provider answering for every tenant: `openai` with a key, else `offline`. */
   ai: AiProvider;
   /** Runs a turn of conversation for any channel. */
@@ -108,6 +122,8 @@ export interface Services {
   sends: OutboundSends;
   /** Aborted when the server shuts down: long-lived work (SSE streams, polling) ends on it. */
   shutdown: AbortController;
+  /** Who changed what, when and from where: every write through the admin API and the CLI. */
+  audit: AuditLog;
   /** Starts the background worker in this process (`zia serve` unless --no-worker, `zia worker`). */
   startWorker(): Promise<{ stop(): Promise<void> }>;
   close(): Promise<void>;
@@ -142,12 +158,11 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   tenants.onChange((t) => catalog.invalidate(t.id));
   const closers: Array<() => Promise<void>> = [() => catalog.drain()];
 
-  const upstream: AiProvider =
-    config.aiProvider === 'openai'
-      ? new OpenAiProvider(openAiSettings(config), new AiUsageStore(db), logger)
-      : new OfflineProvider({ tokenDelayMs: 20 });
+  const offline = new OfflineProvider({ tokenDelayMs: 20 });
+  const upstream: AiProvider = config.aiProvider === 'openai' ? new OpenAiProvider(openAiSettings(config), new AiUsageStore(db, config.ZIA_MODEL_PRICES), logger) : offline;
   if (upstream instanceof OpenAiProvider) closers.push(() => upstream.close());
-  const ai: AiProvider = new InstrumentedProvider(upstream, metrics);
+  const usageStore = new UsageStore(db);
+  const ai: AiProvider = new InstrumentedProvider(new CappedProvider(upstream, offline, new UsageCaps({ store: usageStore, events, logger })), metrics);
   const conversationStore = new ConversationStore(db);
   const conversations = options.conversations ?? new DefaultConversationService(conversationStore);
   const leads = new LeadService(new LeadStore(db), events);
@@ -237,7 +252,9 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
       headers: { ...o.headers, accept: o.accept, 'user-agent': `${KNOWLEDGE_AGENT}/1` },
     });
   const knowledge = new KnowledgeService({ store: knowledgeStore, search: knowledgeSearch, fetchPage, fetchRules, jobs, logger, embedder });
-  registerJobs({ jobs, inbox: webhooks, meta: metaWorker, whatsapp: whatsappWorker, outbound: outboundWebhooks, sends: conversationSends, knowledge, tenants });
+  const contactStore = new ContactStore(db);
+  const retention = new RetentionService({ store: contactStore, tenants, jobs, logger });
+  registerJobs({ jobs, inbox: webhooks, meta: metaWorker, whatsapp: whatsappWorker, outbound: outboundWebhooks, sends: conversationSends, knowledge, tenants, retention });
 
   return {
     config,
@@ -248,9 +265,12 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     apiKeys,
     leadReport: new LeadReport(db),
     analytics: new AnalyticsReport(db),
+    usage: new UsageReport(usageStore, tenants),
     catalog,
     knowledge,
     knowledgeSearch,
+    contacts: new ContactService(contactStore),
+    retention,
     ai,
     chat,
     conversations,
@@ -269,9 +289,11 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     metrics,
     sends: outbound,
     shutdown: new AbortController(),
+    audit: new AuditLog({ store: new AuditStore(db), tenants }),
     async startWorker() {
       const worker = await jobs.start();
       closers.push(() => worker.stop());
+      await retention.schedule();
       return worker;
     },
     async close() {

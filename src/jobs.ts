@@ -9,6 +9,7 @@ import { OUTBOUND_JOB } from './features/outbound/outbound-webhooks.js';
 import type { WebhookService } from './features/webhooks/webhook-service.js';
 import { KNOWLEDGE_SYNC_JOB, type KnowledgeService } from './features/knowledge/knowledge-service.js';
 import type { TenantService } from './features/tenants/tenant-service.js';
+import { RETENTION_JOB, type RetentionService } from './features/contacts/retention-service.js';
 
 /**
  * Every kind of background job and what runs it, in one place, as create-app.ts lists the routes.
@@ -24,6 +25,7 @@ export function registerJobs(deps: {
   sends: ConversationSends;
   knowledge: KnowledgeService;
   tenants: TenantService;
+  retention: RetentionService;
 }): void {
   deps.inbox.register('meta.message', (delivery) => deps.meta.handleMessage(delivery));
   deps.inbox.register('meta.comment', (delivery) => deps.meta.handleComment(delivery));
@@ -35,4 +37,5 @@ export function registerJobs(deps: {
     const tenant = await deps.tenants.getById(payload.tenantId).catch(() => undefined);
     if (tenant) await deps.knowledge.runJob(tenant, payload);
   });
+  deps.jobs.register(RETENTION_JOB, () => deps.retention.runJob());
 }

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Services } from '../container.js';
+import type { AuditEntryInput } from '../features/audit/audit-log.js';
 import type { LockRole } from '../db/data-dir-lock.js';
 import { AppError } from '../errors.js';
 import type { CliIO } from './io.js';
@@ -76,4 +78,20 @@ export async function withContext(
   } finally {
     lock?.release();
   }
+}
+
+/** The operator at this terminal, as the audit log names them (`cli:<user>`). */
+export function cliUser(io: CliIO): string {
+  try {
+    const name = userInfo().username;
+    if (name) return name;
+  } catch {
+    // no passwd entry for this uid (some containers): fall back to the environment
+  }
+  return io.env.USER || 'unknown';
+}
+
+/** Records a write (or an export of personal data) made from the CLI in the audit log. */
+export async function auditCli(services: Services, io: CliIO, entry: Omit<AuditEntryInput, 'actor'>): Promise<void> {
+  await services.audit.record({ actor: { kind: 'cli', user: cliUser(io) }, ...entry });
 }

@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import readline from 'node:readline';
 import type { Services } from '../container.js';
 import type { ConversationRecord } from '../features/chat/chat.types.js';
@@ -6,6 +5,7 @@ import type { FeedItem } from '../features/handoff/conversation-feed.js';
 import { authorOf, feedViewer } from '../features/handoff/handoff-routes.js';
 import type { Tenant } from '../features/tenants/tenant-service.js';
 import { isAppError } from '../errors.js';
+import { auditCli, cliUser } from './context.js';
 import { colors, println, type CliIO } from './io.js';
 
 const HELP = [
@@ -36,7 +36,7 @@ export class InboxConsole {
   private selected: Known | undefined;
   private rl: readline.Interface | undefined;
   private readonly c;
-  private readonly by = `cli:${safeUser()}`;
+  private readonly by: string;
 
   constructor(
     private readonly s: Services,
@@ -44,6 +44,7 @@ export class InboxConsole {
     private readonly tenant: Tenant | undefined,
   ) {
     this.c = colors(io);
+    this.by = `cli:${cliUser(io)}`;
   }
 
   /** --json: each feed event as one line of JSON, until stopped. */
@@ -114,6 +115,7 @@ export class InboxConsole {
         const k = this.requireSelected();
         const paused = cmd === 'pause';
         k.record = await this.s.handoff.setPaused(k.tenant, k.record.id, paused, this.by);
+        await auditCli(this.s, this.io, { action: paused ? 'conversation.paused' : 'conversation.resumed', tenant: k.tenant, target: k.record.id });
         this.say(paused ? `#${this.number(k.record.id)}: bot paused; you have the conversation` : `#${this.number(k.record.id)}: handed back to the bot`);
         break;
       }
@@ -178,6 +180,7 @@ export class InboxConsole {
       return;
     }
     const r = await this.s.handoff.reply(k.tenant, k.record.id, text, this.by);
+    await auditCli(this.s, this.io, { action: 'conversation.replied', tenant: k.tenant, target: k.record.id, details: { message_id: r.messageId, channel: r.conversation.channel } });
     this.say(this.c.dim(`  → ${r.delivery === 'queued' ? `queued for ${r.conversation.channel}` : 'stored: the visitor sees it in the widget'}`));
     this.prompt();
   }
@@ -286,14 +289,6 @@ export class InboxConsole {
 
 function visibleLength(s: string): number {
   return s.replace(/\u001b\[[0-9;]*m/g, '').length;
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }
 
 function untilStopped(io: CliIO): Promise<void> {

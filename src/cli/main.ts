@@ -20,7 +20,10 @@ import { registerBackup } from './commands/backup.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerKnowledge } from './commands/knowledge.js';
+import { registerContacts } from './commands/contacts.js';
 import { registerEval } from './commands/eval.js';
+import { registerAudit } from './commands/audit.js';
+import { registerUsage } from './commands/usage.js';
 
 /** The CLI as a table of contents: every command group is registered here and lives in commands/. */
 export function createProgram(io: CliIO, exit: ExitHolder): Command {
@@ -44,11 +47,14 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerWebhooks(program, io, exit);
   registerCatalog(program, io, exit);
   registerKnowledge(program, io, exit);
+  registerContacts(program, io, exit);
   registerEval(program, io, exit);
+  registerUsage(program, io, exit);
   registerStripe(program, io, exit);
   registerCheckout(program, io, exit);
   registerConversations(program, io, exit);
   registerInbox(program, io, exit);
+  registerAudit(program, io, exit);
   registerBackup(program, io, exit);
   registerDoctor(program, io, exit);
   registerCompletion(program, io, exit);

@@ -19,3 +19,8 @@ export function timeBucket(db: Db, column: string, interval: Interval): Knex.Raw
   if (interval === 'day') return k.raw(`to_char(date_trunc('day', ?? at time zone 'UTC'), 'YYYY-MM-DD')`, [column]);
   return k.raw(`to_char(date_trunc('week', ?? at time zone 'UTC'), 'YYYY-MM-DD')`, [column]);
 }
+
+/** A JSON column as text, for matching inside it (jsonb on PostgreSQL, already text on SQLite). */
+export function jsonText(db: Db, column: string): Knex.Raw {
+  return db.dialect === 'sqlite' ? db.knex.raw('??', [column]) : db.knex.raw('??::text', [column]);
+}

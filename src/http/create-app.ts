@@ -1,4 +1,6 @@
 import { knowledgeRoutes } from '../features/knowledge/knowledge-routes.js';
+import { contactRoutes } from '../features/contacts/contact-routes.js';
+import { auditRoutes } from '../features/audit/audit-routes.js';
 import { rateLimiters } from '../db/rate-limit-store.js';
 import express, { type Express } from 'express';
 import type { Services } from '../container.js';
@@ -9,6 +11,7 @@ import { metaRoutes } from '../features/channels/meta/meta-routes.js';
 import { whatsappRoutes } from '../features/channels/whatsapp/whatsapp-routes.js';
 import { webhookRoutes } from '../features/webhooks/webhook-routes.js';
 import { reportRoutes } from '../features/reports/reports-routes.js';
+import { usageRoutes } from '../features/usage/usage-routes.js';
 import { catalogRoutes } from '../features/catalog/catalog-routes.js';
 import { chatRoutes } from '../features/chat/chat-routes.js';
 import { leadRoutes } from '../features/leads/lead-routes.js';
@@ -45,6 +48,7 @@ export function createApp(services: Services, options: AppOptions = {}): Express
   const api = new Api(
     createAuthenticator(config.ADMIN_KEY, (key) => services.apiKeys.resolve(key), new KeyGuard(limits, logger, services.metrics.registry)),
     (err, req, res) => onError(err, req, res, () => undefined),
+    ({ principal, ...entry }) => services.audit.record({ actor: principal, ...entry }),
   );
   const drain = options.drain ?? new Drain();
   const registry = services.metrics.registry;
@@ -96,12 +100,15 @@ export function createApp(services: Services, options: AppOptions = {}): Express
   app.use(webhookRoutes(api, { webhooks: services.webhooks, tenants: services.tenants, sends: services.sends, config }));
   app.use(jobRoutes(api, services));
   app.use(reportRoutes(api, services));
+  app.use(usageRoutes(api, services));
   app.use(handoffRoutes(api, { tenants: services.tenants, handoff: services.handoff, sends: services.sends, feed: services.feed, shutdown: services.shutdown.signal, openStreams: services.metrics.sseStreams }));
   app.use(widgetRoutes(api, { tenants: services.tenants, siteUrl: config.SITE_URL }));
   app.use(catalogRoutes(api, services.tenants, services.catalog));
   app.use(knowledgeRoutes(api, { tenants: services.tenants, knowledge: services.knowledge, search: services.knowledgeSearch }));
   app.use(leadRoutes(api, { leads: services.leads, tenants: services.tenants, conversations: services.conversations }));
+  app.use(contactRoutes(api, { tenants: services.tenants, contacts: services.contacts }));
   app.use(paymentRoutes(api, { tenants: services.tenants, payments: services.payments }));
+  app.use(auditRoutes(api, { tenants: services.tenants, audit: services.audit }));
 
   // 8. Everything else: JSON 404, and one error handler.
   app.use(notFound());

@@ -86,6 +86,8 @@ export function openApiDocument(defs: AnyDef[], info: { title: string; version: 
       responses,
     };
     if (def.body) op.requestBody = { required: true, content: { 'application/json': { schema: toJson(def.body, 'input') } } };
+    // The audit-log action a successful call records (see GET /v1/admin/audit).
+    if (def.audit) op['x-audit-action'] = def.audit;
     (paths[path] ??= {})[def.method] = op;
   }
   return {

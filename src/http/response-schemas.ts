@@ -124,6 +124,29 @@ export const events = obj({
   events: z.array(obj({ id: z.string(), type: z.string(), conversation_id: nullable(z.string()), data: z.unknown(), created_at: time })),
 });
 const funnel = z.array(obj({ step: z.string(), count: z.number().int(), rate: nullable(z.number()) }));
+const period = obj({ from: time, to: time });
+const CHANGE = {
+  count: 'relative, (value − previous) / previous (0.5 = +50%); null when previous is 0',
+  share: 'value − previous (0.1 = ten percentage points); null when either is null',
+};
+const metric = (what: string, kind: keyof typeof CHANGE) =>
+  obj({ value: nullable(z.number()), previous: nullable(z.number()), change: nullable(z.number()) }).describe(`${what}; change: ${CHANGE[kind]}`);
+const outcomeFigures = obj({
+  conversations: metric('conversations started in the period', 'count'),
+  resolved_by_bot: metric('share (0..1) with no handoff requested and no operator reply; null without conversations', 'share'),
+  handoff_rate: metric('share (0..1) with a handoff requested', 'share'),
+  lead_capture_rate: metric('share (0..1) with a new lead captured', 'share'),
+  checkout_conversations: metric('those with a checkout created', 'count'),
+  paid_conversations: metric('those with a checkout and a payment completed', 'count'),
+  checkout_conversion: metric('share (0..1): paid_conversations / checkout_conversations', 'share'),
+  paid_revenue: z.record(z.string(), metric('minor units of the orders paid in the period', 'count')).describe('per lower-case ISO 4217 currency, never summed across currencies; the total also has checkouts made outside a conversation'),
+});
+const outcomes = obj({
+  period,
+  previous: period.describe('the period of the same length just before'),
+  total: outcomeFigures,
+  by_channel: z.record(z.string(), outcomeFigures).describe('web, messenger, instagram, whatsapp, fb_comment, ig_comment'),
+}).describe('what became of the conversations started in the period, judged by what happened in them before it ended, beside the previous period');
 export const analytics = obj({
   tenant: z.string(),
   from: time,
@@ -137,6 +160,7 @@ export const analytics = obj({
     first_human_reply: obj({ answered: z.number().int(), unanswered: z.number().int(), p50_seconds: nullable(z.number()), p90_seconds: nullable(z.number()) }),
     conversations: obj({ total: z.number().int(), bot_only: z.number().int(), with_human: z.number().int() }),
   }),
+  outcomes,
 });
 
 export const keyCreated = obj({ key: z.string().describe('shown once; only a hash is stored'), id: z.string(), prefix: z.string(), name: z.string(), created_at: time });
@@ -234,3 +258,22 @@ export const knowledgeSearch = obj({
   ),
 });
 export const knowledgeDeleted = obj({ deleted: z.string() });
+
+export const auditPage = obj({
+  entries: z.array(
+    obj({
+      id: z.string(),
+      at: time,
+      tenant_id: nullable(z.string()),
+      tenant_slug: nullable(z.string()),
+      actor_kind: z.enum(['admin', 'tenant-key', 'cli']),
+      actor: z.string().describe("`admin`, the scoped key's id, or `cli:<os user>`"),
+      ip: nullable(z.string()),
+      request_id: nullable(z.string()),
+      action: z.string().describe('tenant.created, tenant.updated, key.revoked, leads.exported …'),
+      target: nullable(z.string()),
+      details: z.record(z.string(), z.unknown()).describe('names, ids and counts: never a setting value or a secret'),
+    }),
+  ),
+  next_cursor: nullable(z.string()).describe('the `before` of the next (older) page'),
+});

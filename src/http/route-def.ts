@@ -34,4 +34,9 @@ export interface RouteDef<B extends z.ZodType, Q extends z.ZodType, P extends z.
   operationId?: string;
   /** Overrides the document's security requirement (a route with its own credential, like /metrics). */
   security?: Array<Record<string, string[]>>;
+  /**
+   * The audit-log action of a route with a key (`tenant.updated`, `leads.exported`): Api records an entry
+   * after each 2xx answer. Every write a key can make names one, and so does every export of personal data.
+   */
+  audit?: string;
 }

@@ -3,7 +3,7 @@ import { migrateLatest, migrateRollback, migrationStatus } from '../../src/db/mi
 import { createDb } from '../../src/db/create-db.js';
 import { dialects, freshDatabase, migratedDb } from '../helpers/db.js';
 
-const TABLES = ['tenants', 'conversations', 'messages', 'leads', 'events', 'orders', 'webhook_deliveries', 'jobs', 'outbound_sends', 'api_keys', 'ai_usage', 'catalog_snapshots'];
+const TABLES = ['tenants', 'conversations', 'messages', 'leads', 'events', 'orders', 'webhook_deliveries', 'jobs', 'outbound_sends', 'api_keys', 'ai_usage', 'catalog_snapshots', 'audit_log', 'contact_erasures', 'retention_runs'];
 
 for (const dialect of dialects()) {
   test(`${dialect}: migrations go up, down and up again`, async (t) => {

@@ -214,7 +214,7 @@ for (const dialect of dialects()) {
       const notSent = await eventsOf(c, 'reply_not_sent');
       t.is(notSent.length, 1);
 
-      await c.app.services.tenants.update(tenant.slug, { settings: { whatsapp_template: { content_sid: TEMPLATE_SID, variables: { '1': 'Shop' } } } });
+      await c.app.services.tenants.update(tenant.slug, { settings: { whatsapp_template: { content_sid: TEMPLATE_SID, variables: { '1': 'Shop' }, category: 'utility' } } });
       const templated = await operator('op:2');
       t.true(templated.result.sent);
       t.is(c.twilio.messages.length, before + 1);
@@ -223,6 +223,9 @@ for (const dialect of dialects()) {
       t.deepEqual(JSON.parse(sent.contentVariables!), { '1': 'Shop' });
       t.is(sent.body, null, 'never free-form outside the window');
       t.is(templated.message.provider_message_id, sent.sid);
+      // Metered as a template send of its category, for billing.
+      const [usage] = await c.app.services.usage.month(new Date().toISOString().slice(0, 7), await c.app.services.tenants.get(tenant.slug));
+      t.deepEqual(usage!.template_sends, { utility: 1 });
     } finally {
       await c.close();
     }

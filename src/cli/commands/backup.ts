@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../../config.js';
-import { configFor, requireDatabase } from '../context.js';
+import { auditCli, configFor, requireDatabase, withContext } from '../context.js';
 import { interactive, printJson, println, UsageError, type CliIO, type ExitHolder } from '../io.js';
 
 /** `zia backup` and `zia restore`: SQLite is copied online and restored in place; PostgreSQL gets the commands to run. */
@@ -86,6 +86,8 @@ export function registerBackup(program: Command, io: CliIO, exit: ExitHolder): v
         }
         const keepAs = path.join(dataDir, 'backups', `zia-before-restore-${fileStamp()}.sqlite`);
         const { summary, kept } = await restoreSqlite(file, config.sqlitePath, keepAs);
+        // Recorded in the restored database, the one zia runs on from now (brought up to date to hold it).
+        await withContext(io, (s) => auditCli(s, io, { action: 'backup.restored', target: path.basename(file), details: { previous: kept ? path.basename(keepAs) : null } }).then(() => 0));
         if (opts.json) printJson(io, { dialect: 'sqlite', restored: file, database: config.sqlitePath, previous: kept ? keepAs : null, ...summary });
         else {
           println(io.stdout, `restored ${file} into ${config.sqlitePath} (${describeRows(summary.rows)})`);

@@ -4,7 +4,7 @@ import type { Services } from '../../container.js';
 import type { CatalogSnapshot } from '../../features/catalog/catalog-store.js';
 import { CatalogFetchError } from '../../features/catalog/catalog-error.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
-import { withContext } from '../context.js';
+import { auditCli, withContext } from '../context.js';
 import { colors, printJson, println, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
 
 /** What an operator needs to know about a tenant's catalog: how much came in, what was skipped, why. */
@@ -81,6 +81,7 @@ export function registerCatalog(program: Command, io: CliIO, exit: ExitHolder): 
           failure = err;
         }
         const report = reportOf(tenant, await services.catalog.stored(tenant), false);
+        await auditCli(services, io, { action: 'catalog.refreshed', tenant, details: { ok: !failure, items: report.item_count } });
         if (opts.json) printJson(io, report);
         else printReport(io, report);
         if (failure) {

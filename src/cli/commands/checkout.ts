@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { linkView } from '../../features/payments/payment-service.js';
 import { E164 } from '../../features/payments/payments.schemas.js';
 import { qrPng, qrTerminal } from '../../features/payments/qr.js';
-import { withContext } from '../context.js';
+import { auditCli, withContext } from '../context.js';
 import { colors, printJson, println, UsageError, type CliIO, type ExitHolder } from '../io.js';
 
 interface CheckoutOptions {
@@ -39,8 +39,9 @@ export function registerCheckout(program: Command, io: CliIO, exit: ExitHolder):
       if (!/^\d+$/.test(opts.qty ?? '') || qty < 1 || qty > 99) throw new UsageError(`--qty must be a whole number from 1 to 99, got '${opts.qty}'`);
       if (opts.plan && cmd.getOptionValueSource('qty') === 'cli') throw new UsageError('--qty applies to --item only');
       if (opts.sendWa !== undefined && !E164.test(opts.sendWa)) throw new UsageError(`--send-wa needs an E.164 number such as +4791234567, got '${opts.sendWa}'`);
-      exit.code = await withContext(io, async ({ tenants, payments }) => {
-        const tenant = await tenants.get(slug);
+      exit.code = await withContext(io, async (services) => {
+        const { payments } = services;
+        const tenant = await services.tenants.get(slug);
         const source = {
           plan_id: opts.plan,
           item_id: opts.item,
@@ -52,6 +53,7 @@ export function registerCheckout(program: Command, io: CliIO, exit: ExitHolder):
         let link;
         if (opts.sendWa) ({ link, messageId } = await payments.sendLink(tenant, opts.sendWa, source));
         else link = await payments.linkFor(tenant, source);
+        await auditCli(services, io, { action: messageId ? 'checkout.sent' : 'checkout.created', tenant, target: link.orderId, details: { kind: link.kind, ...(messageId ? { message_id: messageId } : {}) } });
         let pngPath: string | undefined;
         if (opts.png) {
           pngPath = path.resolve(io.cwd, opts.png);

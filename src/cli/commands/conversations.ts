@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Services } from '../../container.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
-import { withContext } from '../context.js';
+import { auditCli, withContext } from '../context.js';
 import { printJson, println, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
 import { printSendTable } from './sends-table.js';
 
@@ -88,6 +88,7 @@ export function registerConversations(program: Command, io: CliIO, exit: ExitHol
         exit.code = await withContext(io, async (s) => {
           const tenant = await ownerOf(s, id);
           const c = await s.handoff.setPaused(tenant, id, action === 'pause', 'cli');
+          await auditCli(s, io, { action: `conversation.${action}d`, tenant, target: id });
           if (opts.json) printJson(io, { conversation: conversationView(c) });
           else println(io.stdout, `${c.id}: bot ${c.botPaused ? 'paused' : 'on'}`);
           return 0;
@@ -110,6 +111,7 @@ export function registerConversations(program: Command, io: CliIO, exit: ExitHol
       exit.code = await withContext(io, async (s) => {
         const tenant = await ownerOf(s, id);
         const r = await s.handoff.reply(tenant, id, body.text, 'cli');
+        await auditCli(s, io, { action: 'conversation.replied', tenant, target: id, details: { message_id: r.messageId, channel: r.conversation.channel } });
         if (opts.json) printJson(io, { message_id: r.messageId, conversation_id: id, channel: r.conversation.channel, delivery: r.delivery });
         else println(io.stdout, `${r.messageId}: ${r.delivery === 'queued' ? `queued for ${r.conversation.channel}` : 'stored (web: shown in the conversation history)'}`);
         return 0;
@@ -130,6 +132,7 @@ export function registerConversations(program: Command, io: CliIO, exit: ExitHol
       const { id } = parseInput(sendParams, { id: sendId }, 'arguments');
       exit.code = await withContext(io, async (s) => {
         const r = await s.sends.resend(id, 'cli');
+        await auditCli(s, io, { action: 'send.resent', tenant: { id: r.send.tenantId }, target: id });
         const v = sendView(r.send);
         if (opts.json) printJson(io, { send: v, provider_message_id: r.providerMessageId });
         else println(io.stdout, `${v.id}: sent on ${v.channel} to ${v.to ?? 'the recipient'} (provider message ${r.providerMessageId ?? 'unknown'}; re-sent ${v.resends}x)`);

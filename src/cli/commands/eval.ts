@@ -149,16 +149,16 @@ async function evaluate(io: CliIO, services: Services, play: Play, settings: Rec
   const progress = interactive(io) ? (done: number, total: number) => io.stderr.write(`\rplayed ${done}/${total}${done === total ? '\n' : ''}`) : undefined;
   try {
     const cases = await runCases(sandbox, play.file, { repeat: play.repeat, concurrency: play.concurrency, minPassRate: play.minPassRate, onPlayed: progress });
-    const { model, usage } = sandbox.model;
+    const usage = await sandbox.modelUsage();
     return {
       tenant: play.slug,
       file: play.casesPath,
       provider: play.provider,
-      model,
+      model: sandbox.model.model,
       repeat: play.repeat,
       minPassRate: play.minPassRate,
       cases,
-      usage: model ? [{ model, ...usage, costUsd: estimateCost(model, { input: usage.inputTokens, output: usage.outputTokens }, config.ZIA_MODEL_PRICES) }] : [],
+      usage: usage.map((u) => ({ ...u, costUsd: estimateCost(u.model, { input: u.inputTokens, output: u.outputTokens }, config.ZIA_MODEL_PRICES) })),
       ms: performance.now() - started,
     };
   } finally {

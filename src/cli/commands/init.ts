@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { withContext } from '../context.js';
+import { auditCli, withContext } from '../context.js';
 import { interactive, println, UsageError, type CliIO, type ExitHolder } from '../io.js';
 import type { InitValues } from '../env-file.js';
 
@@ -51,8 +51,10 @@ export function registerInit(program: Command, io: CliIO, exit: ExitHolder): voi
       if (values.ADMIN_KEY) println(io.stdout, `admin key: ${adminKey}  (shown once; it is in .env)`);
       if (keptKey) println(io.stdout, 'the old ZIA_SECRET_KEY moved to ZIA_SECRET_KEY_PREVIOUS: stored tenant secrets stay readable and are re-encrypted when a tenant is next saved');
       if (demo) {
-        exit.code = await withContext(io, async ({ tenants }) => {
-          const { tenant } = await tenants.upsert({
+        exit.code = await withContext(io, async (services) => {
+          const { tenants } = services;
+          const before = await tenants.findStored('demo');
+          const { tenant, created } = await tenants.upsert({
             slug: 'demo',
             name: 'Demo Coffee Roasters',
             settings: {
@@ -66,6 +68,8 @@ export function registerInit(program: Command, io: CliIO, exit: ExitHolder): voi
               lead: { mode: 'intent', form_enabled: true },
             },
           });
+          const { tenantChanges } = await import('../../features/audit/tenant-changes.js');
+          await auditCli(services, io, { action: created ? 'tenant.created' : 'tenant.updated', tenant, target: tenant.slug, details: tenantChanges(tenants, before, tenant) });
           println(io.stdout, `demo tenant ready: open ${siteUrl}/demo?tenant=${tenant.slug} after \`zia serve\``);
           return 0;
         }, { create: true });

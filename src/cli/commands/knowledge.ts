@@ -6,7 +6,7 @@ import type { Services } from '../../container.js';
 import type { SyncProgress, SyncReport } from '../../features/knowledge/knowledge-service.js';
 import { reportView, sourceView } from '../../features/knowledge/knowledge-views.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
-import { withContext } from '../context.js';
+import { auditCli, withContext } from '../context.js';
 import { colors, interactive, printJson, println, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
 
 const pagesSchema = z.coerce.number().int().min(1).max(10_000);
@@ -41,10 +41,12 @@ export function registerKnowledge(program: Command, io: CliIO, exit: ExitHolder)
             throw new UsageError(`cannot read ${target} (${err.code ?? err.message})`);
           });
           const report = await services.knowledge.addFile(tenant, { name: path.basename(file), body });
+          await auditCli(services, io, { action: 'knowledge.added', tenant, target: report.source.id, details: { kind: report.source.kind, indexed: report.indexed } });
           printReport(io, report, opts.json);
           return 0;
         }
         const source = await services.knowledge.addUrl(tenant, { url: target, mode: opts.crawl ? 'crawl' : opts.sitemap ? 'sitemap' : undefined, maxPages, syncHours });
+        await auditCli(services, io, { action: 'knowledge.added', tenant, target: source.id, details: { kind: source.kind } });
         if (!opts.sync) {
           await services.knowledge.requestSync(tenant, source);
           if (opts.json) printJson(io, sourceView(source));
@@ -86,6 +88,7 @@ export function registerKnowledge(program: Command, io: CliIO, exit: ExitHolder)
         const tenant = await services.tenants.get(slug);
         const ids = id ? [(await services.knowledge.get(tenant, id)).id] : (await services.knowledge.list(tenant)).filter((s) => s.kind !== 'file').map((s) => s.id);
         if (ids.length === 0) throw new UsageError(`tenant '${slug}' has no web sources to sync`);
+        await auditCli(services, io, { action: 'knowledge.synced', tenant, target: id, details: { sources: ids } });
         let code = 0;
         for (const sourceId of ids) code = Math.max(code, await syncAndReport(io, services, tenant, sourceId, opts.json));
         return code;
@@ -154,6 +157,7 @@ export function registerKnowledge(program: Command, io: CliIO, exit: ExitHolder)
           if (!(await confirm({ message: `Remove ${source.location} and its ${source.chunkCount} indexed passages?`, default: false }))) return 1;
         }
         await services.knowledge.remove(tenant, id);
+        await auditCli(services, io, { action: 'knowledge.removed', tenant, target: id });
         println(io.stdout, `removed ${source.location}`);
         return 0;
       });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import type { Services } from '../../container.js';
-import { withContext } from '../context.js';
+import { auditCli, withContext } from '../context.js';
 import { printJson, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
 
 /** --since/--until, validated like the API's query parameters. */
@@ -81,6 +81,7 @@ async function exportLeads(
     await once(out, 'finish');
     if (progress) io.stderr.write('\n');
   }
+  await auditCli(s, io, { action: 'leads.exported', ...(tenantId ? { tenant: { id: tenantId, slug: o.slug } } : {}), details: { format: o.format, since: o.since ?? null, until: o.until ?? null } });
   return 0;
 }
 

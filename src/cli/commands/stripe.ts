@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { qrTerminal } from '../../features/payments/qr.js';
-import { withContext } from '../context.js';
+import { auditCli, withContext } from '../context.js';
 import { colors, printJson, println, UsageError, type CliIO, type ExitHolder } from '../io.js';
 
 interface OnboardOptions {
@@ -23,9 +23,10 @@ export function registerStripe(program: Command, io: CliIO, exit: ExitHolder): v
     .option('--json', 'print JSON')
     .action(async (slug: string, opts: OnboardOptions) => {
       if (opts.country !== undefined && !/^[A-Za-z]{2}$/.test(opts.country)) throw new UsageError(`--country must be a two-letter country code, got '${opts.country}'`);
-      exit.code = await withContext(io, async ({ tenants, payments }) => {
-        const tenant = await tenants.get(slug);
-        const r = await payments.onboard(tenant, { country: opts.country?.toUpperCase(), email: opts.email });
+      exit.code = await withContext(io, async (services) => {
+        const tenant = await services.tenants.get(slug);
+        const r = await services.payments.onboard(tenant, { country: opts.country?.toUpperCase(), email: opts.email });
+        await auditCli(services, io, { action: 'stripe.onboarded', tenant, target: r.accountId });
         if (opts.json) {
           const { onboardingView } = await import('../../features/payments/payment-service.js');
           printJson(io, onboardingView(tenant, r));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { withContext } from '../context.js';
+import { auditCli, withContext } from '../context.js';
 import { printJson, println, printTable, type CliIO, type ExitHolder } from '../io.js';
 
 /** `zia tenant key create|list|revoke <slug>`: keys scoped to one tenant's data. */
@@ -13,8 +13,10 @@ export function registerTenantKey(tenant: Command, io: CliIO, exit: ExitHolder):
     .option('--json', 'print JSON')
     .description('Create a key; it is shown once and stored only as a hash')
     .action(async (slug: string, opts: { name: string; json?: boolean }) => {
-      exit.code = await withContext(io, async ({ tenants, apiKeys }) => {
-        const { key: value, record } = await apiKeys.create(await tenants.get(slug), opts.name);
+      exit.code = await withContext(io, async (s) => {
+        const tenant = await s.tenants.get(slug);
+        const { key: value, record } = await s.apiKeys.create(tenant, opts.name);
+        await auditCli(s, io, { action: 'key.created', tenant, target: record.id, details: { name: record.name } });
         if (opts.json) printJson(io, { key: value, id: record.id, prefix: record.prefix, name: record.name });
         else {
           println(io.stdout, value);
@@ -45,8 +47,10 @@ export function registerTenantKey(tenant: Command, io: CliIO, exit: ExitHolder):
     .option('--json', 'print JSON')
     .description('Revoke a key at once')
     .action(async (slug: string, id: string, opts: { json?: boolean }) => {
-      exit.code = await withContext(io, async ({ tenants, apiKeys }) => {
-        await apiKeys.revoke(await tenants.get(slug), id);
+      exit.code = await withContext(io, async (s) => {
+        const tenant = await s.tenants.get(slug);
+        await s.apiKeys.revoke(tenant, id);
+        await auditCli(s, io, { action: 'key.revoked', tenant, target: id });
         if (opts.json) printJson(io, { revoked: id });
         else println(io.stdout, `revoked ${id}`);
         return 0;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Services } from '../../container.js';
 import type { Tenant } from '../../features/tenants/tenant-service.js';
-import { withContext } from '../context.js';
+import { auditCli, withContext } from '../context.js';
 import { colors, interactive, printJson, println, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
 import { registerTenantKey } from './tenant-key.js';
 
@@ -76,6 +76,7 @@ export function registerTenant(program: Command, io: CliIO, exit: ExitHolder): v
       exit.code = await withContext(io, async (services) => {
         if (await services.tenants.find(input.slug)) throw new UsageError(`tenant '${input.slug}' already exists; use \`zia tenant update ${input.slug}\``);
         const created = await services.tenants.create(input);
+        await auditTenant(io, services, 'tenant.created', undefined, created);
         return report(io, services, created, opts.json, 'created');
       });
     });
@@ -94,7 +95,9 @@ export function registerTenant(program: Command, io: CliIO, exit: ExitHolder): v
       const [{ parseInput }, { tenantUpdateSchema }] = await Promise.all([import('../../validation.js'), import('../../features/tenants/tenant.schemas.js')]);
       const input = parseInput(tenantUpdateSchema, { name: opts.name, whatsapp: opts.whatsapp, settings: await readSettings(io, opts) });
       exit.code = await withContext(io, async (services) => {
+        const before = await services.tenants.findStored(slug);
         const updated = await services.tenants.update(slug, input);
+        await auditTenant(io, services, 'tenant.updated', before, updated);
         return report(io, services, updated, opts.json, 'updated');
       });
     });
@@ -106,8 +109,9 @@ export function registerTenant(program: Command, io: CliIO, exit: ExitHolder): v
     .option('-y, --yes', 'do not ask for confirmation (required without a TTY)')
     .option('--json', 'print JSON')
     .action(async (slug: string, opts: { yes?: boolean; json?: boolean }) => {
-      exit.code = await withContext(io, async ({ tenants }) => {
-        await tenants.get(slug);
+      exit.code = await withContext(io, async (services) => {
+        const { tenants } = services;
+        const doomed = await tenants.get(slug);
         if (!opts.yes) {
           if (!interactive(io)) throw new UsageError(`refusing to delete '${slug}' without --yes (no TTY to ask on)`);
           const { confirm } = await import('@inquirer/prompts');
@@ -117,6 +121,7 @@ export function registerTenant(program: Command, io: CliIO, exit: ExitHolder): v
           }
         }
         await tenants.delete(slug);
+        await auditCli(services, io, { action: 'tenant.deleted', tenant: doomed, target: slug });
         if (opts.json) printJson(io, { deleted: slug });
         else println(io.stdout, `deleted ${slug}`);
         return 0;
@@ -202,6 +207,12 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The audit entry names the fields and settings changed, never their values. */
+async function auditTenant(io: CliIO, services: Services, action: string, before: Tenant | undefined, after: Tenant): Promise<void> {
+  const { tenantChanges } = await import('../../features/audit/tenant-changes.js');
+  await auditCli(services, io, { action, tenant: after, target: after.slug, details: tenantChanges(services.tenants, before, after) });
 }
 
 function report(io: CliIO, services: Services, tenant: Tenant, json: boolean | undefined, verb: string): number {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { configFor, withContext } from '../context.js';
+import { auditCli, configFor, withContext } from '../context.js';
 import { colors, printJson, println, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
 import { printSendTable } from './sends-table.js';
 
@@ -100,8 +100,13 @@ export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder):
       if (opts.provider && !opts.dead) throw new UsageError('--provider goes with --dead');
       exit.code = await withContext(io, async (s) => {
         const ids = id ? [id] : (await s.webhooks.list({ status: 'dead', provider: opts.provider, limit: 1000 })).map((delivery) => delivery.id);
-        const replayed: string[] = [];
-        for (const one of ids) replayed.push((await s.webhooks.replay(one)).id);
+        const deliveries = [];
+        for (const one of ids) deliveries.push(await s.webhooks.replay(one));
+        const replayed = deliveries.map((d) => d.id);
+        if (replayed.length > 0) {
+          const tenantId = id ? deliveries[0]!.tenantId : null;
+          await auditCli(s, io, { action: 'webhook.replayed', ...(tenantId ? { tenant: { id: tenantId } } : {}), target: id, details: { deliveries: replayed } });
+        }
         if (opts.json) printJson(io, { replayed });
         else println(io.stdout, replayed.length === 0 ? 'nothing to replay' : `replayed ${replayed.length}: ${replayed.join(' ')}`);
         return 0;
@@ -133,6 +138,7 @@ export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder):
         });
         const res = await sendSimulation(req);
         const ok = res.status >= 200 && res.status < 300;
+        await auditCli(s, io, { action: 'webhook.simulated', tenant, target: req.externalId, details: { provider, status: res.status } });
         if (opts.json) printJson(io, { provider, url: req.url, external_id: req.externalId, status: res.status, ok, response: res.body });
         else println(ok ? io.stdout : io.stderr, `${provider}: POST ${req.url} → HTTP ${res.status}${ok ? '' : ` ${res.body.slice(0, 200)}`} (external id ${req.externalId}; see zia webhooks log)`);
         return ok ? 0 : 1;

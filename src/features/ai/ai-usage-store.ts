@@ -1,8 +1,26 @@
-import type { Db } from '../../db/create-db.js';
+import type { Db, Write } from '../../db/create-db.js';
+import { UsageStore } from '../usage/usage-store.js';
+import { estimateCost, type ModelPrice } from './model-prices.js';
 
-/** Tokens spent per tenant and UTC day, for the daily quota. */
+/** A turn's use of a model, as the provider saw it. */
+export interface ModelTurnUse {
+  model: string;
+  requests: number;
+  input: number;
+  output: number;
+}
+
+/** Tokens spent per tenant and UTC day: the daily quota, and the usage counters billing reads. */
 export class AiUsageStore {
-  constructor(private readonly db: Db) {}
+  private readonly counters: UsageStore;
+
+  constructor(
+    private readonly db: Db,
+    /** ZIA_MODEL_PRICES: prices over the built-in table, for the estimated cost. */
+    private readonly prices: Record<string, ModelPrice> = {},
+  ) {
+    this.counters = new UsageStore(db);
+  }
 
   static today(now = new Date()): string {
     return now.toISOString().slice(0, 10);
@@ -25,13 +43,19 @@ export class AiUsageStore {
     return Number(held) > 0;
   }
 
-  /** Atomic change (negative when a reservation was larger than what was spent): concurrent turns add up. */
-  async add(tenantId: string, day: string, tokens: number): Promise<void> {
-    if (tokens === 0) return;
-    const knex = this.db.knex;
-    await knex('ai_usage')
-      .insert({ tenant_id: tenantId, day, tokens })
-      .onConflict(['tenant_id', 'day'])
-      .merge({ tokens: knex.raw('?? + ?', ['ai_usage.tokens', tokens]) });
+  /**
+   * Settles a turn: the quota's change (negative when a reservation was larger than what was spent)
+   * and the model's counters, in one commit. Atomic increments, so concurrent turns add up.
+   */
+  async add(tenantId: string, day: string, tokens: number, use?: ModelTurnUse): Promise<void> {
+    const writes: Write[] = [];
+    if (tokens !== 0) {
+      writes.push((k) => k('ai_usage').insert({ tenant_id: tenantId, day, tokens }).onConflict(['tenant_id', 'day']).merge({ tokens: k.raw('?? + ?', ['ai_usage.tokens', tokens]) }));
+    }
+    if (use && use.requests > 0) {
+      const cost = estimateCost(use.model, use, this.prices);
+      writes.push(this.counters.modelWrite(tenantId, day, { ...use, costMicroUsd: cost === null ? 0 : Math.round(cost * 1_000_000) }));
+    }
+    await this.db.writeAll(writes);
   }
 }

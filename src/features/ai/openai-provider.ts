@@ -146,6 +146,7 @@ export class OpenAiProvider implements AiProvider {
     let text = '';
     let tokens = 0;
     const usage = { input: 0, output: 0 };
+    let requests = 0;
     try {
       for (let round = 0; round < MAX_ROUNDS; round++) {
         let r: Round;
@@ -160,6 +161,7 @@ export class OpenAiProvider implements AiProvider {
           messages.splice(1, 0, ...(await toolFreeFacts(req)));
           r = await this.round(client, messages, req, undefined);
         }
+        requests++;
         text += r.text;
         tokens += r.tokens;
         usage.input += r.input;
@@ -171,7 +173,7 @@ export class OpenAiProvider implements AiProvider {
     } catch (err) {
       throw this.toAppError(err);
     } finally {
-      await this.usage.add(req.tenant.id, day, tokens - reserved);
+      await this.usage.add(req.tenant.id, day, tokens - reserved, { model: this.settings.model, requests, ...usage });
     }
     return { text, tokens, usage };
   }

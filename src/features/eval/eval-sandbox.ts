@@ -30,6 +30,7 @@ import type { CheckoutCreator, CheckoutLink, CheckoutRequest } from '../payments
 import { createSecretBox } from '../tenants/secret-box.js';
 import { TenantService, type Tenant } from '../tenants/tenant-service.js';
 import { TenantStore } from '../tenants/tenant-store.js';
+import { UsageStore } from '../usage/usage-store.js';
 import { tenantUpdateSchema } from '../tenants/tenant.schemas.js';
 
 /**
@@ -107,7 +108,7 @@ export class EvalSandbox {
       const embedder = o.config.OPENAI_EMBEDDINGS_MODEL ? openAiEmbedder(o.config, o.logger, o.config.OPENAI_EMBEDDINGS_MODEL) : undefined;
       const upstream =
         o.provider === 'openai'
-          ? new OpenAiProvider({ ...openAiSettings(o.config), ...(o.model ? { model: o.model } : {}) }, new AiUsageStore(db), o.logger)
+          ? new OpenAiProvider({ ...openAiSettings(o.config), ...(o.model ? { model: o.model } : {}) }, new AiUsageStore(db, o.config.ZIA_MODEL_PRICES), o.logger)
           : new OfflineProvider();
       const model = new ObservedModel(upstream, o.provider === 'openai' ? (o.model ?? o.config.OPENAI_MODEL) : null);
       const chat = new ChatEngine({
@@ -134,6 +135,15 @@ export class EvalSandbox {
     return (await this.conversations.get(this.tenant.id, conversationId)).handoffRequestedAt !== null;
   }
 
+  /** What the run asked of each model, from the copy's usage counters (the metering every turn does). */
+  async modelUsage(): Promise<Array<{ model: string; requests: number; inputTokens: number; outputTokens: number }>> {
+    const rows = await new UsageStore(this.db).between(this.tenant.id, '0000-00-00', '9999-99-99');
+    const value = (metric: string, model: string) => rows.find((r) => r.metric === metric && r.dimension === model)?.value ?? 0;
+    return rows
+      .filter((r) => r.metric === 'model_requests')
+      .map((r) => ({ model: r.dimension, requests: r.value, inputTokens: value('tokens_in', r.dimension), outputTokens: value('tokens_out', r.dimension) }));
+  }
+
   /** The catalog items the run answers from (the copy, or a fetch of a catalog_url the tried settings changed). */
   async catalogItems(): Promise<CatalogItem[]> {
     return this.catalog.configured(this.tenant) ? this.catalog.items(this.tenant) : [];
@@ -146,11 +156,10 @@ export class EvalSandbox {
   }
 }
 
-/** The model, with each turn's tool calls kept by conversation and the tokens spent counted. */
+/** The model, with each turn's tool calls kept by conversation. */
 export class ObservedModel implements AiProvider {
   readonly name: AiProvider['name'];
   readonly usesHistory: boolean;
-  readonly usage = { requests: 0, inputTokens: 0, outputTokens: 0 };
   private readonly calls = new Map<string, ToolCallRecord[]>();
 
   constructor(
@@ -177,9 +186,6 @@ export class ObservedModel implements AiProvider {
         },
       },
     });
-    this.usage.requests += 1;
-    this.usage.inputTokens += result.usage?.input ?? 0;
-    this.usage.outputTokens += result.usage?.output ?? (result.usage ? 0 : result.tokens);
     return result;
   }
 

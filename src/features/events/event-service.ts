@@ -29,6 +29,8 @@ export const EVENT_TYPES = [
   'operator_reply',
   'send_held',
   'send_resent',
+  'usage_cap_warning',
+  'usage_cap_reached',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

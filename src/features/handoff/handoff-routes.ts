@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { NotFoundError } from '../../errors.js';
-import type { Api, Principal } from '../../http/api.js';
+import { noteAudit, type Api, type Principal } from '../../http/api.js';
 import type { ConversationRecord } from '../chat/chat.types.js';
 import { scopedTenant } from '../tenants/tenant-routes.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
@@ -90,29 +90,32 @@ export function handoffRoutes(api: Api, deps: Deps): Router {
   for (const action of ['pause', 'resume'] as const) {
     api.route(
       router,
-      { method: 'post', path: `/v1/admin/conversations/:id/${action}`, summary: action === 'pause' ? 'Pause the bot: messages are stored, nothing is answered' : 'Let the bot answer again', tag: 'conversations', auth: 'tenant', params: conversationParams, response: R.conversationOne },
-      async ({ params, principal }) => {
+      { method: 'post', path: `/v1/admin/conversations/:id/${action}`, summary: action === 'pause' ? 'Pause the bot: messages are stored, nothing is answered' : 'Let the bot answer again', tag: 'conversations', auth: 'tenant', params: conversationParams, response: R.conversationOne, audit: `conversation.${action}d` },
+      async ({ params, principal, res }) => {
         const tenant = await owner(principal, params.id);
+        noteAudit(res, { tenant });
         return { conversation: conversationView(await deps.handoff.setPaused(tenant, params.id, action === 'pause', by(principal))) };
       },
     );
   }
   api.route(
     router,
-    { method: 'post', path: '/v1/admin/conversations/:id/reply', summary: "An operator's reply, sent on the conversation's own channel", tag: 'conversations', auth: 'tenant', response: R.operatorReply, params: conversationParams, body: operatorReplyBody },
+    { method: 'post', path: '/v1/admin/conversations/:id/reply', summary: "An operator's reply, sent on the conversation's own channel", tag: 'conversations', auth: 'tenant', response: R.operatorReply, params: conversationParams, body: operatorReplyBody, audit: 'conversation.replied' },
     async ({ params, body, principal, res }) => {
       const tenant = await owner(principal, params.id);
       const r = await deps.handoff.reply(tenant, params.id, body.text, by(principal));
+      noteAudit(res, { tenant, details: { message_id: r.messageId, channel: r.conversation.channel } });
       res.status(202);
       return { message_id: r.messageId, conversation_id: r.conversation.id, channel: r.conversation.channel, delivery: r.delivery };
     },
   );
   api.route(
     router,
-    { method: 'post', path: '/v1/admin/sends/:id/resend', summary: 'Send a reply in doubt (held, uncertain) or a failed send again by hand; a delivered one is refused (409)', tag: 'conversations', auth: 'tenant', response: R.resent, errors: [409, 502], params: sendParams },
-    async ({ params, principal }) => {
+    { method: 'post', path: '/v1/admin/sends/:id/resend', summary: 'Send a reply in doubt (held, uncertain) or a failed send again by hand; a delivered one is refused (409)', tag: 'conversations', auth: 'tenant', response: R.resent, errors: [409, 502], params: sendParams, audit: 'send.resent' },
+    async ({ params, principal, res }) => {
       const scope = principal?.kind === 'tenant-key' ? { tenantId: principal.tenantId } : undefined;
       const r = await deps.sends.resend(params.id, by(principal), scope);
+      noteAudit(res, { tenant: { id: r.send.tenantId } });
       return { send: sendView(r.send), provider_message_id: r.providerMessageId };
     },
   );

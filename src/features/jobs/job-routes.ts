@@ -13,7 +13,7 @@ export function jobRoutes(api: Api, deps: { jobs: ManagedJobQueue }): Router {
   }));
   api.route(
     router,
-    { method: 'post', path: '/v1/admin/jobs/dead/:id/replay', summary: 'Requeue a dead job with a fresh attempt budget', tag: 'webhooks', auth: 'admin', response: R.requeued, params: idParamsSchema },
+    { method: 'post', path: '/v1/admin/jobs/dead/:id/replay', summary: 'Requeue a dead job with a fresh attempt budget', tag: 'webhooks', auth: 'admin', response: R.requeued, params: idParamsSchema, audit: 'job.replayed' },
     async ({ params }) => {
       await deps.jobs.replayDead(params.id);
       return { requeued: params.id };

@@ -1,8 +1,8 @@
 import express, { Router } from 'express';
 import { BadRequestError } from '../../errors.js';
-import type { Api, Principal } from '../../http/api.js';
-import { scopedTenant } from '../tenants/tenant-routes.js';
-import type { Tenant, TenantService } from '../tenants/tenant-service.js';
+import { noteAudit, type Api, type Principal } from '../../http/api.js';
+import { requiredTenant } from '../tenants/tenant-routes.js';
+import type { TenantService } from '../tenants/tenant-service.js';
 import { reportView, sourceView } from './knowledge-views.js';
 import type { KnowledgeSearch } from './knowledge-search.js';
 import { MAX_FILE_BYTES, type KnowledgeService } from './knowledge-service.js';
@@ -20,11 +20,7 @@ export function knowledgeRoutes(api: Api, deps: Deps): Router {
   const router = Router();
   const base = '/v1/admin/knowledge';
 
-  async function tenantOf(principal: Principal | undefined, slug: string | undefined): Promise<Tenant> {
-    const tenant = await scopedTenant(deps.tenants, principal, slug);
-    if (!tenant) throw new BadRequestError('name the tenant: ?tenant=<slug> (or "tenant" in the body)');
-    return tenant;
-  }
+  const tenantOf = (principal: Principal | undefined, slug: string | undefined) => requiredTenant(deps.tenants, principal, slug);
 
   api.route(
     router,
@@ -43,10 +39,12 @@ export function knowledgeRoutes(api: Api, deps: Deps): Router {
       status: 202,
       response: R.knowledgeSource,
       errors: [409],
+      audit: 'knowledge.added',
     },
-    async ({ body, principal }) => {
+    async ({ body, principal, res }) => {
       const tenant = await tenantOf(principal, body.tenant);
       const source = await deps.knowledge.addUrl(tenant, { url: body.url, mode: body.mode, maxPages: body.max_pages, syncHours: body.sync_hours });
+      noteAudit(res, { target: source.id, details: { kind: source.kind } });
       await deps.knowledge.requestSync(tenant, source);
       return { source: sourceView(source) };
     },
@@ -62,13 +60,15 @@ export function knowledgeRoutes(api: Api, deps: Deps): Router {
       query: knowledgeUploadQuery,
       status: 201,
       response: R.knowledgeSync,
+      audit: 'knowledge.added',
     },
-    async ({ query, principal, req }) => {
+    async ({ query, principal, req, res }) => {
       const tenant = await tenantOf(principal, query.tenant);
       if (!Buffer.isBuffer(req.body) || req.body.length === 0) {
         throw new BadRequestError('send the file itself as the request body, with its Content-Type (text/markdown, text/plain, text/html, application/pdf)');
       }
       const report = await deps.knowledge.addFile(tenant, { name: query.name, body: req.body, contentType: req.get('content-type') });
+      noteAudit(res, { target: report.source.id, details: { kind: report.source.kind, indexed: report.indexed } });
       return reportView(report);
     },
     // Any type but JSON and forms, which the shared parsers have read already.
@@ -111,7 +111,7 @@ export function knowledgeRoutes(api: Api, deps: Deps): Router {
   );
   api.route(
     router,
-    { method: 'post', path: `${base}/:id/sync`, summary: 'Queue a sync of the source now', tag: 'knowledge', auth: 'tenant', params: knowledgeParams, query: knowledgeTenantQuery, status: 202, response: R.knowledgeSource, errors: [409] },
+    { method: 'post', path: `${base}/:id/sync`, summary: 'Queue a sync of the source now', tag: 'knowledge', auth: 'tenant', params: knowledgeParams, query: knowledgeTenantQuery, status: 202, response: R.knowledgeSource, errors: [409], audit: 'knowledge.synced' },
     async ({ params, query, principal }) => {
       const tenant = await tenantOf(principal, query.tenant);
       const source = await deps.knowledge.get(tenant, params.id);
@@ -121,7 +121,7 @@ export function knowledgeRoutes(api: Api, deps: Deps): Router {
   );
   api.route(
     router,
-    { method: 'delete', path: `${base}/:id`, summary: 'Remove a source and everything indexed from it', tag: 'knowledge', auth: 'tenant', params: knowledgeParams, query: knowledgeTenantQuery, response: R.knowledgeDeleted },
+    { method: 'delete', path: `${base}/:id`, summary: 'Remove a source and everything indexed from it', tag: 'knowledge', auth: 'tenant', params: knowledgeParams, query: knowledgeTenantQuery, response: R.knowledgeDeleted, audit: 'knowledge.removed' },
     async ({ params, query, principal }) => {
       const tenant = await tenantOf(principal, query.tenant);
       await deps.knowledge.remove(tenant, params.id);

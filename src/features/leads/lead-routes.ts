@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { z } from 'zod';
-import type { Api } from '../../http/api.js';
+import { noteAudit, type Api } from '../../http/api.js';
 import type { ConversationService } from '../chat/chat.types.js';
 import { scopedTenant } from '../tenants/tenant-routes.js';
 import type { TenantService } from '../tenants/tenant-service.js';
@@ -59,10 +59,12 @@ export function leadRoutes(api: Api, deps: LeadRouteDeps): Router {
       statuses: [201],
       query: tenantQuerySchema,
       body: leadFormSchema,
+      audit: 'lead.created',
     },
     async ({ res, query, body, principal }) => {
       const tenant = (await scopedTenant(deps.tenants, principal, query.tenant))!;
       const { lead, created } = await deps.leads.upsert(tenant.id, await captureInput(tenant.id, body));
+      noteAudit(res, { action: created ? 'lead.created' : 'lead.updated', tenant, target: lead.id });
       res.status(created ? 201 : 200);
       return { lead: leadView(lead), created };
     },

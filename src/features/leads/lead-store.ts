@@ -25,7 +25,7 @@ export interface LeadInput {
   conversationId: string | null;
 }
 
-function fromRow(r: any): LeadRecord {
+export function leadFromRow(r: any): LeadRecord {
   return {
     id: r.id,
     tenantId: r.tenant_id,
@@ -48,17 +48,17 @@ export class LeadStore {
 
   async findByEmail(tenantId: string, email: string, trx?: Tx): Promise<LeadRecord | undefined> {
     const r = await on(this.db, trx)('leads').where({ tenant_id: tenantId, email }).first();
-    return r ? fromRow(r) : undefined;
+    return r ? leadFromRow(r) : undefined;
   }
 
   /** The leads a conversation gave (the lead flow or the model's capture_lead). */
   async forConversation(tenantId: string, conversationId: string): Promise<LeadRecord[]> {
-    return (await this.db.knex('leads').where({ tenant_id: tenantId, conversation_id: conversationId }).orderBy('id')).map(fromRow);
+    return (await this.db.knex('leads').where({ tenant_id: tenantId, conversation_id: conversationId }).orderBy('id')).map(leadFromRow);
   }
 
   async findById(tenantId: string, id: string): Promise<LeadRecord | undefined> {
     const r = await this.db.knex('leads').where({ tenant_id: tenantId, id }).first();
-    return r ? fromRow(r) : undefined;
+    return r ? leadFromRow(r) : undefined;
   }
 
   /**

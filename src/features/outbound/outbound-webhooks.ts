@@ -19,6 +19,8 @@ export const OUTBOUND_EVENTS = {
   payment_completed: 'payment.completed',
   handoff_paused: 'conversation.handoff',
   handoff_requested: 'conversation.handoff_requested',
+  usage_cap_warning: 'usage.cap_warning',
+  usage_cap_reached: 'usage.cap_reached',
 } as const satisfies Record<string, string>;
 
 // Refusals that no retry can fix: the URL itself is not allowed.

@@ -39,7 +39,7 @@ export interface NewOrder {
   customerEmail: string | null;
 }
 
-function fromRow(r: any): OrderRecord {
+export function orderFromRow(r: any): OrderRecord {
   return {
     id: r.id,
     tenantId: r.tenant_id,
@@ -110,22 +110,22 @@ export class OrderStore {
 
   async get(tenantId: string, id: string, trx?: Tx): Promise<OrderRecord | undefined> {
     const r = await this.q(trx).where({ tenant_id: tenantId, id }).first();
-    return r ? fromRow(r) : undefined;
+    return r ? orderFromRow(r) : undefined;
   }
 
   async findBySession(tenantId: string, sessionId: string, trx?: Tx): Promise<OrderRecord | undefined> {
     const r = await this.q(trx).where({ tenant_id: tenantId, stripe_session_id: sessionId }).first();
-    return r ? fromRow(r) : undefined;
+    return r ? orderFromRow(r) : undefined;
   }
 
   async findBySubscription(tenantId: string, subscriptionId: string, trx?: Tx): Promise<OrderRecord | undefined> {
     const r = await this.q(trx).where({ tenant_id: tenantId, stripe_subscription_id: subscriptionId }).orderBy('created_at').first();
-    return r ? fromRow(r) : undefined;
+    return r ? orderFromRow(r) : undefined;
   }
 
   async list(tenantId: string, limit = 50): Promise<OrderRecord[]> {
     const rows = await this.q().where({ tenant_id: tenantId }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(limit);
-    return rows.map(fromRow);
+    return rows.map(orderFromRow);
   }
 
   /** Paid is terminal: true only for the one update that made the order paid. */

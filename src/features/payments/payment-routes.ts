@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { beforeBody, webhookBody } from '../../http/middleware/webhook-body.js';
-import type { Api } from '../../http/api.js';
+import { noteAudit, type Api } from '../../http/api.js';
 import { BadRequestError } from '../../errors.js';
 import { assertTenantAccess } from '../tenants/tenant-routes.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
@@ -60,10 +60,11 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
 
   api.route(
     router,
-    { method: 'post', path: '/v1/admin/stripe/connect/onboard', summary: 'Create the tenant\'s connected account (once) and an onboarding link', tag: 'stripe', auth: 'admin', response: R.onboarding, errors: [404, 409, 502], body: onboardBodySchema },
-    async ({ body }) => {
+    { method: 'post', path: '/v1/admin/stripe/connect/onboard', summary: 'Create the tenant\'s connected account (once) and an onboarding link', tag: 'stripe', auth: 'admin', response: R.onboarding, errors: [404, 409, 502], body: onboardBodySchema, audit: 'stripe.onboarded' },
+    async ({ body, res }) => {
       const tenant = await tenants.get(body.tenant);
       const r = await payments.onboard(tenant, { country: body.country, email: body.email });
+      noteAudit(res, { target: r.accountId });
       return onboardingView(tenant, r);
     },
   );
@@ -112,11 +113,12 @@ export function paymentRoutes(api: Api, deps: { tenants: TenantService; payments
   // Sends messages to any number, so it needs a key: ADMIN_KEY or a key of that tenant.
   api.route(
     router,
-    { method: 'post', path: '/v1/stripe/checkout/send-wa', summary: 'Create a checkout link and send it over WhatsApp', tag: 'stripe', auth: 'tenant', response: R.checkoutSent, errors: [409, 502], query: tenantQuerySchema, body: sendWaBodySchema },
-    async ({ query, body, principal }) => {
+    { method: 'post', path: '/v1/stripe/checkout/send-wa', summary: 'Create a checkout link and send it over WhatsApp', tag: 'stripe', auth: 'tenant', response: R.checkoutSent, errors: [409, 502], query: tenantQuerySchema, body: sendWaBodySchema, audit: 'checkout.sent' },
+    async ({ query, body, principal, res }) => {
       const tenant = await tenantOf(tenants, query, body);
       assertTenantAccess(principal, tenant);
       const { link, messageId } = await payments.sendLink(tenant, body.to, body);
+      noteAudit(res, { tenant, target: link.orderId, details: { message_id: messageId } });
       return { ...linkView(link), to: body.to, message_id: messageId };
     },
   );

@@ -1,6 +1,7 @@
 import type { Db } from '../../db/create-db.js';
 import { readCount, readTime } from '../../db/dialect.js';
 import { timeBucket, type Interval } from '../../db/sql.js';
+import { outcomes, type Outcomes } from './outcomes-read-model.js';
 
 export interface AnalyticsQuery {
   tenantId: string;
@@ -33,9 +34,10 @@ export interface Analytics {
   series: Array<{ bucket: string; counts: Record<string, number> }>;
   funnels: { sales: FunnelStep[]; comments: FunnelStep[] };
   handoff: HandoffStats;
+  outcomes: Outcomes;
 }
 
-/** Event counts and funnels: the read model behind /v1/admin/analytics and `zia stats`. */
+/** Event counts, funnels and outcomes: the read model behind /v1/admin/analytics and `zia stats`. */
 export class AnalyticsReport {
   constructor(private readonly db: Db) {}
 
@@ -91,6 +93,7 @@ export class AnalyticsReport {
         ]),
       },
       handoff: await this.handoff(q),
+      outcomes: await outcomes(this.db, q.tenantId, { from: q.from, to: q.to }),
     };
   }
 

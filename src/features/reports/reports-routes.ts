@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { Router, type Response } from 'express';
-import type { Api } from '../../http/api.js';
+import { noteAudit, type Api } from '../../http/api.js';
 import { BadRequestError } from '../../errors.js';
 import type { EventService } from '../events/event-service.js';
-import { scopedTenant } from '../tenants/tenant-routes.js';
+import { requiredTenant, scopedTenant } from '../tenants/tenant-routes.js';
 import type { TenantService } from '../tenants/tenant-service.js';
 import type { AnalyticsReport } from './analytics-read-model.js';
 import type { LeadReport } from './lead-read-model.js';
@@ -34,9 +34,10 @@ export function reportRoutes(api: Api, deps: Deps): Router {
 
   api.route(
     router,
-    { method: 'get', path: '/v1/admin/leads/export', summary: 'Stream every matching lead as CSV or JSON lines', tag: 'leads', auth: 'tenant', query: leadExportQuery, produces: 'text/csv or application/x-ndjson, streamed', content: ['text/csv', 'application/x-ndjson'] },
+    { method: 'get', path: '/v1/admin/leads/export', summary: 'Stream every matching lead as CSV or JSON lines', tag: 'leads', auth: 'tenant', query: leadExportQuery, produces: 'text/csv or application/x-ndjson, streamed', content: ['text/csv', 'application/x-ndjson'], audit: 'leads.exported' },
     async ({ query, principal, res }) => {
       const tenant = await scopedTenant(deps.tenants, principal, query.tenant);
+      noteAudit(res, { details: { format: query.format, since: query.since ?? null, until: query.until ?? null } });
       res.status(200);
       res.setHeader('content-type', query.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
       res.setHeader('content-disposition', `attachment; filename="leads-${tenant?.slug ?? 'all'}.${query.format}"`);
@@ -49,7 +50,7 @@ export function reportRoutes(api: Api, deps: Deps): Router {
     router,
     { method: 'get', path: '/v1/admin/events', summary: "A tenant's events, newest first", tag: 'analytics', auth: 'tenant', response: R.events, query: eventListQuery },
     async ({ query, principal }) => {
-      const tenant = await requireTenant(deps, principal, query.tenant);
+      const tenant = await requiredTenant(deps.tenants, principal, query.tenant);
       const events = await deps.events.list(tenant.id, {
         type: query.type,
         conversationId: query.conversation_id,
@@ -63,9 +64,9 @@ export function reportRoutes(api: Api, deps: Deps): Router {
 
   api.route(
     router,
-    { method: 'get', path: '/v1/admin/analytics', summary: 'Event counts per interval and the funnels', tag: 'analytics', auth: 'tenant', response: R.analytics, query: analyticsQuery },
+    { method: 'get', path: '/v1/admin/analytics', summary: 'Event counts per interval, the funnels, handoffs and outcomes against the previous period', tag: 'analytics', auth: 'tenant', response: R.analytics, query: analyticsQuery },
     async ({ query, principal }) => {
-      const tenant = await requireTenant(deps, principal, query.tenant);
+      const tenant = await requiredTenant(deps.tenants, principal, query.tenant);
       const to = query.to ?? new Date().toISOString();
       const from = query.from ?? new Date(Date.parse(to) - 30 * DAY).toISOString();
       if (from >= to) throw new BadRequestError('from must be before to');
@@ -76,11 +77,6 @@ export function reportRoutes(api: Api, deps: Deps): Router {
   return router;
 }
 
-async function requireTenant(deps: Deps, principal: Parameters<typeof scopedTenant>[1], slug: string | undefined) {
-  const tenant = await scopedTenant(deps.tenants, principal, slug);
-  if (!tenant) throw new BadRequestError('tenant is required (?tenant=slug)');
-  return tenant;
-}
 
 /** Writes chunks with backpressure; stops reading the database when the client goes away. */
 export async function pipeChunks(res: Response, chunks: AsyncIterable<string>): Promise<void> {

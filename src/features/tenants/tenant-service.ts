@@ -111,6 +111,11 @@ export class TenantService {
     return t;
   }
 
+  /** The row as stored now, never the cache: what a change is compared with (the audit log names what changed). */
+  findStored(slug: string): Promise<Tenant | undefined> {
+    return this.store.findBySlug(slug);
+  }
+
   async getById(id: string): Promise<Tenant> {
     const t = await this.cached(`id:${id}`, () => this.store.findById(id));
     if (!t) throw new NotFoundError('tenant not found');

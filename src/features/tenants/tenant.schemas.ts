@@ -113,15 +113,30 @@ export const settingsSchema = z.strictObject({
   allowed_origins: z.array(origin).max(50).optional(),
   memory_messages: z.number().int().min(1).max(50).optional(),
   daily_token_quota: z.number().int().min(0).optional(),
+  /** Monthly caps; past one the offline assistant (or over_cap_message) answers until the month ends. */
+  limits: z
+    .strictObject({
+      /** Customer messages a month answered by the model. */
+      monthly_messages: z.number().int().min(1).optional(),
+      /** Estimated model cost a month, in US dollars (the model price table's currency). */
+      monthly_model_cost: z.number().positive().optional(),
+      /** What the bot says past a cap instead of the offline assistant's answer. */
+      over_cap_message: z.string().trim().min(1).max(1000).optional(),
+    })
+    .optional(),
   /** `off`: the model gets no tools for this tenant (as OPENAI_TOOLS=off does for all). */
   ai_tools: z.enum(['auto', 'off']).optional(),
   rate_limit_per_minute: z.number().int().min(0).max(10_000).optional(),
   /** Most of this tenant's background jobs (replies, sends, webhooks) running at once across every worker. */
   job_concurrency: z.number().int().min(1).max(1024).optional(),
+  /** Conversations (and their messages) silent for more days than this are deleted (see RetentionService). */
+  retention_days: z.number().int().min(1).max(36_500).optional(),
   whatsapp_template: z
     .strictObject({
       content_sid: z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'a Twilio Content SID (HX…)'),
       variables: z.record(z.string(), z.string()).optional(),
+      /** The template's WhatsApp category, as approved: what its sends are metered (and billed by Meta) as. */
+      category: z.enum(['utility', 'marketing', 'authentication']).optional(),
     })
     .optional(),
   outbound_webhook_url: webUrl.optional(),

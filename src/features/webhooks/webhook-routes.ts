@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { Api } from '../../http/api.js';
+import { noteAudit, type Api } from '../../http/api.js';
 import type { TenantService } from '../tenants/tenant-service.js';
 import type { DeliveryRecord } from './webhook-store.js';
 import type { WebhookService } from './webhook-service.js';
@@ -24,8 +24,12 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; tenant
   );
   api.route(
     router,
-    { method: 'post', path: '/v1/admin/webhooks/deliveries/:id/replay', summary: 'Process a delivery again (dead, failed or processed)', tag: 'webhooks', auth: 'admin', response: R.deliveryOne, errors: [409], params: idParamsSchema },
-    async ({ params }) => ({ delivery: deliveryView(await deps.webhooks.replay(params.id)) }),
+    { method: 'post', path: '/v1/admin/webhooks/deliveries/:id/replay', summary: 'Process a delivery again (dead, failed or processed)', tag: 'webhooks', auth: 'admin', response: R.deliveryOne, errors: [409], params: idParamsSchema, audit: 'webhook.replayed' },
+    async ({ params, res }) => {
+      const delivery = await deps.webhooks.replay(params.id);
+      if (delivery.tenantId) noteAudit(res, { tenant: { id: delivery.tenantId }, details: { provider: delivery.provider } });
+      return { delivery: deliveryView(delivery) };
+    },
   );
   api.route(
     router,
@@ -38,8 +42,9 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; tenant
       body: simulateBodySchema,
       response: R.simulation,
       errors: [404, 502, 503],
+      audit: 'webhook.simulated',
     },
-    async ({ body }) => {
+    async ({ body, res }) => {
       const tenant = await deps.tenants.get(body.tenant);
       const req = await buildSimulation(body.provider, deps.config, deps.tenants, {
         tenant,
@@ -48,8 +53,9 @@ export function webhookRoutes(api: Api, deps: { webhooks: WebhookService; tenant
         ...(body.from ? { from: body.from } : {}),
         ...(body.order_id ? { orderId: body.order_id } : {}),
       });
-      const res = await sendSimulation(req);
-      return { provider: body.provider, url: req.url, external_id: req.externalId, status: res.status, ok: res.status >= 200 && res.status < 300, response: res.body };
+      const answer = await sendSimulation(req);
+      noteAudit(res, { target: req.externalId, details: { provider: body.provider, status: answer.status } });
+      return { provider: body.provider, url: req.url, external_id: req.externalId, status: answer.status, ok: answer.status >= 200 && answer.status < 300, response: answer.body };
     },
   );
   return router;

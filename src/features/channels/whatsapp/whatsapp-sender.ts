@@ -95,7 +95,7 @@ export class WhatsAppTransport implements ReplyTransport<TwilioContent> {
     if (!template) return undefined;
     return {
       parts: [{ suffix: 'template', payload: { to: msg.externalUserId, contentSid: template.content_sid, contentVariables: JSON.stringify(template.variables ?? {}) } }],
-      sent: { template: template.content_sid },
+      sent: { template: template.content_sid, category: template.category ?? 'unknown' },
       reason: 'template',
     };
   }
