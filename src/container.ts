@@ -254,6 +254,8 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const knowledge = new KnowledgeService({ store: knowledgeStore, search: knowledgeSearch, fetchPage, fetchRules, jobs, logger, embedder });
   const contactStore = new ContactStore(db);
   const retention = new RetentionService({ store: contactStore, tenants, jobs, logger });
+  tenants.onChange((t) => retention.tenantChanged(t));
+  closers.push(() => retention.drain());
   registerJobs({ jobs, inbox: webhooks, meta: metaWorker, whatsapp: whatsappWorker, outbound: outboundWebhooks, sends: conversationSends, knowledge, tenants, retention });
 
   return {
@@ -293,7 +295,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     async startWorker() {
       const worker = await jobs.start();
       closers.push(() => worker.stop());
-      await retention.schedule();
+      await retention.scheduleIfUsed();
       return worker;
     },
     async close() {

@@ -245,6 +245,29 @@ for (const dialect of dialects()) {
     }
   });
 
+  test(`${dialect}: the retention job waits in the queue only once a tenant has retention_days, set from any process`, async (t) => {
+    const app = await startApp(dialect);
+    const cwd = mkdtempSync(path.join(tmpdir(), 'zia-retention-'));
+    const k = app.services.db.knex;
+    const queued = async () =>
+      dialect === 'pg'
+        ? Number((await k('graphile_worker.jobs').where('task_identifier', RETENTION_JOB).count({ n: '*' }))[0]!.n)
+        : Number((await k('jobs').where({ kind: RETENTION_JOB, status: 'queued' }).count({ n: '*' }))[0]!.n);
+    try {
+      await app.services.tenants.create({ slug: 'plain', name: 'Plain' });
+      await app.services.startWorker();
+      t.is(await queued(), 0, 'no tenant keeps conversations for a limited time: nothing waits in the queue');
+      const r = await runBin(['tenant', 'update', 'plain', '--set', 'retention_days=30'], { env: app.env, cwd });
+      t.is(r.code, 0, r.stderr);
+      t.is(await queued(), 1, 'the CLI process queued the next run before it exited');
+      await app.services.tenants.update('plain', { settings: { retention_days: 60 } });
+      await app.services.retention.drain();
+      t.is(await queued(), 1, 'one next run, however often it is asked for');
+    } finally {
+      await app.close();
+    }
+  });
+
   test(`${dialect}: retention deletes conversations silent for longer than retention_days, keeps recent ones and events`, async (t) => {
     const app = await startApp(dialect);
     const cwd = mkdtempSync(path.join(tmpdir(), 'zia-retention-'));
