@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { Chalk, type ChalkInstance } from 'chalk';
 
@@ -73,6 +75,17 @@ export function withConcurrency(io: CliIO, value: string | undefined): CliIO {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`--concurrency must be 1-256, got '${value}'`);
   return { ...io, env: { ...io.env, ZIA_WORKER_CONCURRENCY: String(n) } };
+}
+
+/**
+ * Where `-o FILE` writes, resolved against the working directory; undefined for stdout (`-` or no
+ * file). An existing file is replaced only with --force: an export typed by habit never overwrites one.
+ */
+export function outputFile(io: CliIO, output: string | undefined, force: boolean | undefined): string | undefined {
+  if (output === undefined || output === '-') return undefined;
+  const file = path.resolve(io.cwd, output);
+  if (existsSync(file) && !force) throw new UsageError(`${output} exists; give --force to replace it`);
+  return file;
 }
 
 /** A usage problem: reported on one line, exit code 2. */

@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Command } from 'commander';
 import type { Identifier } from '../../features/contacts/contacts.schemas.js';
 import { auditCli, withContext } from '../context.js';
-import { colors, interactive, printJson, println, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
+import { colors, interactive, outputFile, printJson, println, printTable, UsageError, type CliIO, type ExitHolder } from '../io.js';
 
 interface IdentifierFlags {
   email?: string;
@@ -58,8 +56,7 @@ export function registerContacts(program: Command, io: CliIO, exit: ExitHolder):
     .option('--force', 'replace the file if it exists')
     .action(async (slug: string, opts: IdentifierFlags & { output?: string; force?: boolean }) => {
       const id = await identifierFrom(opts);
-      const target = opts.output ? path.resolve(io.cwd, opts.output) : undefined;
-      if (target && existsSync(target) && !opts.force) throw new UsageError(`${opts.output} exists; give --force to replace it`);
+      const target = outputFile(io, opts.output, opts.force);
       exit.code = await withContext(io, async (s) => {
         const { exportView } = await import('../../features/contacts/contact-views.js');
         const tenant = await s.tenants.get(slug);

@@ -1,16 +1,13 @@
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Services } from '../../container.js';
 import type { CaseFile, EvalReport } from '../../features/eval/eval.types.js';
 import { withContext } from '../context.js';
-import { interactive, printJson, println, UsageError, type CliIO, type ExitHolder } from '../io.js';
+import { interactive, outputFile, printJson, println, UsageError, type CliIO, type ExitHolder } from '../io.js';
 import { readSettingsFile } from './tenant.js';
 
-/** The most turns a recorded case takes from a conversation (a case file's own limit). */
-const MAX_RECORDED_TURNS = 50;
-/** Read from the start of a conversation; longer ones are cut at MAX_RECORDED_TURNS anyway. */
+/** The most messages read of a conversation to record: far more than the turns a case holds. */
 const MAX_READ_MESSAGES = 2_000;
 
 interface EvalOptions {
@@ -105,8 +102,7 @@ export function registerEval(program: Command, io: CliIO, exit: ExitHolder): voi
     .requiredOption('-o, --output <file>', 'the YAML file to write (- for stdout)')
     .option('--force', 'replace the file if it exists')
     .action(async (slug: string, ids: string[], opts: { output: string; force?: boolean }) => {
-      const target = opts.output === '-' ? undefined : path.resolve(io.cwd, opts.output);
-      if (target && existsSync(target) && !opts.force) throw new UsageError(`${opts.output} exists; give --force to replace it`);
+      const target = outputFile(io, opts.output, opts.force);
       exit.code = await withContext(
         io,
         async (services) => {
@@ -158,7 +154,14 @@ async function evaluate(io: CliIO, services: Services, play: Play, settings: Rec
       repeat: play.repeat,
       minPassRate: play.minPassRate,
       cases,
-      usage: usage.map((u) => ({ ...u, costUsd: estimateCost(u.model, { input: u.inputTokens, output: u.outputTokens }, config.ZIA_MODEL_PRICES) })),
+      // Priced again from the tokens: a model without a price is "unknown" here, not the counters' 0.
+      usage: usage.map((u) => ({
+        model: u.model,
+        requests: u.requests,
+        inputTokens: u.tokens_in,
+        outputTokens: u.tokens_out,
+        costUsd: estimateCost(u.model, { input: u.tokens_in, output: u.tokens_out }, config.ZIA_MODEL_PRICES),
+      })),
       ms: performance.now() - started,
     };
   } finally {
@@ -174,14 +177,15 @@ async function recordConversations(services: Services, slug: string, ids: string
   for (const id of ids) {
     const conversation = await services.conversations.get(tenant.id, id);
     const leads = await services.leads.forConversation(tenant.id, id);
-    const messages = upToTurns(await services.conversationReads.messages(tenant.id, id, MAX_READ_MESSAGES), MAX_RECORDED_TURNS);
+    // recordCases keeps a case's first turns and says in the file how many there were.
+    const messages = await services.conversationReads.messages(tenant.id, id, MAX_READ_MESSAGES);
     conversations.push({
       id,
       channel: conversation.channel,
       userName: conversation.userName,
       messages: messages.map((m) => ({ role: m.role, text: m.text })),
       known: {
-        names: [conversation.userName, ...leads.map((l) => l.name)].filter((n): n is string => Boolean(n)),
+        names: leads.flatMap((l) => (l.name ? [l.name] : [])),
         emails: leads.map((l) => l.email),
         phones: [...leads.map((l) => l.whatsapp), conversation.channel === 'whatsapp' ? conversation.externalUserId : null].filter((p): p is string => Boolean(p)),
       },
@@ -190,13 +194,6 @@ async function recordConversations(services: Services, slug: string, ids: string
   // Item names are read from the stored copy: recording never fetches anything.
   const itemNames = ((await services.catalog.stored(tenant))?.items ?? []).map((i) => i.name);
   return recordCases(conversations, { itemNames }, { tenant: slug, recordedAt: new Date().toISOString() });
-}
-
-/** The messages up to (not including) the user message after the `turns`-th one. */
-function upToTurns<M extends { role: string }>(messages: M[], turns: number): M[] {
-  let users = 0;
-  const cut = messages.findIndex((m) => m.role === 'user' && ++users > turns);
-  return cut === -1 ? messages : messages.slice(0, cut);
 }
 
 function wholeNumber(value: string, flag: string, min: number, max: number): number {

@@ -1,5 +1,5 @@
 import type { Db, Write } from '../../db/create-db.js';
-import { UsageStore } from '../usage/usage-store.js';
+import { MICRO_USD, UsageStore } from '../usage/usage-store.js';
 import { estimateCost, type ModelPrice } from './model-prices.js';
 
 /** A turn's use of a model, as the provider saw it. */
@@ -54,7 +54,7 @@ export class AiUsageStore {
     }
     if (use && use.requests > 0) {
       const cost = estimateCost(use.model, use, this.prices);
-      writes.push(this.counters.modelWrite(tenantId, day, { ...use, costMicroUsd: cost === null ? 0 : Math.round(cost * 1_000_000) }));
+      writes.push(this.counters.modelWrite(tenantId, day, { ...use, costMicroUsd: cost === null ? 0 : Math.round(cost * MICRO_USD) }));
     }
     await this.db.writeAll(writes);
   }

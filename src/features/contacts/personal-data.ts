@@ -1,3 +1,5 @@
+import escapeStringRegexp from 'escape-string-regexp';
+
 /**
  * Finding a person's identifiers inside free text and JSON, and taking them out. The database narrows
  * candidates with a LIKE; these decide, so `ada@example.com` never matches `ada@example.community` and
@@ -7,11 +9,9 @@
 /** Keys whose values describe a person wherever they appear in event data. */
 const PERSONAL_KEYS = new Set(['email', 'customer_email', 'name', 'customer_name', 'user_name', 'profile_name', 'username', 'whatsapp', 'phone', 'from', 'to', 'text', 'message', 'body', 'reason']);
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /** One pattern for every term: each must stand alone (no identifier character glued to either end). */
 export function termPattern(terms: readonly string[]): RegExp | undefined {
-  const parts = [...new Set(terms.filter((t) => t.length > 0))].sort((a, b) => b.length - a.length).map(escapeRegExp);
+  const parts = [...new Set(terms.filter((t) => t.length > 0))].sort((a, b) => b.length - a.length).map((t) => escapeStringRegexp(t));
   if (parts.length === 0) return undefined;
   return new RegExp(`(?<![\\w.@+-])(?:${parts.join('|')})(?![\\w@-]|\\.\\w)`, 'gi');
 }

@@ -1,3 +1,4 @@
+import escapeStringRegexp from 'escape-string-regexp';
 import { Document, isScalar, type Scalar, type YAMLMap } from 'yaml';
 import type { Channel } from '../chat/chat.types.js';
 import { contentWords } from '../knowledge/query-terms.js';
@@ -77,7 +78,7 @@ export class Placeholders {
   scrub(text: string, known: Known): string {
     let scrubbed = text.replace(EMAIL, (email) => this.email(email));
     for (const email of known.emails.map((e) => e.trim()).filter((e) => e.length > 0)) {
-      scrubbed = scrubbed.replace(new RegExp(escapeRegExp(email), 'giu'), () => this.email(email));
+      scrubbed = scrubbed.replace(new RegExp(escapeStringRegexp(email), 'giu'), () => this.email(email));
     }
     scrubbed = this.scrubPhones(scrubbed);
     for (const digits of known.phones.map((p) => p.replace(/\D/gu, '')).filter((d) => d.length >= MIN_PHONE_DIGITS)) {
@@ -126,7 +127,7 @@ export class Placeholders {
     if (byText.size === 0) return text;
     const longestFirst = [...byText].sort(([a], [b]) => b.length - a.length);
     // One group per name: the group that matched tells the placeholder, whatever the case folding did.
-    const alternatives = longestFirst.map(([n]) => `(${escapeRegExp(n).replace(/ /gu, '\\s+')})`);
+    const alternatives = longestFirst.map(([n]) => `(${escapeStringRegexp(n).replace(/ /gu, '\\s+')})`);
     const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(?:${alternatives.join('|')})(?![\\p{L}\\p{N}])`, 'giu');
     return text.replace(pattern, (...args: unknown[]) => longestFirst[args.slice(1, 1 + longestFirst.length).findIndex((g) => g !== undefined)]![1]);
   }
@@ -157,10 +158,6 @@ function nameWords(name: string): string[] {
   const parts = name.split(/\s+/u);
   const words = [...parts, ...parts.flatMap((p) => p.match(/\p{L}+/gu) ?? [])];
   return [...new Set(words)].filter((w) => (w.match(/\p{L}/gu) ?? []).length >= MIN_NAME_WORD_LETTERS && w !== name);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
 }
 
 function spansOf(text: string, patterns: readonly RegExp[]): Span[] {
@@ -228,7 +225,7 @@ function itemNamesIn(reply: string, itemNames: readonly string[], taken: readonl
   const names = [...new Set(itemNames.map((n) => n.trim()).filter((n) => n.length > 0 && lower.includes(n.toLowerCase())))];
   const found: Fact[] = [];
   for (const name of names.sort((a, b) => b.length - a.length)) {
-    const pattern = new RegExp(`(?<![\\p{L}\\p{N}])${escapeRegExp(name)}(?![\\p{L}\\p{N}])`, 'giu');
+    const pattern = new RegExp(`(?<![\\p{L}\\p{N}])${escapeStringRegexp(name)}(?![\\p{L}\\p{N}])`, 'giu');
     const free = [...reply.matchAll(pattern)]
       .map((m) => ({ text: m[0], start: m.index!, end: m.index! + m[0].length }))
       .find((f) => ![...taken, ...found].some((s) => f.start < s.end && s.start < f.end));

@@ -30,6 +30,7 @@ import type { CheckoutCreator, CheckoutLink, CheckoutRequest } from '../payments
 import { createSecretBox } from '../tenants/secret-box.js';
 import { TenantService, type Tenant } from '../tenants/tenant-service.js';
 import { TenantStore } from '../tenants/tenant-store.js';
+import { modelUse, type ModelUse } from '../usage/usage-report.js';
 import { UsageStore } from '../usage/usage-store.js';
 import { tenantUpdateSchema } from '../tenants/tenant.schemas.js';
 
@@ -136,12 +137,8 @@ export class EvalSandbox {
   }
 
   /** What the run asked of each model, from the copy's usage counters (the metering every turn does). */
-  async modelUsage(): Promise<Array<{ model: string; requests: number; inputTokens: number; outputTokens: number }>> {
-    const rows = await new UsageStore(this.db).between(this.tenant.id, '0000-00-00', '9999-99-99');
-    const value = (metric: string, model: string) => rows.find((r) => r.metric === metric && r.dimension === model)?.value ?? 0;
-    return rows
-      .filter((r) => r.metric === 'model_requests')
-      .map((r) => ({ model: r.dimension, requests: r.value, inputTokens: value('tokens_in', r.dimension), outputTokens: value('tokens_out', r.dimension) }));
+  async modelUsage(): Promise<ModelUse[]> {
+    return modelUse(await new UsageStore(this.db).between(this.tenant.id, '0000-00-00', '9999-99-99'));
   }
 
   /** The catalog items the run answers from (the copy, or a fetch of a catalog_url the tried settings changed). */
@@ -175,7 +172,7 @@ export class ObservedModel implements AiProvider {
     const calls = this.calls.get(request.conversationId) ?? [];
     this.calls.set(request.conversationId, calls);
     const tools = request.tools;
-    const result = await this.upstream.generate({
+    return this.upstream.generate({
       ...request,
       tools: {
         specs: tools.specs,
@@ -186,7 +183,6 @@ export class ObservedModel implements AiProvider {
         },
       },
     });
-    return result;
   }
 
   /** The tool calls of the conversation's last turn (and forgets them). */

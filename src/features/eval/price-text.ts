@@ -1,3 +1,5 @@
+import escapeStringRegexp from 'escape-string-regexp';
+
 /**
  * The money amounts written in a bot reply, as zia writes them (Intl.NumberFormat with the tenant's
  * locale: "NOK 249.00", "1 299,99 kr", "12,50 €", "US$20") and as a model may retype them
@@ -66,10 +68,6 @@ const NUMBER = `${WHOLE}(?:[.,]\\d{1,2}|${WHOLE_KRONER})?${END}`;
 /** Where a number without a marker before it may start: not inside a word ("A4", "mp3") or another number. */
 const NUMBER_START = `(?<![\\p{L}\\p{N}]|\\p{N}[.,])`;
 
-function escaped(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /**
  * One alternation of the markers, longest first ('US$' before '$', 'kr.' before 'kr'). A marker that
  * starts or ends with a letter must stand as a word there (no price in "NOKIA 3" or "249 kroner"),
@@ -79,7 +77,7 @@ function markerPattern(markers: readonly string[], glued: 'before' | 'after'): s
   const wordEnd = glued === 'before' ? '(?!\\p{L})' : '(?![\\p{L}\\p{N}])';
   return [...markers]
     .sort((a, b) => b.length - a.length)
-    .map((m) => `${/^\p{L}/u.test(m) ? '(?<![\\p{L}\\p{N}])' : ''}${escaped(m)}${/\p{L}$/u.test(m) ? wordEnd : ''}`)
+    .map((m) => `${/^\p{L}/u.test(m) ? '(?<![\\p{L}\\p{N}])' : ''}${escapeStringRegexp(m)}${/\p{L}$/u.test(m) ? wordEnd : ''}`)
     .join('|');
 }
 

@@ -41,14 +41,8 @@ export interface Outcomes {
   by_channel: Record<Channel, ChannelOutcomes>;
 }
 
-interface Counts {
-  conversations: number;
-  bot_resolved: number;
-  handoff: number;
-  lead: number;
-  checkout: number;
-  paid: number;
-}
+const COUNT_KEYS = ['conversations', 'bot_resolved', 'handoff', 'lead', 'checkout', 'paid'] as const;
+type Counts = Record<(typeof COUNT_KEYS)[number], number>;
 
 /** A period's raw figures per channel, and for every channel together. */
 interface Tally {
@@ -78,7 +72,7 @@ async function tally(db: Db, tenantId: string, p: Period): Promise<Map<string, T
   const of = (key: string) => tallies.get(key) ?? tallies.set(key, emptyTally()).get(key)!;
   for (const [channel, c] of counts) {
     of(channel).counts = c;
-    for (const k of Object.keys(c) as Array<keyof Counts>) of('total').counts[k] += c[k];
+    for (const k of COUNT_KEYS) of('total').counts[k] += c[k];
   }
   for (const r of revenue) {
     // Checkouts without a conversation (links made from the CLI or the API) belong to no channel.
@@ -126,19 +120,7 @@ async function conversationCounts(db: Db, tenantId: string, p: Period): Promise<
       checkout: k.raw('sum(case when f.checkout = 1 then 1 else 0 end)'),
       paid: k.raw('sum(case when f.checkout = 1 and f.paid = 1 then 1 else 0 end)'),
     });
-  return new Map(
-    rows.map((r) => [
-      String(r.channel),
-      {
-        conversations: readCount(r.conversations),
-        bot_resolved: readCount(r.bot_resolved),
-        handoff: readCount(r.handoff),
-        lead: readCount(r.lead),
-        checkout: readCount(r.checkout),
-        paid: readCount(r.paid),
-      },
-    ]),
-  );
+  return new Map(rows.map((r) => [String(r.channel), Object.fromEntries(COUNT_KEYS.map((key) => [key, readCount(r[key])])) as Counts]));
 }
 
 /** Orders paid in the period (the orders table is the one source: amount and currency as charged). */
@@ -156,7 +138,7 @@ async function paidRevenue(db: Db, tenantId: string, p: Period): Promise<Array<{
 }
 
 function emptyTally(): Tally {
-  return { counts: { conversations: 0, bot_resolved: 0, handoff: 0, lead: 0, checkout: 0, paid: 0 }, revenue: {} };
+  return { counts: Object.fromEntries(COUNT_KEYS.map((key) => [key, 0])) as Counts, revenue: {} };
 }
 
 function compareTallies(now: Tally, before: Tally): ChannelOutcomes {

@@ -2,7 +2,7 @@ import type { Logger } from '../../logger.js';
 import type { AiProvider, GenerateRequest, GenerateResult } from '../ai/provider.js';
 import type { EventService } from '../events/event-service.js';
 import type { Tenant } from '../tenants/tenant-service.js';
-import { currentMonth, type UsageStore } from './usage-store.js';
+import { currentMonth, MICRO_USD, type UsageStore } from './usage-store.js';
 
 /**
  * A tenant's monthly caps (`limits.monthly_messages`: customer messages answered by the model;
@@ -19,7 +19,7 @@ const THRESHOLDS = [80, 100] as const;
 /** The counter each cap reads, and what one of its units is worth in the cap's unit. */
 export const CAP_METRICS: Record<CapName, { metric: string; scale: number }> = {
   monthly_messages: { metric: 'messages_in', scale: 1 },
-  monthly_model_cost: { metric: 'model_cost_micro_usd', scale: 1 / 1_000_000 },
+  monthly_model_cost: { metric: 'model_cost_micro_usd', scale: 1 / MICRO_USD },
 };
 
 export interface CapUse {

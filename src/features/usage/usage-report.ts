@@ -1,6 +1,6 @@
 import type { TenantService, Tenant } from '../tenants/tenant-service.js';
 import { CAP_METRICS, capsOf } from './usage-caps.js';
-import type { UsageRow, UsageStore } from './usage-store.js';
+import { MICRO_USD, type UsageRow, type UsageStore } from './usage-store.js';
 
 /** A tenant's month of usage as `zia usage` and GET /v1/admin/usage show it. */
 export interface TenantUsage {
@@ -9,7 +9,7 @@ export interface TenantUsage {
   conversations: Counted;
   messages_in: Counted;
   messages_out: Counted;
-  models: Array<{ model: string; requests: number; tokens_in: number; tokens_out: number; cost_usd: number }>;
+  models: ModelUse[];
   /** Estimated from the model price table (ZIA_MODEL_PRICES over OpenAI's list prices). */
   model_cost_usd: number;
   checkout_sessions: number;
@@ -18,6 +18,15 @@ export interface TenantUsage {
   /** Paid amounts in minor units, one entry per currency (never added across currencies). */
   payments: Array<{ currency: string; count: number; amount: number }>;
   caps: Array<{ cap: string; limit: number; used: number; share: number }>;
+}
+
+/** A model's month: requests, tokens, and the cost estimated as they were counted. */
+export interface ModelUse {
+  model: string;
+  requests: number;
+  tokens_in: number;
+  tokens_out: number;
+  cost_usd: number;
 }
 
 export interface Counted {
@@ -33,8 +42,6 @@ export interface UsageCsvRow {
   dimension: string;
   value: number;
 }
-
-const MICRO = 1_000_000;
 
 export class UsageReport {
   constructor(
@@ -59,7 +66,7 @@ export class UsageReport {
         tenant: slugs.get(r.tenantId)!,
         metric: r.metric === 'model_cost_micro_usd' ? 'model_cost_usd' : r.metric,
         dimension: r.dimension,
-        value: r.metric === 'model_cost_micro_usd' ? r.value / MICRO : r.value,
+        value: r.metric === 'model_cost_micro_usd' ? r.value / MICRO_USD : r.value,
       }))
       .sort((a, b) => a.tenant.localeCompare(b.tenant) || a.metric.localeCompare(b.metric) || a.dimension.localeCompare(b.dimension));
   }
@@ -69,14 +76,6 @@ function view(tenant: Tenant, month: string, rows: UsageRow[]): TenantUsage {
   const of = (metric: string) => rows.filter((r) => r.metric === metric);
   const sum = (metric: string) => of(metric).reduce((n, r) => n + r.value, 0);
   const counted = (metric: string): Counted => ({ total: sum(metric), by_channel: Object.fromEntries(of(metric).map((r) => [r.dimension, r.value])) });
-  const byModel = (metric: string, model: string) => of(metric).find((r) => r.dimension === model)?.value ?? 0;
-  const models = [...new Set(of('model_requests').map((r) => r.dimension))].sort().map((model) => ({
-    model,
-    requests: byModel('model_requests', model),
-    tokens_in: byModel('tokens_in', model),
-    tokens_out: byModel('tokens_out', model),
-    cost_usd: byModel('model_cost_micro_usd', model) / MICRO,
-  }));
   const paid = of('paid_amount');
   return {
     tenant: tenant.slug,
@@ -84,8 +83,8 @@ function view(tenant: Tenant, month: string, rows: UsageRow[]): TenantUsage {
     conversations: counted('conversations'),
     messages_in: counted('messages_in'),
     messages_out: counted('messages_out'),
-    models,
-    model_cost_usd: sum('model_cost_micro_usd') / MICRO,
+    models: modelUse(rows),
+    model_cost_usd: sum('model_cost_micro_usd') / MICRO_USD,
     checkout_sessions: sum('checkout_sessions'),
     template_sends: Object.fromEntries(of('template_sends').map((r) => [r.dimension, r.value])),
     payments: of('payments').map((r) => ({ currency: r.dimension, count: r.value, amount: paid.find((p) => p.dimension === r.dimension)?.value ?? 0 })),
@@ -94,4 +93,16 @@ function view(tenant: Tenant, month: string, rows: UsageRow[]): TenantUsage {
       return { cap, limit, used, share: used / limit };
     }),
   };
+}
+
+/** Each model in the rows (one tenant's), by name. */
+export function modelUse(rows: readonly UsageRow[]): ModelUse[] {
+  const value = (metric: string, model: string) => rows.find((r) => r.metric === metric && r.dimension === model)?.value ?? 0;
+  return [...new Set(rows.filter((r) => r.metric === 'model_requests').map((r) => r.dimension))].sort().map((model) => ({
+    model,
+    requests: value('model_requests', model),
+    tokens_in: value('tokens_in', model),
+    tokens_out: value('tokens_out', model),
+    cost_usd: value('model_cost_micro_usd', model) / MICRO_USD,
+  }));
 }

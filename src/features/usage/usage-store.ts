@@ -24,6 +24,9 @@ export interface ModelUse {
   costMicroUsd: number;
 }
 
+/** Model cost is counted in millionths of a US dollar: whole numbers add up exactly. */
+export const MICRO_USD = 1_000_000;
+
 /** The first and the day after the last day of a month ('2026-11' → '2026-11-01', '2026-12-01'). */
 export function monthDays(month: string): { from: string; until: string } {
   const [y, m] = month.split('-').map(Number) as [number, number];
