@@ -13,6 +13,7 @@ import * as knowledgeBase from './20261205000000_knowledge_base.js';
 import * as usageMeter from './20261206000000_usage_meter.js';
 import * as contactErasures from './20261206010000_contact_erasures.js';
 import * as auditLog from './20261206020000_audit_log.js';
+import * as whatsappCloud from './20261207000000_whatsapp_cloud.js';
 
 export type ZiaMigration = Knex.Migration & {
   /** The tables its down() drops or changes: `zia migrate rollback` names them before it acts. */
@@ -39,4 +40,5 @@ export const migrations: Array<[name: string, migration: ZiaMigration]> = [
   ['20261206000000_usage_meter', usageMeter],
   ['20261206010000_contact_erasures', contactErasures],
   ['20261206020000_audit_log', auditLog],
+  ['20261207000000_whatsapp_cloud', whatsappCloud],
 ];

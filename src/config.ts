@@ -88,6 +88,8 @@ const schema = z.object({
   no_proxy: optionalString,
   META_VERIFY_TOKEN: optionalString,
   META_APP_SECRET: optionalString,
+  /** The Meta app's id: lets zia webhooks check read the app's subscribed WhatsApp webhook fields. */
+  META_APP_ID: optionalString.pipe(z.string().regex(/^\d{1,32}$/, 'digits only').optional()),
   META_GRAPH_URL: z.url().default('https://graph.facebook.com').transform((v) => v.replace(/\/+$/, '')),
   META_GRAPH_VERSION: z.string().regex(/^v\d+\.\d+$/, 'must look like v23.0').default('v23.0'),
   TWILIO_ACCOUNT_SID: optionalString,

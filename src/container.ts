@@ -6,7 +6,13 @@ import { TenantService } from './features/tenants/tenant-service.js';
 import { TenantStore } from './features/tenants/tenant-store.js';
 import { EventService } from './features/events/event-service.js';
 import { EventStore } from './features/events/event-store.js';
-import type { ChannelSenders } from './features/channels/channel.types.js';
+import type { ChannelSender, ChannelSenders } from './features/channels/channel.types.js';
+import { CloudClient } from './features/channels/whatsapp/cloud-client.js';
+import { CloudStore } from './features/channels/whatsapp/cloud-store.js';
+import { CloudTransport, CloudWhatsApp, usesCloud } from './features/channels/whatsapp/cloud-transport.js';
+import { CloudWebhooks } from './features/channels/whatsapp/cloud-webhooks.js';
+import { ThroughputLimit } from './features/channels/whatsapp/throughput.js';
+import { rateLimiters } from './db/rate-limit-store.js';
 import { OutboundStore } from './features/channels/outbound-store.js';
 import { OutboundSends } from './features/channels/outbound-sends.js';
 import { GraphClient } from './features/channels/meta/graph-client.js';
@@ -116,6 +122,9 @@ export interface Services {
   outbound: OutboundWebhooks;
   /** Twilio WhatsApp: credentials, numbers and signature checks per tenant. */
   whatsapp: WhatsAppTransport;
+  /** WhatsApp through Meta's Cloud API: tokens, numbers, templates, inbound webhooks per tenant. */
+  whatsappCloud: CloudWhatsApp;
+  cloudWebhooks: CloudWebhooks;
   /** Prometheus metrics of this process (served at /metrics or on ZIA_METRICS_PORT). */
   metrics: Metrics;
   /** Every provider send: once-only, with sends in doubt re-sent once or held (ZIA_UNCERTAIN_SENDS). */
@@ -171,7 +180,13 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const outbound = new OutboundSends({ store: new OutboundStore(db), policy: config.ZIA_UNCERTAIN_SENDS, tenants, events, logger, conversations, inbox: () => inboxRef });
   const whatsappTransport = new WhatsAppTransport({ config, tenants, twilio: new TwilioClient({ apiUrl: config.TWILIO_API_URL }), outbound });
   const replyDeps = { conversations, events, logger };
-  const whatsapp = new ReplySender(whatsappTransport, replyDeps);
+  const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
+  const cloudStore = new CloudStore(db);
+  const whatsappCloud = new CloudWhatsApp({ tenants, client: new CloudClient(graph), store: cloudStore, outbound, throughput: new ThroughputLimit(rateLimiters(db)), logger });
+  // Each tenant's WhatsApp goes through its own transport: Twilio, or Meta's Cloud API.
+  const twilioReplies = new ReplySender(whatsappTransport, replyDeps);
+  const cloudReplies = new ReplySender(new CloudTransport(whatsappCloud), replyDeps);
+  const whatsapp: ChannelSender = { send: (msg) => (usesCloud(msg.tenant) ? cloudReplies : twilioReplies).send(msg) };
   const stripe = new StripeGateway(config);
   const orders = new OrderStore(db);
   const payments = new PaymentService({
@@ -183,7 +198,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     events,
     logger,
     catalog: options.catalog ?? catalog,
-    whatsapp: options.whatsappLinks ?? new WhatsAppCheckoutLinks(whatsappTransport, whatsapp, conversations),
+    whatsapp: options.whatsappLinks ?? new WhatsAppCheckoutLinks(whatsappTransport, whatsappCloud, whatsapp, conversations),
   });
   const knowledgeStore = new KnowledgeStore(db);
   const embedder = config.OPENAI_EMBEDDINGS_MODEL ? openAiEmbedder(config, logger, config.OPENAI_EMBEDDINGS_MODEL) : undefined;
@@ -216,13 +231,12 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const webhookStore = new WebhookStore(db);
   const webhooks = new WebhookService(db, webhookStore, jobs, logger, metrics.inboxInFlight);
   inboxRef = webhooks;
-  const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
   const graphSends = new GraphSends(tenants, graph, outbound, events, logger);
   const messenger = new ReplySender(new MetaDmTransport('messenger', graphSends), replyDeps);
   const instagram = new ReplySender(new MetaDmTransport('instagram', graphSends), replyDeps);
   const senders: ChannelSenders = { messenger, instagram, whatsapp };
   const metaWorker = new MetaWorker({ tenants, inbox: webhooks, chat, conversations, sends: graphSends, senders: { messenger, instagram }, logger });
-  const whatsappWorker = new WhatsAppWorker({ tenants, inbox: webhooks, chat, conversations, sender: whatsapp, logger });
+  const whatsappWorker = new WhatsAppWorker({ tenants, inbox: webhooks, chat, conversations, sender: whatsapp, cloudStore, logger });
 
   const conversationReads = new ConversationReadModel(db);
   const conversationSends = new ConversationSends({ tenants, conversations, store: conversationReads, jobs, senders, logger });
@@ -288,6 +302,8 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     conversationReads,
     outbound: outboundWebhooks,
     whatsapp: whatsappTransport,
+    whatsappCloud,
+    cloudWebhooks: new CloudWebhooks({ tenants, inbox: webhooks, conversations, store: cloudStore, logger }),
     metrics,
     sends: outbound,
     shutdown: new AbortController(),

@@ -2,7 +2,7 @@ import type { ConversationSends } from './features/channels/conversation-sends.j
 import { SEND_JOB } from './features/channels/conversation-sends.js';
 import type { MetaWorker } from './features/channels/meta/meta-worker.js';
 import type { WhatsAppWorker } from './features/channels/whatsapp/whatsapp-worker.js';
-import { WHATSAPP_KIND } from './features/channels/whatsapp/whatsapp-worker.js';
+import { CLOUD_KIND, WHATSAPP_KIND } from './features/channels/whatsapp/whatsapp-worker.js';
 import type { JobQueue } from './features/jobs/jobs.types.js';
 import type { OutboundWebhooks } from './features/outbound/outbound-webhooks.js';
 import { OUTBOUND_JOB } from './features/outbound/outbound-webhooks.js';
@@ -30,6 +30,7 @@ export function registerJobs(deps: {
   deps.inbox.register('meta.message', (delivery) => deps.meta.handleMessage(delivery));
   deps.inbox.register('meta.comment', (delivery) => deps.meta.handleComment(delivery));
   deps.inbox.register(WHATSAPP_KIND, (delivery) => deps.whatsapp.handleMessage(delivery));
+  deps.inbox.register(CLOUD_KIND, (delivery) => deps.whatsapp.handleCloudMessage(delivery));
   deps.inbox.register(OUTBOUND_JOB, (delivery) => deps.outbound.deliver(delivery));
   deps.jobs.register(SEND_JOB, (payload, ctx) => deps.sends.run(payload as { tenantId: string; messageId: string }, ctx));
   deps.jobs.register(KNOWLEDGE_SYNC_JOB, async (payload: { tenantId: string; sourceId: string; now?: boolean }) => {

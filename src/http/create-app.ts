@@ -65,7 +65,7 @@ export function createApp(services: Services, options: AppOptions = {}): Express
 
   // 3. Signed webhooks read their own bodies (the signature covers the exact bytes or parameters
   //    received), capped and refused early, so they are mounted before the shared parsers.
-  app.use(metaRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, logger }));
+  app.use(metaRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, cloud: services.cloudWebhooks, logger }));
   app.use(stripeWebhookRoutes(api, services.stripeWebhooks));
   app.use(
     whatsappRoutes(api, { config, tenants: services.tenants, inbox: services.webhooks, sends: services.whatsapp, conversations: services.conversations, logger }),

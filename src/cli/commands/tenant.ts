@@ -235,7 +235,7 @@ function printTenant(io: CliIO, view: ReturnType<Services['tenants']['view']>): 
 }
 
 function channelsOf(t: Tenant): string {
-  return [t.fbPageId && 'facebook', t.igUserId && 'instagram', t.whatsappFrom && 'whatsapp'].filter(Boolean).join(',') || 'web';
+  return [t.fbPageId && 'facebook', t.igUserId && 'instagram', (t.whatsappFrom || t.waPhoneNumberId) && 'whatsapp'].filter(Boolean).join(',') || 'web';
 }
 
 function stripeState(t: Tenant): string {

@@ -24,13 +24,15 @@ export interface ReplyPlan<Payload> {
   reason?: string;
 }
 
+type Planned<Payload> = ReplyPlan<Payload> | { notSent: string } | undefined;
+
 /** A channel's provider, as the reply routine needs it. */
 export interface ReplyTransport<Payload> {
   readonly channel: 'messenger' | 'instagram' | 'whatsapp';
   /** The delivery status a message has once the provider has taken it, and which statuses it may replace. */
   readonly accepted: Pick<DeliveryUpdate, 'status' | 'replaces'>;
-  /** The requests that deliver the message; undefined when nothing may be sent (outside the window). */
-  plan(msg: OutboundMessage, inWindow: boolean): ReplyPlan<Payload> | undefined;
+  /** The requests that deliver the message; undefined (outside the window) or notSent when nothing may be sent. */
+  plan(msg: OutboundMessage, inWindow: boolean): Planned<Payload> | Promise<Planned<Payload>>;
   /** One request, never sent twice under `key` (OutboundSends). */
   send(tenant: Tenant, key: string, payload: Payload, ctx: SendContext): Promise<SendOutcome>;
   /** A refusal the provider will repeat (not worth retrying), classified; undefined for anything else. */
@@ -50,11 +52,11 @@ export class ReplySender<Payload> implements ChannelSender {
 
   async send(msg: OutboundMessage): Promise<SendResult> {
     const { transport } = this;
-    const plan = transport.plan(msg, inReplyWindow(msg.lastInboundAt));
-    if (!plan) {
-      const reason = 'outside_24h_window';
+    const plan = await transport.plan(msg, inReplyWindow(msg.lastInboundAt));
+    if (!plan || 'notSent' in plan) {
+      const reason = plan?.notSent ?? 'outside_24h_window';
       await this.notSent(msg, reason);
-      await this.delivery(msg, { status: 'not_sent', errorCode: reason });
+      await this.delivery(msg, { status: 'not_sent', errorCode: reason.split(':')[0]! });
       return { providerMessageId: null, sent: false, reason };
     }
     let providerMessageId: string | null = null;

@@ -19,6 +19,10 @@ export interface OutboundMessage {
   deliveryId?: string;
   /** Deterministic key: the same key is never sent twice (recorded in outbound_sends). */
   idempotencyKey: string;
+  /** The checkout link in the text, where a channel can show it as a button. */
+  checkoutUrl?: string;
+  /** Answers the customer can tap, where a channel has reply buttons; a tap comes back as its id. */
+  quickReplies?: Array<{ id: string; title: string }>;
 }
 
 export interface SendResult {

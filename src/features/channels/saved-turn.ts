@@ -7,6 +7,8 @@ export interface SavedTurn {
   conversationId: string;
   reply: string | null;
   replyMessageId: string | null;
+  /** The checkout link the turn created, so a retry still shows it as a button where the channel can. */
+  checkoutUrl?: string;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function savedTurn(inbox: WebhookService, logger: Logger, delivery:
     logger.warn({ delivery: delivery.id, external_id: delivery.externalId }, 'turn already ran for this message before a crash; its reply was not saved, nothing sent');
     return null;
   }
-  const turn: SavedTurn = { conversationId: result.conversationId, reply: result.reply, replyMessageId: result.replyMessageId };
+  const turn: SavedTurn = { conversationId: result.conversationId, reply: result.reply, replyMessageId: result.replyMessageId, ...(result.checkoutUrl ? { checkoutUrl: result.checkoutUrl } : {}) };
   await inbox.saveResult(delivery.id, { ...turn, turn: true });
   return turn;
 }

@@ -10,9 +10,13 @@ import { type Tx } from '../../db/unit-of-work.js';
 export const CHANNELS = ['web', 'messenger', 'instagram', 'whatsapp', 'fb_comment', 'ig_comment'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
+/** What a customer sent besides text: a link to it (Meta, Twilio) or the provider's media id (WhatsApp Cloud API). */
 export interface MediaRef {
-  url: string;
+  url?: string;
+  id?: string;
   contentType?: string;
+  /** What it is, where there is nothing to fetch (a shared location). */
+  description?: string;
 }
 
 export interface TurnInput {

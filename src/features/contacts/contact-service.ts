@@ -84,6 +84,8 @@ export class ContactService {
     const conversationIds = data.conversations.map((c) => c.id);
     const messages = await this.store.deleteMessages(tenantId, conversationIds, tx);
     const leads = await this.store.deleteLeads(tenantId, data.leads.map((l) => l.id), tx);
+    // The Cloud API's business-scoped user ids (and number, profile name) of the person's WhatsApp conversations.
+    const whatsappContacts = await this.store.deleteWhatsAppContacts(tenantId, data.conversations.filter((c) => c.channel === 'whatsapp').map((c) => c.externalUserId), tx);
     // One conversation per channel and user id: a second one on the same channel gets a numbered pseudonym.
     const perChannel = new Map<string, number>();
     for (const c of data.conversations) {
@@ -98,6 +100,7 @@ export class ContactService {
     return {
       messages: { deleted: messages },
       leads: { deleted: leads },
+      ...(whatsappContacts > 0 ? { whatsapp_contacts: { deleted: whatsappContacts } } : {}),
       conversations: { changed: data.conversations.length },
       orders: { changed: orders },
       events: { changed: data.events.length },

@@ -246,6 +246,11 @@ export class ContactStore {
     return this.k(tx)('leads').where({ tenant_id: tenantId }).whereIn('id', ids).delete();
   }
 
+  async deleteWhatsAppContacts(tenantId: string, keys: readonly string[], tx: Tx): Promise<number> {
+    if (keys.length === 0) return 0;
+    return this.k(tx)('whatsapp_contacts').where({ tenant_id: tenantId }).whereIn('external_user_id', keys).delete();
+  }
+
   /** The conversation stays (events and orders point at it) under a pseudonym, with nothing personal left. */
   async pseudonymiseConversation(tenantId: string, id: string, pseudonym: string, now: string, tx: Tx): Promise<void> {
     await this.k(tx)('conversations').where({ tenant_id: tenantId, id }).update({ external_user_id: pseudonym, user_name: null, lead_state: null, updated_at: now });
@@ -298,7 +303,8 @@ export class ContactStore {
   }
 
   /**
-   * Deletes conversations with their messages and outbound sends (the sends hold the messages' text).
+   * Deletes conversations with their messages, outbound sends (the sends hold the messages' text) and
+   * WhatsApp contacts.
    * Leads and orders keep their rows (their foreign keys set the conversation to null); events keep
    * theirs, which has no foreign key.
    */
@@ -308,6 +314,9 @@ export class ContactStore {
       const k = this.k(tx);
       await k('outbound_sends').where({ tenant_id: tenantId }).whereIn('conversation_id', ids).delete();
       await k('messages').where({ tenant_id: tenantId }).whereIn('conversation_id', ids).delete();
+      // A WhatsApp customer's user id, number and profile name go with their conversation.
+      const keys = k('conversations').where({ tenant_id: tenantId, channel: 'whatsapp' }).whereIn('id', ids).select('external_user_id');
+      await k('whatsapp_contacts').where({ tenant_id: tenantId }).whereIn('external_user_id', keys).delete();
       return k('conversations').where({ tenant_id: tenantId }).whereIn('id', ids).delete();
     });
   }

@@ -16,7 +16,8 @@ import type { ConversationService } from '../chat/chat.types.js';
 export interface WhatsAppLinkSender {
   /** Refuses (not configured, outside the window) before a link is made for nothing. */
   check?(tenant: Tenant, toE164: string): Promise<void>;
-  send(tenant: Tenant, toE164: string, text: string): Promise<{ messageId: string }>;
+  /** `url`: the link in the text, for a channel that shows it as a button. */
+  send(tenant: Tenant, toE164: string, text: string, url?: string): Promise<{ messageId: string }>;
 }
 
 /** What payments need of Stripe: the StripeGateway, or `zia eval`'s recorder of checkout sessions. */
@@ -203,7 +204,7 @@ export class PaymentService implements CheckoutCreator {
     const price = this.formatPrice(tenant, link.amount, link.currency);
     const what = link.quantity > 1 ? `${link.quantity} × ${link.name}` : link.name;
     const text = `${tenant.name}: here is your checkout link for ${what} (${price}${link.kind === 'plan' ? ' per period' : ''}):\n${link.url}`;
-    const { messageId } = await sender.send(tenant, toE164, text);
+    const { messageId } = await sender.send(tenant, toE164, text, link.url);
     return { link, messageId };
   }
 

@@ -289,6 +289,7 @@ export class TenantService {
       fbPageId: settings.fb_page_id ?? null,
       igUserId: settings.ig_user_id ?? null,
       whatsappFrom: settings.twilio_whatsapp_from ?? null,
+      waPhoneNumberId: settings.whatsapp?.phone_number_id ?? null,
     };
   }
 

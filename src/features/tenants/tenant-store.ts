@@ -16,6 +16,8 @@ export interface TenantRecord {
   fbPageId: string | null;
   igUserId: string | null;
   whatsappFrom: string | null;
+  /** The WhatsApp Cloud API phone number id (settings.whatsapp.phone_number_id). */
+  waPhoneNumberId: string | null;
   stripeAccountId: string | null;
   chargesEnabled: boolean;
   detailsSubmitted: boolean;
@@ -32,9 +34,10 @@ export interface TenantRow {
   fbPageId: string | null;
   igUserId: string | null;
   whatsappFrom: string | null;
+  waPhoneNumberId: string | null;
 }
 
-export type RoutingColumn = 'fb_page_id' | 'ig_user_id' | 'whatsapp_from' | 'stripe_account_id';
+export type RoutingColumn = 'fb_page_id' | 'ig_user_id' | 'whatsapp_from' | 'wa_phone_number_id' | 'stripe_account_id';
 
 function fromRow(r: any): TenantRecord {
   return {
@@ -47,6 +50,7 @@ function fromRow(r: any): TenantRecord {
     fbPageId: r.fb_page_id ?? null,
     igUserId: r.ig_user_id ?? null,
     whatsappFrom: r.whatsapp_from ?? null,
+    waPhoneNumberId: r.wa_phone_number_id ?? null,
     stripeAccountId: r.stripe_account_id ?? null,
     chargesEnabled: readBool(r.charges_enabled),
     detailsSubmitted: readBool(r.details_submitted),
@@ -65,6 +69,7 @@ function toRow(t: TenantRow) {
     fb_page_id: t.fbPageId,
     ig_user_id: t.igUserId,
     whatsapp_from: t.whatsappFrom,
+    wa_phone_number_id: t.waPhoneNumberId,
   };
 }
 

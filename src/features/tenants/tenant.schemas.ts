@@ -13,6 +13,9 @@ const whatsappAddress = z
   .transform((v) => v.replace(/^whatsapp:/, ''))
   .pipe(e164);
 
+/** A Graph API node id: digits only. */
+const graphId = z.string().regex(/^\d{1,32}$/, 'digits only');
+
 const faqItem = z
   .union([
     z.strictObject({ q: z.string().min(1).max(1000), a: z.string().min(1).max(4000) }),
@@ -139,6 +142,32 @@ export const settingsSchema = z.strictObject({
       category: z.enum(['utility', 'marketing', 'authentication']).optional(),
     })
     .optional(),
+  /** WhatsApp's transport for this tenant: Twilio (the twilio_* keys) or Meta's Cloud API directly. */
+  whatsapp: z
+    .strictObject({
+      provider: z.enum(['twilio', 'cloud']).optional(),
+      /** Cloud API: the business phone number's id (webhooks are routed by it). */
+      phone_number_id: graphId.optional(),
+      /** Cloud API: the WhatsApp Business Account that owns the number and its templates. */
+      waba_id: graphId.optional(),
+      /** Cloud API: the approved utility template sent outside the 24-hour window (see zia whatsapp templates). */
+      template: z
+        .strictObject({
+          name: z.string().regex(/^[a-z0-9_]{1,512}$/, 'a template name: lowercase letters, digits and underscores'),
+          language: z.string().regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'a template language code such as en_US or nb'),
+          /** The body's {{1}}…{{n}} in order; {message}, {name} and {business} are filled in when sent. */
+          parameters: z.array(z.string().min(1).max(1024)).max(20).optional(),
+        })
+        .optional(),
+      /** Cloud API: messages per second this number may send (Meta's default is 80), shared by every worker. */
+      messages_per_second: z.number().int().min(1).max(1000).optional(),
+      /** Cloud API: checkout links as a button, and reply buttons for the lead flow and handoff (default on). */
+      buttons: z.boolean().optional(),
+    })
+    .refine((w) => w.provider !== 'cloud' || (w.phone_number_id !== undefined && w.waba_id !== undefined), {
+      message: 'the cloud provider needs phone_number_id and waba_id',
+    })
+    .optional(),
   outbound_webhook_url: webUrl.optional(),
   // Channel routing and credentials (the seed's keys, accepted as given).
   fb_page_id: z.string().regex(/^\d{1,32}$/, 'digits only').optional(),
@@ -149,9 +178,11 @@ export const settingsSchema = z.strictObject({
   fb_page_token: z.string().min(10).max(1000).optional(),
   twilio_auth_token: z.string().min(16).max(200).optional(),
   outbound_webhook_secret: z.string().min(16).max(200).optional(),
+  /** A system user's access token for the WhatsApp Cloud API (whatsapp.provider = cloud). */
+  whatsapp_access_token: z.string().min(20).max(1000).optional(),
 });
 
-export const SECRET_KEYS = ['fb_page_token', 'twilio_auth_token', 'outbound_webhook_secret'] as const;
+export const SECRET_KEYS = ['fb_page_token', 'twilio_auth_token', 'outbound_webhook_secret', 'whatsapp_access_token'] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
 export type TenantSettingsAll = z.output<typeof settingsSchema>;

@@ -15,12 +15,38 @@ export interface GraphErrorInfo {
   network?: 'refused' | 'timeout' | 'other';
 }
 
-const TRANSIENT_CODES = new Set([1, 2, 4, 17, 32, 613]);
+/** Graph's rate limits and outages (4, 17, 32, 613) and WhatsApp's (130429 throughput, 80007 account, 131056 pair, 131016/133004 unavailable). */
+const TRANSIENT_CODES = new Set([1, 2, 4, 17, 32, 613, 130429, 80007, 131056, 131016, 133004, 131000]);
+
+/** WhatsApp Cloud API refusals that repeat if retried, with what the operator can do. */
+const WHATSAPP_REFUSALS = new Map<number, string>([
+  [131047, 'outside the 24-hour window (131047): only an approved template may be sent'],
+  [131026, 'message undeliverable (131026): the number is not on WhatsApp, or has not accepted the terms'],
+  [131049, "not delivered to keep the customer's marketing messages in check (131049)"],
+  [131051, 'message type not supported (131051)'],
+  [131031, 'the business account is locked (131031)'],
+  [131042, 'payment method problem on the business account (131042)'],
+  [131048, 'spam rate limit: too many messages refused or blocked (131048)'],
+  [131050, 'the customer stopped marketing messages (131050)'],
+  [132000, "template parameters do not match the template's placeholders (132000)"],
+  [132001, 'template does not exist in this language (132001): run zia whatsapp templates sync'],
+  [132005, 'template text too long once filled (132005)'],
+  [132007, 'template content violates policy (132007)'],
+  [132012, "template parameter format does not match the template's (132012)"],
+  [132015, 'template paused for low quality (132015)'],
+  [132016, 'template disabled for low quality (132016)'],
+  [133010, 'the phone number is not registered with the Cloud API (133010)'],
+  [131005, 'access denied (131005): the token lacks whatsapp_business_messaging'],
+  [131008, 'a required parameter is missing (131008)'],
+  [131009, 'a parameter value is invalid (131009)'],
+]);
 
 export function classifyGraphError(e: Pick<GraphErrorInfo, 'status' | 'code' | 'subcode' | 'network'>): { transient: boolean; reason: string } {
   const { code, subcode, status } = e;
   if (e.network) return { transient: true, reason: `network error (${e.network})` };
-  if (code === 190) return { transient: false, reason: 'page access token invalid or expired (190): reconnect the page' };
+  if (code === 190) return { transient: false, reason: 'access token invalid or expired (190): give the tenant a new token' };
+  const refusal = code !== null ? WHATSAPP_REFUSALS.get(code) : undefined;
+  if (refusal) return { transient: false, reason: refusal };
   if (code === 551) return { transient: false, reason: 'the person is not available (551): blocked the page or turned off messages' };
   if (code === 10 && subcode === 2018278) return { transient: false, reason: 'outside the Messenger 24 h window (10/2018278)' };
   if (code === 10 && subcode === 2534022) return { transient: false, reason: 'outside the Instagram messaging window (10/2534022)' };
@@ -74,14 +100,19 @@ export class GraphClient {
     return res.id ?? null;
   }
 
-  private async post(path: string, token: string, body: unknown): Promise<unknown> {
+  private post(path: string, token: string, body: unknown): Promise<unknown> {
+    return this.call('POST', path, token, body);
+  }
+
+  /** One Graph call with a bearer token: the parsed answer, or a classified GraphError. */
+  async call(method: 'GET' | 'POST', path: string, token: string, body?: unknown): Promise<unknown> {
     const url = `${this.options.baseUrl}/${this.options.version}/${path}`;
     let res: Response;
     try {
       res = await fetch(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 20_000),
       });
     } catch (err) {

@@ -10,6 +10,7 @@ import { parseInput } from '../../../validation.js';
 import type { TenantService } from '../../tenants/tenant-service.js';
 import type { InboxItem, WebhookService } from '../../webhooks/webhook-service.js';
 import { parseMetaPayload } from './meta-parser.js';
+import type { CloudWebhooks } from '../whatsapp/cloud-webhooks.js';
 import { envelopeSchema, verifyQuerySchema } from './meta.schemas.js';
 import * as R from '../../../http/response-schemas.js';
 
@@ -17,6 +18,7 @@ export interface MetaRouteDeps {
   config: Pick<Config, 'META_VERIFY_TOKEN' | 'META_APP_SECRET'>;
   tenants: TenantService;
   inbox: WebhookService;
+  cloud: CloudWebhooks;
   logger: Logger;
 }
 
@@ -44,7 +46,7 @@ export function metaRoutes(api: Api, deps: MetaRouteDeps): Router {
 
   api.route(
     router,
-    { method: 'post', path: '/v1/meta/webhook', summary: 'Meta webhook events (Messenger, Instagram, page feed), signed with X-Hub-Signature-256', tag: 'webhooks', auth: 'public', response: R.webhookAck, errors: [401, 403, 503] },
+    { method: 'post', path: '/v1/meta/webhook', summary: 'Meta webhook events (Messenger, Instagram, page feed, WhatsApp Cloud API), signed with X-Hub-Signature-256', tag: 'webhooks', auth: 'public', response: R.webhookAck, errors: [401, 403, 503] },
     async ({ req }) => {
       // Set: the check before the body refused the request otherwise.
       const secret = config.META_APP_SECRET!;
@@ -61,6 +63,8 @@ export function metaRoutes(api: Api, deps: MetaRouteDeps): Router {
         throw new BadRequestError('body is not JSON');
       }
       const envelope = parseInput(envelopeSchema, json, 'body');
+      // WhatsApp Cloud API numbers use the same app, callback URL and signature.
+      if (envelope.object === 'whatsapp_business_account') return deps.cloud.accept(envelope.entry);
       const { items, dropped } = parseMetaPayload(envelope);
       if (dropped.length > 0) logger.debug({ dropped }, 'Meta updates dropped');
       const column = envelope.object === 'instagram' ? 'ig_user_id' : 'fb_page_id';

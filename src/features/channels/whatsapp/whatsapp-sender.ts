@@ -13,6 +13,8 @@ import { charCount, splitText } from '../split-text.js';
 import { plainText } from './plain-text.js';
 import { TwilioError, type TwilioClient, type TwilioCredentials, type TwilioSendParams } from './twilio-client.js';
 import { replaceableBy } from './whatsapp-status.js';
+import { usesCloud, type CloudWhatsApp } from './cloud-transport.js';
+import { GraphError } from '../meta/graph-client.js';
 
 /** What a Twilio send needs to be made again (credentials are read from the tenant when sent). */
 type TwilioRequest = { provider: 'twilio'; params: TwilioSendParams };
@@ -115,6 +117,7 @@ export class WhatsAppTransport implements ReplyTransport<TwilioContent> {
 export class WhatsAppCheckoutLinks implements WhatsAppLinkSender {
   constructor(
     private readonly transport: WhatsAppTransport,
+    private readonly cloud: CloudWhatsApp,
     private readonly sender: ChannelSender,
     private readonly conversations: ConversationService,
   ) {}
@@ -126,8 +129,13 @@ export class WhatsAppCheckoutLinks implements WhatsAppLinkSender {
   /** The contact's conversation, when the tenant can send and the contact wrote in the last 24 hours. */
   private async openConversation(tenant: Tenant, toE164: string): Promise<ConversationRecord> {
     try {
-      this.transport.credentials(tenant);
-      this.transport.from(tenant);
+      if (usesCloud(tenant)) {
+        this.cloud.token(tenant);
+        this.cloud.phoneNumberId(tenant);
+      } else {
+        this.transport.credentials(tenant);
+        this.transport.from(tenant);
+      }
     } catch (err) {
       throw new NotConfiguredError(`WhatsApp not configured: ${(err as Error).message}`);
     }
@@ -138,7 +146,7 @@ export class WhatsAppCheckoutLinks implements WhatsAppLinkSender {
     return conversation;
   }
 
-  async send(tenant: Tenant, toE164: string, text: string): Promise<{ messageId: string }> {
+  async send(tenant: Tenant, toE164: string, text: string, url?: string): Promise<{ messageId: string }> {
     const conversation = await this.openConversation(tenant, toE164);
     const stored = await this.conversations.appendMessage(tenant.id, conversation.id, { role: 'assistant', text });
     let result: SendResult;
@@ -152,12 +160,13 @@ export class WhatsAppCheckoutLinks implements WhatsAppLinkSender {
         lastInboundAt: conversation.lastInboundAt,
         messageId: stored.id,
         idempotencyKey: `whatsapp:link:${newId()}`,
+        ...(url ? { checkoutUrl: url } : {}),
       });
     } catch (err) {
-      if (err instanceof TwilioError) throw new UpstreamError(err.message);
+      if (err instanceof TwilioError || err instanceof GraphError) throw new UpstreamError(err.message);
       throw err;
     }
-    if (!result.providerMessageId) throw new UpstreamError('Twilio did not return a message id');
+    if (!result.providerMessageId) throw new UpstreamError(`${usesCloud(tenant) ? 'the WhatsApp Cloud API' : 'Twilio'} did not return a message id`);
     return { messageId: result.providerMessageId };
   }
 }

@@ -8,9 +8,14 @@ import type { HandlerOutcome, WebhookService } from '../../webhooks/webhook-serv
 import type { ChannelSender } from '../channel.types.js';
 import { savedTurn } from '../saved-turn.js';
 import { TwilioError } from './twilio-client.js';
+import { GraphError } from '../meta/graph-client.js';
+import { PROMPTS } from '../../leads/lead-flow.js';
+import { cloudItemSchema } from './cloud-parser.js';
+import type { CloudStore } from './cloud-store.js';
 import { whatsappItemSchema } from './whatsapp.schemas.js';
 
 export const WHATSAPP_KIND = 'whatsapp.message';
+export const CLOUD_KIND = 'whatsapp.cloud';
 export const MEDIA_NOTICE = "I can read text messages only: I can't open images, voice notes, videos or files here, so please describe it in text.";
 
 export interface WhatsAppWorkerDeps {
@@ -19,24 +24,69 @@ export interface WhatsAppWorkerDeps {
   chat: TurnRunner;
   conversations: ConversationService;
   sender: ChannelSender;
+  cloudStore: CloudStore;
   logger: Logger;
 }
 
 /**
- * Processes inbound WhatsApp messages in the worker: one turn of the chat engine (saved on the
- * delivery, so a retry never asks twice), then the reply through Twilio, keyed on the MessageSid so a
- * retry never sends twice.
+ * Processes inbound WhatsApp messages in the worker, from Twilio or Meta's Cloud API: one turn of the
+ * chat engine (saved on the delivery, so a retry never asks twice), then the reply through the
+ * tenant's transport, keyed on the provider's message id so a retry never sends twice.
  */
 export class WhatsAppWorker {
   constructor(private readonly deps: WhatsAppWorkerDeps) {}
 
-  /** A WhatsApp message: a turn, then the reply through Twilio. */
+  /** A WhatsApp message through Twilio: a turn, then the reply. */
   async handleMessage(delivery: DeliveryRecord): Promise<HandlerOutcome> {
+    const item = parseInput(whatsappItemSchema, delivery.payload, 'delivery');
+    return this.refusedIsPermanent(async () =>
+      this.answer(delivery, await this.tenantOf(delivery), {
+        key: item.from,
+        text: item.text,
+        kinds: item.media.map((m) => kindOf(m.contentType)),
+        media: item.media,
+        messageId: item.messageSid,
+        profileName: item.profileName,
+        phone: item.from,
+        idempotencyKey: `twilio:${item.messageSid}:reply`,
+      }),
+    );
+  }
+
+  /**
+   * A WhatsApp message through Meta's Cloud API: the customer's conversation is found by number or by
+   * business-scoped user id (one conversation either way), a tapped button is read as the answer it
+   * stands for, then a turn and the reply.
+   */
+  async handleCloudMessage(delivery: DeliveryRecord): Promise<HandlerOutcome> {
+    const item = parseInput(cloudItemSchema, delivery.payload, 'delivery');
+    return this.refusedIsPermanent(async () => {
+      const tenant = await this.tenantOf(delivery);
+      const key = item.userId ? await this.deps.cloudStore.contactKey(tenant.id, { userId: item.userId, phone: item.phone, profileName: item.profileName }) : item.phone!;
+      const phone = item.phone ?? (key.startsWith('+') ? key : null);
+      return this.answer(delivery, tenant, {
+        key,
+        text: tappedAnswer(item.buttonId, phone) ?? item.text,
+        kinds: item.media.map((m) => (m.kind === 'location' ? `a location${m.description ? ` ${m.description}` : ''}` : kindOf(m.mimeType ?? `${m.kind}/`))),
+        media: item.media.map((m) => ({ ...(m.id ? { id: m.id } : {}), ...(m.mimeType ? { contentType: m.mimeType } : {}), ...(m.description ? { description: m.description } : {}) })),
+        messageId: item.messageId,
+        profileName: item.profileName,
+        phone,
+        idempotencyKey: `cloud:${item.messageId}:reply`,
+        inboundAt: item.timestamp ? new Date(item.timestamp * 1000).toISOString() : undefined,
+      });
+    });
+  }
+
+  /** A permanent refusal (bad number, opted out, bad credentials) parks the job with the provider's reason. */
+  private async refusedIsPermanent(fn: () => Promise<HandlerOutcome>): Promise<HandlerOutcome> {
     try {
-      return await this.message(delivery);
+      return await fn();
     } catch (err) {
-      // A permanent refusal (bad number, opted out, bad credentials) parks the job with Twilio's reason.
-      if (err instanceof TwilioError && !err.transient) throw new PermanentJobError(err.message);
+      if ((err instanceof TwilioError || err instanceof GraphError) && !err.transient) {
+        if (err instanceof GraphError && err.info.code === 190) this.deps.logger.error({ err: err.message }, 'WhatsApp Cloud API token refused: replies stop until the tenant has a new whatsapp_access_token');
+        throw new PermanentJobError(err.message);
+      }
       throw err;
     }
   }
@@ -47,47 +97,86 @@ export class WhatsAppWorker {
     return tenant;
   }
 
-  private async message(delivery: DeliveryRecord): Promise<HandlerOutcome> {
-    const item = parseInput(whatsappItemSchema, delivery.payload, 'delivery');
-    const tenant = await this.tenantOf(delivery);
-    const mediaOnly = item.text === '' && item.media.length > 0;
+  /** One turn of the chat engine (saved on the delivery, so a retry never asks twice), then the reply, keyed on the message id. */
+  private async answer(delivery: DeliveryRecord, tenant: Tenant, m: Inbound): Promise<HandlerOutcome> {
+    const mediaOnly = m.text === '' && m.kinds.length > 0;
     const turn = await savedTurn(this.deps.inbox, this.deps.logger, delivery, () =>
       this.deps.chat.runTurn({
         tenant,
         channel: 'whatsapp',
-        externalUserId: item.from,
+        externalUserId: m.key,
         // The model cannot see attachments; it is told what arrived, so the transcript says so too.
-        text: mediaOnly ? `(sent ${describe(item.media)} without text)` : item.text,
-        providerMessageId: item.messageSid,
-        ...(item.profileName ? { userName: item.profileName } : {}),
-        ...(item.media.length > 0 ? { media: item.media } : {}),
+        text: mediaOnly ? `(sent ${describe(m.kinds)} without text)` : m.text,
+        providerMessageId: m.messageId,
+        ...(m.profileName ? { userName: m.profileName } : {}),
+        ...(m.media.length > 0 ? { media: m.media } : {}),
       }),
     );
     if (!turn?.reply) return {};
-    const conversation = await this.deps.conversations.find(tenant.id, 'whatsapp', item.from);
-    const lastInboundAt = [conversation?.lastInboundAt, delivery.createdAt].filter((v): v is string => Boolean(v)).sort().pop() ?? null;
+    const conversation = await this.deps.conversations.find(tenant.id, 'whatsapp', m.key);
+    const lastInboundAt = [conversation?.lastInboundAt, m.inboundAt ?? delivery.createdAt].filter((v): v is string => Boolean(v)).sort().pop() ?? null;
     const result = await this.deps.sender.send({
       tenant,
       channel: 'whatsapp',
       conversationId: turn.conversationId,
-      externalUserId: item.from,
+      externalUserId: m.key,
       text: mediaOnly ? `${MEDIA_NOTICE}\n\n${turn.reply}` : turn.reply,
       lastInboundAt,
       ...(turn.replyMessageId ? { messageId: turn.replyMessageId } : {}),
       deliveryId: delivery.id,
-      idempotencyKey: `twilio:${item.messageSid}:reply`,
+      idempotencyKey: m.idempotencyKey,
+      ...(turn.checkoutUrl ? { checkoutUrl: turn.checkoutUrl } : {}),
+      quickReplies: quickReplies(tenant, turn.reply, m.phone),
     });
     return { held: result.held ?? [] };
   }
 }
 
-function describe(media: MediaRef[]): string {
-  const kinds = media.map((m) => {
-    const type = m.contentType ?? '';
-    if (type.startsWith('image/')) return 'an image';
-    if (type.startsWith('audio/')) return 'a voice note';
-    if (type.startsWith('video/')) return 'a video';
-    return 'a file';
-  });
+/** What one inbound WhatsApp message is, whichever provider brought it. */
+interface Inbound {
+  /** The conversation's key: the number (E.164), or a business-scoped user id. */
+  key: string;
+  text: string;
+  /** What arrived besides text ("an image", "a voice note", …). */
+  kinds: string[];
+  media: MediaRef[];
+  messageId: string;
+  profileName: string | null;
+  /** The customer's number, when known. */
+  phone: string | null;
+  idempotencyKey: string;
+  inboundAt?: string;
+}
+
+/** zia's own reply buttons; a tap arrives as the button's id. */
+export const BUTTONS = {
+  leadNumber: { id: 'zia:lead:number', title: 'Use this number' },
+  leadSkip: { id: 'zia:lead:skip', title: 'Skip' },
+  handoff: { id: 'zia:handoff', title: 'Talk to a person' },
+} as const;
+
+/** The buttons offered under a reply: the lead flow's WhatsApp question, else (handoff on) a person. */
+export function quickReplies(tenant: Tenant, reply: string, phone: string | null): Array<{ id: string; title: string }> {
+  if (reply.trimEnd().endsWith(PROMPTS.whatsapp)) return phone ? [BUTTONS.leadNumber, BUTTONS.leadSkip] : [BUTTONS.leadSkip];
+  return tenant.settings.handoff?.enabled ? [BUTTONS.handoff] : [];
+}
+
+/** What a tap on one of zia's buttons says: the number for the lead flow, "skip", or asking for a person. */
+function tappedAnswer(buttonId: string | null, phone: string | null): string | undefined {
+  if (buttonId === BUTTONS.leadNumber.id) return phone ?? undefined;
+  if (buttonId === BUTTONS.leadSkip.id) return 'skip';
+  if (buttonId === BUTTONS.handoff.id) return 'talk to a person';
+  return undefined;
+}
+
+function kindOf(contentType: string | undefined): string {
+  const type = contentType ?? '';
+  if (type.startsWith('image/') || type.startsWith('sticker/')) return 'an image';
+  if (type.startsWith('audio/')) return 'a voice note';
+  if (type.startsWith('video/')) return 'a video';
+  return 'a file';
+}
+
+function describe(kinds: string[]): string {
   return kinds.length === 1 ? kinds[0]! : `${kinds.length} attachments (${[...new Set(kinds)].join(', ')})`;
 }
