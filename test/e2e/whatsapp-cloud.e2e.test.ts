@@ -6,6 +6,9 @@ import { startApp, type TestApp } from '../helpers/app.js';
 import { dialects } from '../helpers/db.js';
 import { META_SECRET, postSigned } from '../helpers/meta.js';
 import { waitFor } from '../helpers/wait.js';
+import { createDb } from '../../src/db/create-db.js';
+import { rateLimiters } from '../../src/db/rate-limit-store.js';
+import { ThroughputLimit } from '../../src/features/channels/whatsapp/throughput.js';
 import {
   CLOUD_TOKEN,
   cloudButtonReply,
@@ -289,4 +292,24 @@ for (const dialect of dialects()) {
       await c.close();
     }
   });
+
+  if (dialect === 'pg') {
+    test('pg: a number\'s messages per second are one budget for every process on the database', async (t) => {
+      const c = await setup(dialect);
+      const other = createDb(c.app.config, { logger: c.app.services.logger });
+      try {
+        // Two processes (each with its own pool and limiter) sending from one number at 4 a second.
+        const limits = [new ThroughputLimit(rateLimiters(c.app.services.db)), new ThroughputLimit(rateLimiters(other))];
+        let done = 0;
+        const all = Array.from({ length: 10 }, (_, i) => limits[i % 2]!.take(PHONE_NUMBER_ID, 4).then(() => done++));
+        await new Promise((r) => setTimeout(r, 300));
+        t.true(done <= 4, `${done} sent in the first window`);
+        await Promise.all(all);
+        t.is(done, 10);
+      } finally {
+        await other.close();
+        await c.close();
+      }
+    });
+  }
 }

@@ -179,7 +179,7 @@ export class CloudTransport implements ReplyTransport<CloudSendBody> {
    */
   private async fill(msg: OutboundMessage, template: StoredTemplate, parameters: string[]): Promise<string[]> {
     const name = parameters.some((p) => p.includes('{name}')) ? ((await this.cloud.profileName(msg.tenant, msg.externalUserId)) ?? 'there') : '';
-    const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' · ').replace(/[\t ]{2,}/g, ' ').trim();
+    const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' · ').replace(/[\t ]+/g, ' ').trim();
     const fixed = parameters.map((p) => oneLine(p.replaceAll('{name}', name).replaceAll('{business}', msg.tenant.name)));
     const frame = charCount((template.body ?? '').replace(/\{\{\s*\d+\s*\}\}/g, '')) + fixed.reduce((n, p) => n + charCount(p.replaceAll('{message}', '')), 0);
     const uses = fixed.filter((p) => p.includes('{message}')).length;
