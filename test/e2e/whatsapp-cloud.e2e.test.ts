@@ -180,6 +180,8 @@ for (const dialect of dialects()) {
       await waitFor('accepted', async () => (await stored(second))?.delivery_status === 'accepted');
       const sentEvent = (await eventsOf(c, 'reply_sent')).map((e) => json(e.data)).find((d) => d.template);
       t.like(sentEvent, { template: 'reply_notice', category: 'utility' });
+      const metered = await knex(c)('usage_counters').where({ tenant_id: c.tenantId, metric: 'template_sends', dimension: 'utility' });
+      t.is(metered.reduce((n, r) => n + Number(r.value), 0), 1);
 
       // Meta re-categorises the template as marketing: the stored copy follows, and it is no longer used.
       await post(c, templateCategoryUpdate(template.id, 'reply_notice', 'UTILITY', 'MARKETING'));

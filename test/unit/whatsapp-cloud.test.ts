@@ -5,6 +5,8 @@ import { CloudTransport, type CloudWhatsApp } from '../../src/features/channels/
 import type { StoredTemplate } from '../../src/features/channels/whatsapp/cloud-store.js';
 import { ThroughputLimit } from '../../src/features/channels/whatsapp/throughput.js';
 import { classifyGraphError } from '../../src/features/channels/meta/graph-client.js';
+import { sendView } from '../../src/features/channels/outbound-sends.js';
+import type { SendRecord } from '../../src/features/channels/outbound-store.js';
 import type { OutboundMessage } from '../../src/features/channels/channel.types.js';
 import type { Tenant } from '../../src/features/tenants/tenant-service.js';
 import { cloudMessage, CUSTOMER_USER_ID, CUSTOMER_WA, PHONE_NUMBER_ID } from '../helpers/whatsapp-cloud.js';
@@ -129,4 +131,10 @@ test('a number past its messages per second waits for the next second instead of
   t.is(done, 5);
   await Promise.all(all);
   t.is(done, 8);
+});
+
+test('a Cloud API send shows whom it was for: the number with its +, or the user id', (t) => {
+  const view = (body: Record<string, unknown>) => sendView({ id: 's1', request: { provider: 'cloud', phoneNumberId: PHONE_NUMBER_ID, body } } as unknown as SendRecord).to;
+  t.is(view({ to: CUSTOMER_WA }), `+${CUSTOMER_WA}`);
+  t.is(view({ recipient: CUSTOMER_USER_ID }), CUSTOMER_USER_ID);
 });

@@ -149,9 +149,10 @@ export class OutboundSends {
 
 /** How a send appears to an operator (CLI --json and the admin API). */
 export function sendView(s: SendRecord) {
-  // Who it was for: a PSID or comment id (Graph), a phone number (Twilio).
+  // Who it was for: a PSID or comment id (Graph), a phone number (Twilio), a number or user id (WhatsApp Cloud API).
   const r: Record<string, any> = s.request ?? {};
-  const to: string | undefined = r.params?.to ?? r.body?.recipient?.id ?? r.body?.recipient?.comment_id ?? r.commentId;
+  const cloudTo = r.provider === 'cloud' ? (r.body?.to ? `+${r.body.to}` : r.body?.recipient) : undefined;
+  const to: string | undefined = cloudTo ?? r.params?.to ?? r.body?.recipient?.id ?? r.body?.recipient?.comment_id ?? r.commentId;
   return {
     id: s.id,
     tenant_id: s.tenantId,
