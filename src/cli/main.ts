@@ -24,6 +24,7 @@ import { registerContacts } from './commands/contacts.js';
 import { registerEval } from './commands/eval.js';
 import { registerAudit } from './commands/audit.js';
 import { registerUsage } from './commands/usage.js';
+import { registerWhatsapp } from './commands/whatsapp.js';
 
 /** The CLI as a table of contents: every command group is registered here and lives in commands/. */
 export function createProgram(io: CliIO, exit: ExitHolder): Command {
@@ -50,6 +51,7 @@ export function createProgram(io: CliIO, exit: ExitHolder): Command {
   registerContacts(program, io, exit);
   registerEval(program, io, exit);
   registerUsage(program, io, exit);
+  registerWhatsapp(program, io, exit);
   registerStripe(program, io, exit);
   registerCheckout(program, io, exit);
   registerConversations(program, io, exit);

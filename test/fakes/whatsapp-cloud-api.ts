@@ -65,6 +65,8 @@ export class FakeCloudApi {
   readonly appFields = new Map<string, string[]>();
   /** WABA id → apps subscribed to its webhooks. */
   readonly subscribedApps = new Map<string, string[]>();
+  /** Every request as it arrived (method, path and query), for tests that count calls or pages. */
+  readonly requests: Array<{ method: string; path: string; query: URLSearchParams }> = [];
   private readonly numbers = new Map<string, PhoneNumber>();
   /** token → the WABAs it may use. */
   private readonly grants = new Map<string, Set<string>>();
@@ -120,6 +122,7 @@ export class FakeCloudApi {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', this.url);
+    this.requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams });
     const fail = (status: number, code: number, message: string, extra: Record<string, unknown> = {}) => {
       this.refused.push({ path: url.pathname, code, message });
       send(res, status, { error: { message, type: 'OAuthException', code, ...extra, fbtrace_id: `A${++this.counter}` } });

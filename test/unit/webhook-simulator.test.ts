@@ -15,6 +15,7 @@ const tenant = {
   fbPageId: '1000000001',
   igUserId: null,
   whatsappFrom: 'whatsapp:+14155238886',
+  waPhoneNumberId: null,
   stripeAccountId: 'acct_123',
   chargesEnabled: true,
   detailsSubmitted: true,
@@ -46,6 +47,41 @@ test("whatsapp: X-Twilio-Signature validates with twilio's own check, tenant tok
   t.false(twilio.validateRequest('global-token-0123456789', req.headers['x-twilio-signature']!, req.url, params));
   const global = await buildSimulation('whatsapp', config({ TWILIO_AUTH_TOKEN: 'global-token-0123456789' }), tenants(), { tenant, text: 'Hei', baseUrl: 'http://127.0.0.1:9' });
   t.true(twilio.validateRequest('global-token-0123456789', global.headers['x-twilio-signature']!, global.url, Object.fromEntries(new URLSearchParams(global.body))));
+});
+
+test('whatsapp on the Cloud API: a whatsapp_business_account text as Meta posts it, signed over the exact bytes, to /v1/meta/webhook', async (t) => {
+  const cloudTenant = {
+    ...tenant,
+    whatsapp: '+15550783881',
+    whatsappFrom: null,
+    waPhoneNumberId: '106540352242922',
+    settings: { whatsapp: { provider: 'cloud', phone_number_id: '106540352242922', waba_id: '102290129340398' } },
+  } as unknown as Tenant;
+  const req = await buildSimulation('whatsapp', config({ META_APP_SECRET: 'app-secret', TWILIO_AUTH_TOKEN: 'global-token-0123456789' }), tenants(), { tenant: cloudTenant, text: 'Hei ✓', baseUrl: 'http://127.0.0.1:9/', from: '+4791234567' });
+  t.is(req.url, 'http://127.0.0.1:9/v1/meta/webhook');
+  t.is(req.headers['x-hub-signature-256'], `sha256=${createHmac('sha256', 'app-secret').update(Buffer.from(req.body, 'utf8')).digest('hex')}`);
+  t.false('x-twilio-signature' in req.headers);
+  const body = JSON.parse(req.body);
+  t.is(body.object, 'whatsapp_business_account');
+  t.is(body.entry[0].id, '102290129340398');
+  const change = body.entry[0].changes[0];
+  t.is(change.field, 'messages');
+  t.deepEqual(change.value.metadata, { display_phone_number: '15550783881', phone_number_id: '106540352242922' });
+  t.deepEqual(change.value.contacts, [{ profile: { name: 'Simulated user' }, wa_id: '4791234567' }]);
+  const [message] = change.value.messages;
+  t.like(message, { from: '4791234567', type: 'text', text: { body: 'Hei ✓' } });
+  t.regex(message.id, /^wamid\./);
+  t.regex(message.timestamp, /^\d{10}$/);
+  t.is(req.externalId, `wamid:${message.id}`);
+
+  // A customer who hides their number is known by their business-scoped user id alone.
+  const hidden = JSON.parse((await buildSimulation('whatsapp', config({ META_APP_SECRET: 'app-secret' }), tenants(), { tenant: cloudTenant, text: 'x', baseUrl: 'http://x', from: 'US.13491208655302741918' })).body);
+  t.deepEqual(hidden.entry[0].changes[0].value.contacts, [{ profile: { name: 'Simulated user' }, user_id: 'US.13491208655302741918' }]);
+  t.is(hidden.entry[0].changes[0].value.messages[0].from_user_id, 'US.13491208655302741918');
+  t.false('from' in hidden.entry[0].changes[0].value.messages[0]);
+
+  await t.throwsAsync(buildSimulation('whatsapp', config({ TWILIO_AUTH_TOKEN: 'global-token-0123456789' }), tenants(), { tenant: cloudTenant, text: 'x', baseUrl: 'http://x' }), { message: /META_APP_SECRET/ });
+  await t.throwsAsync(buildSimulation('whatsapp', config({ META_APP_SECRET: 'app-secret' }), tenants(), { tenant: cloudTenant, text: 'x', baseUrl: 'http://x', from: 'not a number' }), { message: /--from/ });
 });
 
 test('stripe: the Stripe-Signature verifies with the SDK for the connected account, using the Connect secret', async (t) => {

@@ -10,7 +10,7 @@ export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder):
     .command('urls')
     .argument('[slug]', 'tenant (adds ?tenant= where the provider needs it)')
     .option('--json', 'print JSON')
-    .description('Exactly what to paste into Meta, Twilio and Stripe, built from SITE_URL')
+    .description('Exactly what to paste into Meta (Messenger, Instagram, WhatsApp Cloud API), Twilio and Stripe, built from SITE_URL')
     .action(async (slug: string | undefined, opts: { json?: boolean }) => {
       const { webhookUrls } = await import('../../features/diagnostics/webhook-diagnostics.js');
       const urls = webhookUrls(await configFor(io), slug);
@@ -22,6 +22,12 @@ export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder):
         println(io.stdout, `  Verify token   the value of META_VERIFY_TOKEN${urls.meta.verify_token_set ? '' : ' (not set!)'}`);
         println(io.stdout, `  Page fields    ${urls.meta.subscribe.page.join(', ')}`);
         println(io.stdout, `  IG fields      ${urls.meta.subscribe.instagram.join(', ')}`);
+        println(io.stdout, c.bold('WhatsApp Cloud API (App Dashboard → WhatsApp → Configuration; the same app as above)'));
+        println(io.stdout, `  Callback URL   ${urls.whatsapp_cloud.callback_url}`);
+        println(io.stdout, `  Verify token   the value of META_VERIFY_TOKEN${urls.whatsapp_cloud.verify_token_set ? '' : ' (not set!)'}`);
+        println(io.stdout, `  Object         ${urls.whatsapp_cloud.object}`);
+        println(io.stdout, `  Fields         ${urls.whatsapp_cloud.fields.join(', ')}`);
+        println(io.stdout, '  Then           subscribe the app to each WABA: POST /{waba-id}/subscribed_apps (zia webhooks check says which)');
         println(io.stdout, c.bold('Twilio (WhatsApp sender → "A message comes in", HTTP POST)'));
         println(io.stdout, `  Incoming       ${urls.twilio.incoming_url}`);
         println(io.stdout, `  Status         ${urls.twilio.status_callback_url}  (zia sets it on every send)`);
@@ -35,11 +41,11 @@ export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder):
   webhooks
     .command('check')
     .option('--json', 'print JSON')
-    .description('Secrets present, tokens set, channel ids unique, Stripe onboarding state; exit 1 on any error')
+    .description('Secrets present, tokens set, channel ids unique, Stripe onboarding state, WhatsApp Cloud API setup as Meta sees it; exit 1 on any error')
     .action(async (opts: { json?: boolean }) => {
       const { checkWebhooks } = await import('../../features/diagnostics/webhook-diagnostics.js');
-      exit.code = await withContext(io, async ({ config, tenants }) => {
-        const findings = await checkWebhooks(config, tenants);
+      exit.code = await withContext(io, async ({ config, tenants, whatsappCloud }) => {
+        const findings = await checkWebhooks(config, tenants, whatsappCloud.client);
         const errors = findings.filter((f) => f.level === 'error').length;
         if (opts.json) printJson(io, { ok: errors === 0, findings });
         else if (findings.length === 0) println(io.stdout, 'ok: webhooks are configured');
@@ -119,10 +125,10 @@ export function registerWebhooks(program: Command, io: CliIO, exit: ExitHolder):
     .requiredOption('--tenant <slug>', 'the tenant the sample is for')
     .option('--text <text>', 'the message text', 'Hello from zia webhooks simulate')
     .option('--url <url>', 'base URL of the running server (default SITE_URL)')
-    .option('--from <id>', 'sender: a PSID (meta) or a phone number (whatsapp)')
+    .option('--from <id>', 'sender: a PSID (meta), a phone number (whatsapp) or a user id (whatsapp, Cloud API)')
     .option('--order <id>', 'stripe: the order the sample checkout pays (default none: the event is recorded and ignored)')
     .option('--json', 'print JSON')
-    .description('Send a correctly signed sample webhook to a running server')
+    .description('Send a correctly signed sample webhook to a running server (whatsapp: as Twilio or, for a Cloud API tenant, as Meta sends it)')
     .action(async (provider: string, opts: { tenant: string; text: string; url?: string; from?: string; order?: string; json?: boolean }) => {
       const { SIMULATED_PROVIDERS, buildSimulation, sendSimulation } = await import('../../features/diagnostics/webhook-simulator.js');
       if (!(SIMULATED_PROVIDERS as readonly string[]).includes(provider)) throw new UsageError(`provider must be one of ${SIMULATED_PROVIDERS.join(', ')}`);

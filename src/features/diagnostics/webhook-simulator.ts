@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Config } from '../../config.js';
 import { BadRequestError, NotConfiguredError, UpstreamError } from '../../errors.js';
+import { usesCloud } from '../channels/whatsapp/cloud-transport.js';
 import type { Tenant, TenantService } from '../tenants/tenant-service.js';
 
 export const SIMULATED_PROVIDERS = ['meta', 'whatsapp', 'stripe'] as const;
@@ -20,7 +21,7 @@ export interface SimulateInput {
   text: string;
   /** Base URL of the running server (default SITE_URL). */
   baseUrl: string;
-  /** Who the sample comes from: a PSID (meta) or a WhatsApp number (whatsapp). */
+  /** Who the sample comes from: a PSID (meta), a WhatsApp number or (Cloud API) a business-scoped user id. */
   from?: string;
   /** Stripe: the order the sample session pays (default: no order, so the event is harmless). */
   orderId?: string;
@@ -50,6 +51,7 @@ export async function buildSimulation(provider: SimulatedProvider, config: Confi
     const signature = `sha256=${createHmac('sha256', config.META_APP_SECRET).update(body).digest('hex')}`;
     return { provider, url: `${base}/v1/meta/webhook`, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body, externalId: `mid:${mid}` };
   }
+  if (provider === 'whatsapp' && usesCloud(tenant)) return cloudSimulation(config, tenant, base, input);
   if (provider === 'whatsapp') {
     const token = tenants.secrets(tenant).twilio_auth_token ?? config.TWILIO_AUTH_TOKEN;
     if (!token) throw new NotConfiguredError(`no Twilio auth token: set twilio_auth_token on tenant '${tenant.slug}' or TWILIO_AUTH_TOKEN`);
@@ -99,6 +101,46 @@ export async function buildSimulation(provider: SimulatedProvider, config: Confi
   const { default: Stripe } = await import('stripe');
   const signature = Stripe.webhooks.generateTestHeaderString({ payload: body, secret });
   return { provider, url: `${base}/v1/stripe/webhook`, headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body, externalId: id };
+}
+
+const USER_ID = /^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$/;
+
+/**
+ * A text message to the tenant's Cloud API number as Meta posts it (object whatsapp_business_account,
+ * the WABA as the entry, one `messages` change), signed with META_APP_SECRET over the exact bytes. The
+ * sender is a number (wa_id and from, digits) or, for a customer who hides it, a business-scoped user id.
+ */
+function cloudSimulation(config: Config, tenant: Tenant, base: string, input: SimulateInput): SimulatedRequest {
+  if (!config.META_APP_SECRET) throw new NotConfiguredError('META_APP_SECRET is not set: WhatsApp Cloud API webhooks cannot be signed (or accepted)');
+  const phoneNumberId = tenant.settings.whatsapp?.phone_number_id;
+  const wabaId = tenant.settings.whatsapp?.waba_id;
+  if (!phoneNumberId || !wabaId) throw new BadRequestError(`tenant '${tenant.slug}' has no whatsapp.phone_number_id or whatsapp.waba_id`);
+  const from = input.from ?? '+15550001234';
+  const userId = USER_ID.test(from) ? from : null;
+  const wa = userId ? null : from.replace(/^whatsapp:/, '').replace(/^\+/, '');
+  if (wa !== null && !/^[1-9]\d{6,14}$/.test(wa)) throw new BadRequestError(`--from must be a phone number (+E.164) or a business-scoped user id (CC.…), got '${from}'`);
+  const id = `wamid.${randomBytes(24).toString('base64url')}`;
+  const body = JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: wabaId,
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: (tenant.whatsapp ?? tenant.whatsappFrom ?? phoneNumberId).replace(/\D/g, ''), phone_number_id: phoneNumberId },
+              contacts: [{ profile: { name: 'Simulated user' }, ...(wa ? { wa_id: wa } : { user_id: userId }) }],
+              messages: [{ ...(wa ? { from: wa } : { from_user_id: userId }), id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: input.text } }],
+            },
+          },
+        ],
+      },
+    ],
+  });
+  const signature = `sha256=${createHmac('sha256', config.META_APP_SECRET).update(body).digest('hex')}`;
+  return { provider: 'whatsapp', url: `${base}/v1/meta/webhook`, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body, externalId: `wamid:${id}` };
 }
 
 const SEND_TIMEOUT_MS = 15_000;

@@ -116,9 +116,11 @@ export class GraphClient {
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 20_000),
       });
     } catch (err) {
-      const e = err as { name?: string; cause?: { code?: string } };
-      const network = e.name === 'TimeoutError' ? 'timeout' : e.cause?.code === 'ECONNREFUSED' ? 'refused' : 'other';
-      throw new GraphError({ status: null, code: null, subcode: null, message: String((err as Error).message), network });
+      const e = err as { name?: string; cause?: { code?: string; errors?: Array<{ code?: string }> } };
+      // fetch says only "fetch failed"; the cause (or the first of several tried addresses) says why.
+      const cause = e.cause?.code ?? e.cause?.errors?.[0]?.code;
+      const network = e.name === 'TimeoutError' ? 'timeout' : cause === 'ECONNREFUSED' ? 'refused' : 'other';
+      throw new GraphError({ status: null, code: null, subcode: null, message: `${String((err as Error).message)}${cause ? ` (${cause})` : ''}`, network });
     }
     const text = await res.text();
     let json: any = undefined;

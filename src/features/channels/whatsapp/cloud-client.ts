@@ -69,11 +69,6 @@ export class CloudClient {
     return out;
   }
 
-  /** The number as the token sees it (an error if the token cannot). */
-  phoneNumber(token: string, phoneNumberId: string): Promise<{ id: string; display_phone_number?: string; verified_name?: string; quality_rating?: string }> {
-    return this.graph.call('GET', `${encodeURIComponent(phoneNumberId)}?fields=id,display_phone_number,verified_name,quality_rating`, token) as Promise<{ id: string }>;
-  }
-
   async phoneNumbers(token: string, wabaId: string): Promise<Array<{ id: string; display_phone_number?: string }>> {
     const res = (await this.graph.call('GET', `${encodeURIComponent(wabaId)}/phone_numbers?fields=id,display_phone_number`, token)) as { data?: Array<{ id: string }> };
     return (res.data ?? []).map((n) => ({ ...n, id: String(n.id) }));
