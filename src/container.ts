@@ -177,7 +177,8 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
   const leads = new LeadService(new LeadStore(db), events);
   // The inbox is made below (it needs the job queue); a resend by hand reaches it through the getter.
   let inboxRef: WebhookService | undefined;
-  const outbound = new OutboundSends({ store: new OutboundStore(db), policy: config.ZIA_UNCERTAIN_SENDS, tenants, events, logger, conversations, inbox: () => inboxRef });
+  const outboundStore = new OutboundStore(db);
+  const outbound = new OutboundSends({ store: outboundStore, policy: config.ZIA_UNCERTAIN_SENDS, tenants, events, logger, conversations, inbox: () => inboxRef });
   const whatsappTransport = new WhatsAppTransport({ config, tenants, twilio: new TwilioClient({ apiUrl: config.TWILIO_API_URL }), outbound });
   const replyDeps = { conversations, events, logger };
   const graph = new GraphClient({ baseUrl: config.META_GRAPH_URL, version: config.META_GRAPH_VERSION });
@@ -303,7 +304,7 @@ export function createServices(config: Config, logger: Logger, options: ServiceO
     outbound: outboundWebhooks,
     whatsapp: whatsappTransport,
     whatsappCloud,
-    cloudWebhooks: new CloudWebhooks({ tenants, inbox: webhooks, conversations, store: cloudStore, logger }),
+    cloudWebhooks: new CloudWebhooks({ tenants, inbox: webhooks, conversations, store: cloudStore, sends: outboundStore, logger }),
     metrics,
     sends: outbound,
     shutdown: new AbortController(),

@@ -137,6 +137,12 @@ for (const dialect of dialects()) {
       const failed = await knex(c)('messages').where({ provider_message_id: second.sent.id }).first();
       t.is(failed.delivery_status, 'failed');
       t.is(failed.error_code, '131026');
+      const send = await knex(c)('outbound_sends').where({ tenant_id: c.tenantId, provider_message_id: second.sent.id }).first();
+      t.like(send, { status: 'failed', last_error: 'failed after Meta accepted it: 131026 Message undeliverable' });
+      // An operator may send it again; Meta takes it as a new message.
+      const resent = await c.app.services.sends.resend(send.id, 'test');
+      t.is(resent.send.status, 'sent');
+      t.is(c.cloud.sends.at(-1)!.text, second.sent.text);
       // A status for a message of another business (unknown number) changes nothing and is still acknowledged.
       t.is((await postSigned(c.app.url, { ...cloudStatus(sent.id, 'failed', { code: 1, title: 'x' }), entry: [{ id: '1', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { phone_number_id: '999' }, statuses: [{ id: sent.id, status: 'failed' }] } }] }] })).status, 200);
       t.is(await status(), 'read');

@@ -105,6 +105,12 @@ export class OutboundStore {
     return n === 1;
   }
 
+  /** A send the provider accepted and reported failed later (a status webhook): failed, so an operator may send it again. */
+  async failedLater(tenantId: string, providerMessageId: string, lastError: string): Promise<boolean> {
+    const n = await this.q().where({ tenant_id: tenantId, provider_message_id: providerMessageId, status: 'sent' }).update({ status: 'failed', last_error: lastError.slice(0, 2000), updated_at: nowIso() });
+    return n > 0;
+  }
+
   async get(tenantId: string, id: string): Promise<SendRecord | undefined> {
     const r = await this.q().where({ tenant_id: tenantId, id }).first();
     return r ? toRecord(r) : undefined;

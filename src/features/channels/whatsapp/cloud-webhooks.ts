@@ -4,6 +4,7 @@ import type { Tenant, TenantService } from '../../tenants/tenant-service.js';
 import type { AcceptSummary, InboxItem, WebhookService } from '../../webhooks/webhook-service.js';
 import { parseCloudPayload } from './cloud-parser.js';
 import type { CloudStore } from './cloud-store.js';
+import type { OutboundStore } from '../outbound-store.js';
 import { usesCloud } from './cloud-transport.js';
 import { CLOUD_KIND } from './whatsapp-worker.js';
 import { replaceableBy, TERMINAL_FAILURES } from './whatsapp-status.js';
@@ -13,13 +14,14 @@ export interface CloudWebhooksDeps {
   inbox: WebhookService;
   conversations: ConversationService;
   store: CloudStore;
+  sends: Pick<OutboundStore, 'failedLater'>;
   logger: Logger;
 }
 
 /**
  * A whatsapp_business_account webhook, already signature-checked on /v1/meta/webhook: messages go into
  * the durable inbox (deduplicated on the wamid, answered in order per customer), statuses move the sent
- * message's delivery state forward, and template changes update the stored copy — all before Meta gets
+ * message's delivery state forward (a failure marks its send failed), and template changes update the stored copy — all before Meta gets
  * its 200, so an acknowledged webhook is a processed one.
  */
 export class CloudWebhooks {
@@ -58,7 +60,11 @@ export class CloudWebhooks {
       if (!tenant || !replaces) continue;
       const errorCode = TERMINAL_FAILURES.has(s.status) ? (s.errorCode ?? 'failed') : undefined;
       await deps.conversations.updateDelivery(tenant.id, { providerMessageId: s.messageId }, { status: s.status, replaces, ...(errorCode !== undefined ? { errorCode } : {}) });
-      if (errorCode) deps.logger.info({ tenant: tenant.slug, message: s.messageId, code: s.errorCode, title: s.errorTitle }, 'WhatsApp message failed after Meta accepted it');
+      if (errorCode) {
+        // The send's record says so too, with Meta's reason: zia conversations resend can try it again.
+        await deps.sends.failedLater(tenant.id, s.messageId, `failed after Meta accepted it: ${s.errorCode ?? '?'} ${s.errorTitle ?? ''}`.trim());
+        deps.logger.info({ tenant: tenant.slug, message: s.messageId, code: s.errorCode, title: s.errorTitle }, 'WhatsApp message failed after Meta accepted it');
+      }
     }
 
     if (parsed.templates.length > 0) {
