@@ -237,13 +237,24 @@ for (const dialect of dialects()) {
       t.is(first.sent.to, null);
       t.is(first.sent.recipient, CUSTOMER_USER_ID);
       const second = await converse(c, cloudText(wamid(), 'And to Bergen?', { wa: CUSTOMER_WA, userId: CUSTOMER_USER_ID }));
-      t.is(second.sent.recipient, CUSTOMER_USER_ID);
+      // The number is known now: it is the address (the conversation keeps its key).
+      t.is(second.sent.to, CUSTOMER_WA);
       const convs = await knex(c)('conversations').where({ tenant_id: c.tenantId, channel: 'whatsapp' });
       t.is(convs.length, 1);
       t.is(convs[0].external_user_id, CUSTOMER_USER_ID);
       const contact = await knex(c)('whatsapp_contacts').where({ tenant_id: c.tenantId }).first();
       t.like(contact, { user_id: CUSTOMER_USER_ID, external_user_id: CUSTOMER_USER_ID, phone: `+${CUSTOMER_WA}` });
       t.is(await knex(c)('messages').where({ conversation_id: convs[0].id, role: 'user' }).count({ n: '*' }).then((r) => Number(r[0]!.n)), 2);
+
+      // The customer changes number: Meta reports it as a system message with the new user id; the next
+      // message, from the new number and user id, continues the same conversation.
+      const newUserId = 'US.77700011122233344455';
+      const newNumber = '16505559999';
+      const ack = await post(c, cloudMessage(wamid(), { type: 'system', system: { body: 'User changed number', type: 'user_changed_number', wa_id: newNumber, user_id: newUserId, previous_user_id: CUSTOMER_USER_ID } }, { wa: CUSTOMER_WA, userId: null }));
+      t.like(ack, { received: 0, accepted: 0 });
+      const third = await converse(c, cloudText(wamid(), 'Still there?', { wa: newNumber, userId: newUserId }));
+      t.is(third.sent.to, newNumber, 'written to at the new number');
+      t.is((await knex(c)('conversations').where({ tenant_id: c.tenantId, channel: 'whatsapp' })).length, 1);
     } finally {
       await c.close();
     }

@@ -35,6 +35,7 @@ const messageSchema = z.looseObject({
     })
     .optional(),
   button: z.looseObject({ payload: z.string().max(1000).optional(), text: z.string().max(1000) }).optional(),
+  system: z.looseObject({ type: z.string().max(60).optional(), wa_id: phone.optional(), user_id: userId.optional(), previous_user_id: userId.optional() }).optional(),
 });
 
 const contactSchema = z.looseObject({
@@ -98,8 +99,17 @@ export interface TemplateChange {
   status?: string;
 }
 
+/** A customer's new user id (after a number change, or a new one outright), linked to the previous one. */
+export interface IdentityChange {
+  phoneNumberId: string;
+  previousUserId: string;
+  userId: string;
+  phone: string | null;
+}
+
 export interface CloudParseResult {
   messages: CloudItem[];
+  identities: IdentityChange[];
   statuses: CloudStatus[];
   templates: TemplateChange[];
   dropped: string[];
@@ -109,7 +119,7 @@ const MEDIA_TYPES = ['image', 'audio', 'video', 'document', 'sticker'] as const;
 
 /** Splits a whatsapp_business_account payload into messages to answer, statuses and template changes. */
 export function parseCloudPayload(entries: Array<{ id: string; changes?: unknown[] }>): CloudParseResult {
-  const out: CloudParseResult = { messages: [], statuses: [], templates: [], dropped: [] };
+  const out: CloudParseResult = { messages: [], identities: [], statuses: [], templates: [], dropped: [] };
   for (const entry of entries) {
     for (const raw of entry.changes ?? []) {
       const change = z.looseObject({ field: z.string(), value: z.unknown() }).safeParse(raw);
@@ -146,6 +156,13 @@ function messagesChange(value: unknown, out: CloudParseResult): void {
       continue;
     }
     const m = p.data;
+    const sys = m.system;
+    const newUserId = sys?.user_id ?? m.from_user_id;
+    if (m.type === 'system' && sys?.previous_user_id && newUserId && newUserId !== sys.previous_user_id) {
+      const number = sys.wa_id ?? m.from;
+      out.identities.push({ phoneNumberId, previousUserId: sys.previous_user_id, userId: newUserId, phone: number ? `+${digitsOf(number)}` : null });
+      continue;
+    }
     if (m.type === 'system' || m.type === 'reaction' || m.type === 'request_welcome') {
       out.dropped.push(m.type);
       continue;

@@ -103,6 +103,22 @@ export class CloudStore {
     return row.external_user_id as string;
   }
 
+  /**
+   * A customer's new user id (Meta gives a new one when the number changes) keeps the conversation of
+   * the previous one; nothing happens when the previous one is unknown or the new one already has one.
+   */
+  async linkUserId(tenantId: string, previousUserId: string, userId: string, phone: string | null): Promise<boolean> {
+    const previous = await this.db.knex('whatsapp_contacts').where({ tenant_id: tenantId, user_id: previousUserId }).first();
+    if (!previous) return false;
+    const now = nowIso();
+    const inserted = await this.db.knex('whatsapp_contacts')
+      .insert({ tenant_id: tenantId, user_id: userId, external_user_id: previous.external_user_id, phone: phone ?? previous.phone ?? null, profile_name: previous.profile_name ?? null, created_at: now, updated_at: now })
+      .onConflict(['tenant_id', 'user_id'])
+      .ignore()
+      .returning('user_id');
+    return inserted.length > 0;
+  }
+
   async contactByKey(tenantId: string, externalUserId: string): Promise<CloudContact | undefined> {
     const r = await this.db.knex('whatsapp_contacts').where({ tenant_id: tenantId, external_user_id: externalUserId }).orderBy('updated_at', 'desc').first();
     return r ? { userId: r.user_id, externalUserId: r.external_user_id, phone: r.phone ?? null, profileName: r.profile_name ?? null } : undefined;

@@ -7,7 +7,7 @@ import type { SendContext } from '../outbound-store.js';
 import type { OutboundSends, SendOutcome } from '../outbound-sends.js';
 import { GraphError } from '../meta/graph-client.js';
 import { charCount, splitText, truncateText } from '../split-text.js';
-import { recipientOf, type CloudClient, type CloudMessage, type CloudSendBody } from './cloud-client.js';
+import { recipientOf, type CloudClient, type CloudMessage, type CloudRecipient, type CloudSendBody } from './cloud-client.js';
 import type { CloudStore, StoredTemplate } from './cloud-store.js';
 import { plainText } from './plain-text.js';
 import type { ThroughputLimit } from './throughput.js';
@@ -113,6 +113,17 @@ export class CloudWhatsApp {
   async profileName(tenant: Tenant, key: string): Promise<string | null> {
     return (await this.deps.store.contactByKey(tenant.id, key))?.profileName ?? null;
   }
+
+  /**
+   * Where a conversation's messages go: the customer's latest number, else their latest user id (they
+   * hide the number), else the key itself — so a customer who changed number is written to at the new one.
+   */
+  async address(tenant: Tenant, key: string): Promise<CloudRecipient> {
+    const contact = await this.deps.store.contactByKey(tenant.id, key);
+    if (contact?.phone) return recipientOf(contact.phone);
+    if (contact) return { recipient: contact.userId };
+    return recipientOf(key);
+  }
 }
 
 /**
@@ -129,7 +140,7 @@ export class CloudTransport implements ReplyTransport<CloudSendBody> {
   constructor(private readonly cloud: CloudWhatsApp) {}
 
   async plan(msg: OutboundMessage, inWindow: boolean): Promise<ReplyPlan<CloudSendBody> | { notSent: string }> {
-    const base = { messaging_product: 'whatsapp', recipient_type: 'individual', ...recipientOf(msg.externalUserId) } as const;
+    const base = { messaging_product: 'whatsapp', recipient_type: 'individual', ...(await this.cloud.address(msg.tenant, msg.externalUserId)) } as const;
     const one = (message: CloudMessage, sent: Record<string, unknown>, reason?: string): ReplyPlan<CloudSendBody> => ({
       parts: [{ suffix: message.type === 'template' ? 'template' : '0', payload: { ...base, ...message } as CloudSendBody }],
       sent,

@@ -20,7 +20,8 @@ export interface CloudWebhooksDeps {
 
 /**
  * A whatsapp_business_account webhook, already signature-checked on /v1/meta/webhook: messages go into
- * the durable inbox (deduplicated on the wamid, answered in order per customer), statuses move the sent
+ * the durable inbox (deduplicated on the wamid, answered in order per customer), a customer's changed
+ * user id is linked to their conversation, statuses move the sent
  * message's delivery state forward (a failure marks its send failed), and template changes update the stored copy — all before Meta gets
  * its 200, so an acknowledged webhook is a processed one.
  */
@@ -53,6 +54,11 @@ export class CloudWebhooks {
     }
     const summary = await deps.inbox.accept('meta', inbox);
     if (summary.ignored > 0) deps.logger.warn({ numbers: [...tenants].filter(([, t]) => !t || !usesCloud(t)).map(([n]) => n) }, 'WhatsApp Cloud messages for a number no cloud tenant has recorded as ignored');
+
+    for (const change of parsed.identities) {
+      const tenant = await tenantOf(change.phoneNumberId);
+      if (tenant && (await deps.store.linkUserId(tenant.id, change.previousUserId, change.userId, change.phone))) deps.logger.info({ tenant: tenant.slug }, "a WhatsApp customer's user id changed; their conversation follows");
+    }
 
     for (const s of parsed.statuses) {
       const tenant = await tenantOf(s.phoneNumberId);
