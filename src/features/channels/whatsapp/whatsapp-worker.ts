@@ -126,7 +126,7 @@ export class WhatsAppWorker {
       deliveryId: delivery.id,
       idempotencyKey: m.idempotencyKey,
       ...(turn.checkoutUrl ? { checkoutUrl: turn.checkoutUrl } : {}),
-      quickReplies: quickReplies(tenant, turn.reply, m.phone),
+      quickReplies: quickReplies(tenant, turn.reply, m.phone, Boolean(conversation?.handoffRequestedAt)),
     });
     return { held: result.held ?? [] };
   }
@@ -155,10 +155,10 @@ export const BUTTONS = {
   handoff: { id: 'zia:handoff', title: 'Talk to a person' },
 } as const;
 
-/** The buttons offered under a reply: the lead flow's WhatsApp question, else (handoff on) a person. */
-export function quickReplies(tenant: Tenant, reply: string, phone: string | null): Array<{ id: string; title: string }> {
+/** The buttons offered under a reply: the lead flow's WhatsApp question, else (handoff on, nobody asked yet) a person. */
+export function quickReplies(tenant: Tenant, reply: string, phone: string | null, waitingForPerson: boolean): Array<{ id: string; title: string }> {
   if (reply.trimEnd().endsWith(PROMPTS.whatsapp)) return phone ? [BUTTONS.leadNumber, BUTTONS.leadSkip] : [BUTTONS.leadSkip];
-  return tenant.settings.handoff?.enabled ? [BUTTONS.handoff] : [];
+  return tenant.settings.handoff?.enabled && !waitingForPerson ? [BUTTONS.handoff] : [];
 }
 
 /** What a tap on one of zia's buttons says: the number for the lead flow, "skip", or asking for a person. */
