@@ -1,7 +1,6 @@
 import test from 'ava';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { parseCloudPayload } from '../../src/features/channels/whatsapp/cloud-parser.js';
-import { recipientOf } from '../../src/features/channels/whatsapp/cloud-client.js';
 import { CloudTransport, type CloudWhatsApp } from '../../src/features/channels/whatsapp/cloud-transport.js';
 import type { StoredTemplate } from '../../src/features/channels/whatsapp/cloud-store.js';
 import { ThroughputLimit } from '../../src/features/channels/whatsapp/throughput.js';
@@ -17,7 +16,7 @@ const tenant = (whatsapp: Record<string, unknown> = {}) => ({ id: 't1', slug: 's
 const template: StoredTemplate = { name: 'reply_notice', language: 'en_US', templateId: '1', category: 'UTILITY', status: 'APPROVED', bodyParameters: 2, body: 'Hi {{1}}: {{2}}', syncedAt: '', updatedAt: '' };
 
 function transport(found: Awaited<ReturnType<CloudWhatsApp['outsideWindowTemplate']>> = { template, parameters: ['{business}', '{message}'] }) {
-  return new CloudTransport({ outsideWindowTemplate: async () => found, profileName: async () => 'Ana', address: async (_t: Tenant, key: string) => recipientOf(key) } as unknown as CloudWhatsApp);
+  return new CloudTransport({ outsideWindowTemplate: async () => found, contact: async () => undefined } as unknown as CloudWhatsApp);
 }
 
 const msg = (text: string, extra: Partial<OutboundMessage> = {}): OutboundMessage => ({

@@ -8,7 +8,7 @@ import type { OutboundSends, SendOutcome } from '../outbound-sends.js';
 import { GraphError } from '../meta/graph-client.js';
 import { charCount, splitText, truncateText } from '../split-text.js';
 import { recipientOf, type CloudClient, type CloudMessage, type CloudRecipient, type CloudSendBody } from './cloud-client.js';
-import type { CloudStore, StoredTemplate } from './cloud-store.js';
+import type { CloudContact, CloudStore, StoredTemplate } from './cloud-store.js';
 import { plainText } from './plain-text.js';
 import type { ThroughputLimit } from './throughput.js';
 import { replaceableBy } from './whatsapp-status.js';
@@ -110,19 +110,9 @@ export class CloudWhatsApp {
     return { template: stored, parameters };
   }
 
-  async profileName(tenant: Tenant, key: string): Promise<string | null> {
-    return (await this.deps.store.contactByKey(tenant.id, key))?.profileName ?? null;
-  }
-
-  /**
-   * Where a conversation's messages go: the customer's latest number, else their latest user id (they
-   * hide the number), else the key itself — so a customer who changed number is written to at the new one.
-   */
-  async address(tenant: Tenant, key: string): Promise<CloudRecipient> {
-    const contact = await this.deps.store.contactByKey(tenant.id, key);
-    if (contact?.phone) return recipientOf(contact.phone);
-    if (contact) return { recipient: contact.userId };
-    return recipientOf(key);
+  /** The customer behind a conversation key, when the Cloud API gave them a user id. */
+  contact(tenant: Tenant, key: string): Promise<CloudContact | undefined> {
+    return this.deps.store.contactByKey(tenant.id, key);
   }
 }
 
@@ -140,7 +130,8 @@ export class CloudTransport implements ReplyTransport<CloudSendBody> {
   constructor(private readonly cloud: CloudWhatsApp) {}
 
   async plan(msg: OutboundMessage, inWindow: boolean): Promise<ReplyPlan<CloudSendBody> | { notSent: string }> {
-    const base = { messaging_product: 'whatsapp', recipient_type: 'individual', ...(await this.cloud.address(msg.tenant, msg.externalUserId)) } as const;
+    const contact = await this.cloud.contact(msg.tenant, msg.externalUserId);
+    const base = { messaging_product: 'whatsapp', recipient_type: 'individual', ...addressOf(contact, msg.externalUserId) } as const;
     const one = (message: CloudMessage, sent: Record<string, unknown>, reason?: string): ReplyPlan<CloudSendBody> => ({
       parts: [{ suffix: message.type === 'template' ? 'template' : '0', payload: { ...base, ...message } as CloudSendBody }],
       sent,
@@ -149,7 +140,7 @@ export class CloudTransport implements ReplyTransport<CloudSendBody> {
     if (!inWindow) {
       const found = await this.cloud.outsideWindowTemplate(msg.tenant);
       if ('reason' in found) return { notSent: found.reason };
-      const values = await this.fill(msg, found.template, found.parameters);
+      const values = this.fill(msg, contact?.profileName ?? null, found.template, found.parameters);
       const { template } = found;
       return one(
         { type: 'template', template: { name: template.name, language: { code: template.language }, ...(values.length ? { components: [{ type: 'body', parameters: values.map((text) => ({ type: 'text', text })) }] } : {}) } },
@@ -188,8 +179,8 @@ export class CloudTransport implements ReplyTransport<CloudSendBody> {
    * {business} (the tenant's name) filled in, on one line each (Meta refuses new lines and tabs in a
    * parameter), the message shortened so the filled body stays within 1,024 characters.
    */
-  private async fill(msg: OutboundMessage, template: StoredTemplate, parameters: string[]): Promise<string[]> {
-    const name = parameters.some((p) => p.includes('{name}')) ? ((await this.cloud.profileName(msg.tenant, msg.externalUserId)) ?? 'there') : '';
+  private fill(msg: OutboundMessage, profileName: string | null, template: StoredTemplate, parameters: string[]): string[] {
+    const name = profileName ?? 'there';
     const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' · ').replace(/[\t ]+/g, ' ').trim();
     const fixed = parameters.map((p) => oneLine(p.replaceAll('{name}', name).replaceAll('{business}', msg.tenant.name)));
     const frame = charCount((template.body ?? '').replace(/\{\{\s*\d+\s*\}\}/g, '')) + fixed.reduce((n, p) => n + charCount(p.replaceAll('{message}', '')), 0);
@@ -198,6 +189,16 @@ export class CloudTransport implements ReplyTransport<CloudSendBody> {
     const message = truncateText(oneLine(plainText(msg.text)), room, charCount);
     return fixed.map((p) => p.replaceAll('{message}', message) || '-');
   }
+}
+
+/**
+ * Where a conversation's messages go: the customer's latest number, else their latest user id (they hide
+ * the number), else the key itself — so a customer who changed number is written to at the new one.
+ */
+function addressOf(contact: CloudContact | undefined, key: string): CloudRecipient {
+  if (contact?.phone) return recipientOf(contact.phone);
+  if (contact) return { recipient: contact.userId };
+  return recipientOf(key);
 }
 
 /** Text with a link taken out: no dangling colon or blank lines where it stood. */

@@ -7,7 +7,7 @@ import type { CloudStore } from './cloud-store.js';
 import type { OutboundStore } from '../outbound-store.js';
 import { usesCloud } from './cloud-transport.js';
 import { CLOUD_KIND } from './whatsapp-worker.js';
-import { replaceableBy, TERMINAL_FAILURES } from './whatsapp-status.js';
+import { applyStatus } from './whatsapp-status.js';
 
 export interface CloudWebhooksDeps {
   tenants: TenantService;
@@ -62,11 +62,9 @@ export class CloudWebhooks {
 
     for (const s of parsed.statuses) {
       const tenant = await tenantOf(s.phoneNumberId);
-      const replaces = replaceableBy(s.status);
-      if (!tenant || !replaces) continue;
-      const errorCode = TERMINAL_FAILURES.has(s.status) ? (s.errorCode ?? 'failed') : undefined;
-      await deps.conversations.updateDelivery(tenant.id, { providerMessageId: s.messageId }, { status: s.status, replaces, ...(errorCode !== undefined ? { errorCode } : {}) });
-      if (errorCode) {
+      if (!tenant) continue;
+      const { failed } = await applyStatus(deps.conversations, tenant.id, { providerMessageId: s.messageId, status: s.status, errorCode: s.errorCode ?? 'failed' });
+      if (failed) {
         // The send's record says so too, with Meta's reason: zia conversations resend can try it again.
         await deps.sends.failedLater(tenant.id, s.messageId, `failed after Meta accepted it: ${s.errorCode ?? '?'} ${s.errorTitle ?? ''}`.trim());
         deps.logger.info({ tenant: tenant.slug, message: s.messageId, code: s.errorCode, title: s.errorTitle }, 'WhatsApp message failed after Meta accepted it');

@@ -10,7 +10,7 @@ import type { Tenant, TenantService } from '../../tenants/tenant-service.js';
 import type { WebhookService } from '../../webhooks/webhook-service.js';
 import { WHATSAPP_KIND } from './whatsapp-worker.js';
 import type { WhatsAppTransport } from './whatsapp-sender.js';
-import { replaceableBy, TERMINAL_FAILURES } from './whatsapp-status.js';
+import { applyStatus } from './whatsapp-status.js';
 import { inboundFormSchema, statusFormSchema, statusQuerySchema, toItem, twilioQuerySchema } from './whatsapp.schemas.js';
 
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
@@ -99,13 +99,8 @@ export function whatsappRoutes(api: Api, deps: WhatsAppRouteDeps): Router {
       await verify(req, tenant, params);
       const form = parseInput(statusFormSchema, params, 'body');
       const status = form.MessageStatus.toLowerCase();
-      const replaces = replaceableBy(status);
-      if (!replaces) {
-        logger.debug({ status }, 'WhatsApp status not tracked');
-      } else {
-        const errorCode = TERMINAL_FAILURES.has(status) ? (form.ErrorCode ?? null) : undefined;
-        await deps.conversations.updateDelivery(tenant.id, { providerMessageId: form.MessageSid }, { status, replaces, ...(errorCode !== undefined ? { errorCode } : {}) });
-      }
+      const { tracked } = await applyStatus(deps.conversations, tenant.id, { providerMessageId: form.MessageSid, status, errorCode: form.ErrorCode ?? null });
+      if (!tracked) logger.debug({ status }, 'WhatsApp status not tracked');
       res.status(204).end();
       return undefined;
     },

@@ -1,3 +1,5 @@
+import type { ConversationService } from '../../chat/chat.types.js';
+
 /**
  * Twilio's message statuses in the order a message moves through them. Status callbacks can arrive out
  * of order, so a report only replaces a status that comes before it; failed, undelivered and canceled
@@ -23,4 +25,20 @@ export function replaceableBy(status: string): Array<string | null> | undefined 
   const rank = RANK[status];
   if (rank === undefined) return undefined;
   return [null, ...Object.keys(RANK).filter((s) => RANK[s]! < rank)];
+}
+
+/**
+ * A provider's status report (Twilio's callback, a Cloud API status) applied to the message it names:
+ * forward only, a failure with its code. Says whether zia tracks the status and whether it is a failure.
+ */
+export async function applyStatus(
+  conversations: Pick<ConversationService, 'updateDelivery'>,
+  tenantId: string,
+  report: { providerMessageId: string; status: string; errorCode: string | null },
+): Promise<{ tracked: boolean; failed: boolean }> {
+  const replaces = replaceableBy(report.status);
+  if (!replaces) return { tracked: false, failed: false };
+  const failed = TERMINAL_FAILURES.has(report.status);
+  await conversations.updateDelivery(tenantId, { providerMessageId: report.providerMessageId }, { status: report.status, replaces, ...(failed ? { errorCode: report.errorCode } : {}) });
+  return { tracked: true, failed };
 }

@@ -10,7 +10,7 @@ import { savedTurn } from '../saved-turn.js';
 import { TwilioError } from './twilio-client.js';
 import { GraphError } from '../meta/graph-client.js';
 import { PROMPTS } from '../../leads/lead-flow.js';
-import { cloudItemSchema } from './cloud-parser.js';
+import { cloudItemSchema, type CloudMediaKind } from './cloud-parser.js';
 import type { CloudStore } from './cloud-store.js';
 import { whatsappItemSchema } from './whatsapp.schemas.js';
 
@@ -67,7 +67,7 @@ export class WhatsAppWorker {
       return this.answer(delivery, tenant, {
         key,
         text: tappedAnswer(item.buttonId, phone) ?? item.text,
-        kinds: item.media.map((m) => (m.kind === 'location' ? `a location${m.description ? ` ${m.description}` : ''}` : kindOf(m.mimeType ?? `${m.kind}/`))),
+        kinds: item.media.map((m) => (m.kind === 'location' ? `a location${m.description ? ` ${m.description}` : ''}` : CLOUD_KINDS[m.kind])),
         media: item.media.map((m) => ({ ...(m.id ? { id: m.id } : {}), ...(m.mimeType ? { contentType: m.mimeType } : {}), ...(m.description ? { description: m.description } : {}) })),
         messageId: item.messageId,
         profileName: item.profileName,
@@ -169,9 +169,12 @@ function tappedAnswer(buttonId: string | null, phone: string | null): string | u
   return undefined;
 }
 
+/** The Cloud API's message types, as the transcript names them. */
+const CLOUD_KINDS: Record<Exclude<CloudMediaKind, 'location'>, string> = { image: 'an image', sticker: 'an image', audio: 'a voice note', video: 'a video', document: 'a file', other: 'a file' };
+
 function kindOf(contentType: string | undefined): string {
   const type = contentType ?? '';
-  if (type.startsWith('image/') || type.startsWith('sticker/')) return 'an image';
+  if (type.startsWith('image/')) return 'an image';
   if (type.startsWith('audio/')) return 'a voice note';
   if (type.startsWith('video/')) return 'a video';
   return 'a file';
